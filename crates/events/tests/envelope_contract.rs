@@ -1,0 +1,94 @@
+//! The envelope is a wire contract shared by five services: these tests fail if a field is
+//! renumbered or retyped, which would silently corrupt every consumer still on the old schema.
+
+use chrono::{TimeZone, Utc};
+use events::{DecodeError, Envelope, Event};
+use prost::Message;
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Probe {
+    #[prost(string, tag = "1")]
+    name: String,
+}
+
+impl Event for Probe {
+    const EVENT_TYPE: &'static str = "test.Probe";
+    const TOPIC: &'static str = "test.events";
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct OtherProbe {
+    #[prost(uint64, tag = "1")]
+    value: u64,
+}
+
+impl Event for OtherProbe {
+    const EVENT_TYPE: &'static str = "test.OtherProbe";
+    const TOPIC: &'static str = "test.events";
+}
+
+fn fixed_envelope() -> Envelope {
+    let mut envelope = Envelope::wrap_at(
+        &Probe { name: "x".into() },
+        "agg",
+        7,
+        "svc",
+        "tp",
+        Utc.timestamp_opt(1, 2).single().unwrap(),
+    );
+    envelope.event_id = "id".into();
+    envelope
+}
+
+#[test]
+fn envelope_field_numbers_and_types_never_change() {
+    // Each field is `tag, value`; a renumbered or retyped field changes these bytes.
+    let expected: Vec<u8> = [
+        &[0x0a, 2][..], b"id", // 1: event_id
+        &[0x12, 10], b"test.Probe", // 2: event_type
+        &[0x1a, 3], b"agg", // 3: aggregate_id
+        &[0x20, 7],         // 4: aggregate_seq (varint)
+        &[0x2a, 4, 0x08, 1, 0x10, 2], // 5: occurred_at {seconds: 1, nanos: 2}
+        &[0x32, 3], b"svc", // 6: producer
+        &[0x3a, 2], b"tp",  // 7: traceparent
+        &[0x42, 3, 0x0a, 1], b"x", // 8: payload = Probe{name: "x"}
+    ]
+    .concat();
+    assert_eq!(fixed_envelope().encode_to_vec(), expected);
+}
+
+#[test]
+fn a_wrapped_event_opens_as_the_same_event() {
+    let probe = Probe { name: "phone".into() };
+    let envelope = Envelope::wrap(&probe, "agg-1", 3, "catalog", "");
+    let decoded = Envelope::decode(envelope.encode_to_vec().as_slice()).unwrap();
+
+    assert_eq!(decoded.open::<Probe>().unwrap(), probe);
+    assert_eq!(decoded.aggregate_seq, 3);
+    assert_eq!(decoded.event_type, "test.Probe");
+    let id = uuid::Uuid::parse_str(&decoded.event_id).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    assert!(decoded.occurred_at().is_some());
+}
+
+#[test]
+fn opening_an_envelope_as_another_type_is_refused() {
+    let envelope = Envelope::wrap(&Probe { name: "x".into() }, "a", 1, "p", "");
+    assert_eq!(
+        envelope.open::<OtherProbe>(),
+        Err(DecodeError::WrongType {
+            expected: "test.OtherProbe",
+            actual: "test.Probe".into()
+        })
+    );
+}
+
+#[test]
+fn a_corrupt_payload_is_reported_not_panicked_on() {
+    let mut envelope = Envelope::wrap(&Probe { name: "x".into() }, "a", 1, "p", "");
+    envelope.payload = vec![0x0a, 0xff];
+    assert!(matches!(
+        envelope.open::<Probe>(),
+        Err(DecodeError::Malformed { .. })
+    ));
+}

@@ -1,0 +1,290 @@
+//! One way to fail over HTTP. Every error a service can return maps, through
+//! [`ProblemCode`], to an RFC 7807 `application/problem+json` body with a stable machine
+//! `code`; clients branch on `code`, never on the human `detail`. Extractor rejections
+//! (bad JSON, bad paths, oversized bodies) go through the same mapping, so nothing reaches
+//! a client as an HTML page or a 500.
+
+use std::borrow::Cow;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// Where each `code` is documented; the `type` of a problem is this plus the code.
+pub const PROBLEM_TYPE_BASE: &str = "https://docs.recommerce.dev/problems/";
+
+/// The stable identity of an error: HTTP status, machine code and a short title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+impl ErrorKind {
+    pub const fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            title,
+        }
+    }
+}
+
+/// Common kinds, shared by every service.
+pub mod kinds {
+    use super::ErrorKind;
+    use actix_web::http::StatusCode;
+
+    pub const MALFORMED_JSON: ErrorKind = ErrorKind::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        "The request body is not valid JSON",
+    );
+    pub const INVALID_BODY: ErrorKind = ErrorKind::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        "The request body does not match the expected schema",
+    );
+    pub const VALIDATION_FAILED: ErrorKind = ErrorKind::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "The request is well-formed but some values are not acceptable",
+    );
+    pub const PAYLOAD_TOO_LARGE: ErrorKind = ErrorKind::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is larger than allowed",
+    );
+    pub const UNSUPPORTED_MEDIA_TYPE: ErrorKind = ErrorKind::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "The request body must be application/json",
+    );
+    pub const INVALID_PATH: ErrorKind = ErrorKind::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_path_parameter",
+        "A path parameter is malformed",
+    );
+    pub const INVALID_QUERY: ErrorKind = ErrorKind::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query_parameter",
+        "A query parameter is malformed or out of range",
+    );
+    pub const BAD_REQUEST: ErrorKind =
+        ErrorKind::new(StatusCode::BAD_REQUEST, "bad_request", "The request is malformed");
+    pub const ROUTE_NOT_FOUND: ErrorKind = ErrorKind::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "No such route",
+    );
+    pub const METHOD_NOT_ALLOWED: ErrorKind = ErrorKind::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "The route does not support this method",
+    );
+    pub const NOT_READY: ErrorKind = ErrorKind::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "A dependency of the service is unavailable",
+    );
+    pub const INTERNAL: ErrorKind = ErrorKind::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+    );
+}
+
+/// Implemented by each service's error enum: the single mapping from an error to its problem.
+pub trait ProblemCode: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+
+    /// Extra members of the problem body, e.g. the current state after a 409.
+    fn extensions(&self) -> Map<String, Value> {
+        Map::new()
+    }
+}
+
+/// A problem ready to be sent. Handlers return `Result<_, ApiError>` and `?` their own errors.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    kind: ErrorKind,
+    detail: Cow<'static, str>,
+    extensions: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+            extensions: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.extensions.insert(
+            key.to_owned(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            Value::String(format!("{PROBLEM_TYPE_BASE}{}", self.kind.code)),
+        );
+        body.insert("title".into(), self.kind.title.into());
+        body.insert("status".into(), self.kind.status.as_u16().into());
+        body.insert("detail".into(), Value::String(self.detail.to_string()));
+        body.insert("code".into(), self.kind.code.into());
+        for (key, value) in &self.extensions {
+            body.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.code, self.detail)
+    }
+}
+
+impl<E: ProblemCode> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        let kind = error.kind();
+        let detail = if kind.status.is_server_error() {
+            // The cause is logged, never sent: it may name hosts, tables or secrets.
+            tracing::error!(error = %error, code = kind.code, "request failed");
+            Cow::Borrowed(kind.title)
+        } else {
+            Cow::Owned(error.to_string())
+        };
+        Self {
+            kind,
+            detail,
+            extensions: error.extensions(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.kind.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        HttpResponse::build(self.kind.status)
+            .insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE))
+            .body(self.body().to_string())
+    }
+}
+
+/// Maps JSON extractor failures: syntax → 400, schema → 422, size → 413, type → 415.
+pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let problem = match &error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+            kinds::PAYLOAD_TOO_LARGE,
+            format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::Overflow { limit } => ApiError::new(
+            kinds::PAYLOAD_TOO_LARGE,
+            format!("body exceeds the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            kinds::UNSUPPORTED_MEDIA_TYPE,
+            "send the body with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(inner) => match inner.classify() {
+            serde_json::error::Category::Data => ApiError::new(kinds::INVALID_BODY, inner.to_string()),
+            _ => ApiError::new(kinds::MALFORMED_JSON, inner.to_string()),
+        },
+        other => ApiError::new(kinds::BAD_REQUEST, other.to_string()),
+    };
+    problem.into()
+}
+
+pub fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(kinds::INVALID_PATH, error.to_string()).into()
+}
+
+pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(kinds::INVALID_QUERY, error.to_string()).into()
+}
+
+/// Extractor configuration that routes every rejection through [`ApiError`].
+pub fn extractor_configs(max_body_bytes: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig, web::PayloadConfig) {
+    (
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(json_error),
+        web::PathConfig::default().error_handler(path_error),
+        web::QueryConfig::default().error_handler(query_error),
+        web::PayloadConfig::new(max_body_bytes),
+    )
+}
+
+/// The default service: unknown routes are problems too.
+pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        kinds::ROUTE_NOT_FOUND,
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Last line of defence for error responses that did not come from [`ApiError`] (actix's own
+/// rejections, a panic turned 500, a 405): give them a problem body with a generic code.
+pub fn ensure_problem_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let kind = match status {
+        StatusCode::NOT_FOUND => kinds::ROUTE_NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => kinds::METHOD_NOT_ALLOWED,
+        StatusCode::PAYLOAD_TOO_LARGE => kinds::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => kinds::UNSUPPORTED_MEDIA_TYPE,
+        s if s.is_server_error() => ErrorKind::new(s, kinds::INTERNAL.code, kinds::INTERNAL.title),
+        s => ErrorKind::new(s, kinds::BAD_REQUEST.code, kinds::BAD_REQUEST.title),
+    };
+    let detail = status.canonical_reason().unwrap_or("error");
+    let problem = ApiError::new(kind, detail);
+    let (req, response) = res.into_parts();
+    let headers: Vec<_> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_TYPE && *name != header::CONTENT_LENGTH)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let mut replacement = problem.error_response();
+    for (name, value) in headers {
+        replacement.headers_mut().insert(name, value);
+    }
+    replacement.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    let res = ServiceResponse::new(req, replacement).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+

@@ -1,0 +1,124 @@
+//! Liveness says "the process answers"; readiness says "it can do useful work", so it checks
+//! exactly the dependencies this instance was configured with and nothing else. k8s routes
+//! traffic by readiness and restarts by liveness, so liveness must never check dependencies.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, kinds};
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One dependency probed by `/health/ready`.
+pub trait ReadinessCheck: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+#[derive(Clone, Default)]
+pub struct HealthChecks {
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+}
+
+impl HealthChecks {
+    pub fn with(mut self, check: impl ReadinessCheck + 'static) -> Self {
+        self.checks.push(Arc::new(check));
+        self
+    }
+
+    /// Runs every check concurrently; `Err` lists each dependency's status.
+    pub async fn run(&self) -> Result<Map<String, Value>, Map<String, Value>> {
+        let results = futures_util::future::join_all(self.checks.iter().map(|check| async {
+            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+            };
+            (check.name(), outcome)
+        }))
+        .await;
+        let mut statuses = Map::new();
+        let mut healthy = true;
+        for (name, outcome) in results {
+            let status = match outcome {
+                Ok(()) => "ok".to_owned(),
+                Err(error) => {
+                    healthy = false;
+                    tracing::warn!(dependency = name, %error, "readiness check failed");
+                    format!("unavailable: {error}")
+                }
+            };
+            statuses.insert(name.to_owned(), Value::String(status));
+        }
+        if healthy { Ok(statuses) } else { Err(statuses) }
+    }
+}
+
+pub struct DatabaseCheck(pub sea_orm::DatabaseConnection);
+
+impl ReadinessCheck for DatabaseCheck {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ping().await.map_err(|error| error.to_string()) })
+    }
+}
+
+pub struct RedisCheck(pub crate::redis::RedisHandle);
+
+impl ReadinessCheck for RedisCheck {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ping().await.map_err(|error| error.to_string()) })
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthStatus {
+    /// `ok` for liveness, `ready` for readiness.
+    pub status: &'static str,
+    /// Per dependency: `ok` or `unavailable: <reason>`.
+    #[schema(value_type = Object)]
+    pub checks: Map<String, Value>,
+}
+
+/// The process is up and answering.
+#[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus {
+        status: "ok",
+        checks: Map::new(),
+    })
+}
+
+/// Every configured dependency answers.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, body = HealthStatus),
+        (status = 503, description = "A dependency is down", content_type = "application/problem+json")
+    )
+)]
+#[get("/health/ready")]
+pub async fn ready(checks: web::Data<HealthChecks>) -> Result<HttpResponse, ApiError> {
+    match checks.run().await {
+        Ok(statuses) => Ok(HttpResponse::Ok().json(HealthStatus {
+            status: "ready",
+            checks: statuses,
+        })),
+        Err(statuses) => Err(ApiError::new(
+            kinds::NOT_READY,
+            "one or more dependencies are unavailable",
+        )
+        .with("checks", statuses)),
+    }
+}

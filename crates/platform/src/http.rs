@@ -1,0 +1,158 @@
+//! The HTTP shell every service runs in. A service hands over its routes; the shell adds what
+//! must be identical everywhere — request spans and ids, metrics, problem+json for every
+//! rejection, body limits, health, the OpenAPI document and its interactive page — so no
+//! service can forget one of them.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, get, web};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::{OpenApi, ResponseBuilder};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::auth::Authenticator;
+use crate::config::HttpSettings;
+use crate::error::{ensure_problem_body, extractor_configs, route_not_found};
+use crate::health::{self, HealthChecks};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const DOCS_PATH: &str = "/docs";
+
+/// What the shell needs from a service besides its routes.
+pub struct ServerParts {
+    pub http: HttpSettings,
+    /// The service's OpenAPI skeleton (title, version, security schemes); paths are collected.
+    pub openapi: OpenApi,
+    pub authenticator: Authenticator,
+    pub health: HealthChecks,
+    pub metrics_registry: Registry,
+    pub metrics_namespace: &'static str,
+}
+
+/// Binds the configured address; port 0 picks a free port (tests).
+pub fn bind(http: &HttpSettings) -> std::io::Result<TcpListener> {
+    TcpListener::bind((http.host.as_str(), http.port))
+}
+
+/// Starts serving `listener` with the service's routes inside the common shell.
+pub fn serve<F>(listener: TcpListener, parts: ServerParts, configure: F) -> std::io::Result<Server>
+where
+    F: Fn(&mut ServiceConfig) + Send + Clone + 'static,
+{
+    let metrics = request_metrics(&parts.metrics_registry, parts.metrics_namespace)?;
+    let registry = web::Data::new(parts.metrics_registry);
+    let authenticator = web::Data::new(parts.authenticator);
+    let health = web::Data::new(parts.health);
+    let max_body_bytes = parts.http.max_body_bytes;
+    let openapi = parts.openapi;
+    let mut server = HttpServer::new(move || {
+        let (json, path, query, payload) = extractor_configs(max_body_bytes);
+        let (app, mut api) = App::new()
+            .into_utoipa_app()
+            .openapi(openapi.clone())
+            .app_data(json)
+            .app_data(path)
+            .app_data(query)
+            .app_data(payload)
+            .app_data(authenticator.clone())
+            .app_data(health.clone())
+            .app_data(registry.clone())
+            .service(health::live)
+            .service(health::ready)
+            .service(metrics_endpoint)
+            .service(openapi_document)
+            .configure(configure.clone())
+            .split_for_parts();
+        document_docs_page(&mut api);
+        app.app_data(web::Data::new(api.clone()))
+            .service(Scalar::with_url(DOCS_PATH, api))
+            .default_service(web::to(route_not_found))
+            .wrap(ErrorHandlers::new().default_handler(ensure_problem_body))
+            .wrap(metrics.clone())
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(parts.http.shutdown_grace_seconds);
+    if parts.http.workers > 0 {
+        server = server.workers(parts.http.workers);
+    }
+    Ok(server.run())
+}
+
+fn request_metrics(registry: &Registry, namespace: &str) -> std::io::Result<PrometheusMetrics> {
+    PrometheusMetricsBuilder::new(namespace)
+        .registry(registry.clone())
+        // Unknown paths would otherwise create one time series per probe or typo.
+        .mask_unmatched_patterns("UNMATCHED")
+        .buckets(&[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+        .build()
+        .map_err(|error| std::io::Error::other(error.to_string()))
+}
+
+/// Prometheus text format: request counts and latency histograms by route pattern and status,
+/// plus whatever the service registered.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+async fn metrics_endpoint(registry: web::Data<Registry>) -> HttpResponse {
+    let mut buffer = Vec::new();
+    match TextEncoder::new().encode(&registry.gather(), &mut buffer) {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(buffer),
+        Err(error) => {
+            tracing::error!(%error, "encoding metrics failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// This document.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[get("/openapi.json")]
+async fn openapi_document(api: web::Data<OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(api.as_ref())
+}
+
+fn document_docs_page(api: &mut OpenApi) {
+    let operation = OperationBuilder::new()
+        .tag("operations")
+        .summary(Some("Interactive API documentation (Scalar)"))
+        .response("200", ResponseBuilder::new().description("HTML page").build())
+        .build();
+    api.paths
+        .paths
+        .insert(DOCS_PATH.to_owned(), PathItem::new(HttpMethod::Get, operation));
+}
+
+/// Copies tracing-actix-web's request id onto the response, so a client can quote it.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req.extensions().get::<RequestId>().copied();
+    let mut response = next.call(req).await?;
+    if let Some(id) = request_id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+/// Grace period as a `Duration`, for services that stop background work too.
+pub fn grace(http: &HttpSettings) -> Duration {
+    Duration::from_secs(http.shutdown_grace_seconds)
+}

@@ -1,0 +1,14 @@
+//! Everything every recommerce service needs and no service should write twice: layered
+//! configuration, telemetry, problem+json errors, JWT auth, health and metrics, the database
+//! and Redis connections, and the HTTP server shell that wires them together.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod redis;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorKind, ProblemCode};
