@@ -288,3 +288,18 @@ pub fn ensure_problem_body<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(res))
 }
 
+
+/// The problem body, for OpenAPI documents (responses are built by [`ApiError`]).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Link to the documentation of `code`.
+    #[schema(example = "https://docs.recommerce.dev/problems/device_not_found")]
+    pub r#type: String,
+    pub title: String,
+    pub status: u16,
+    /// Human-readable; do not parse it.
+    pub detail: String,
+    /// Stable machine code: branch on this.
+    #[schema(example = "device_not_found")]
+    pub code: String,
+}

@@ -156,3 +156,65 @@ async fn request_id_header(
 pub fn grace(http: &HttpSettings) -> Duration {
     Duration::from_secs(http.shutdown_grace_seconds)
 }
+
+/// The OpenAPI skeleton every service starts from: its title and version, and the bearer
+/// scheme its protected routes reference as `security(("bearer" = []))`.
+pub fn openapi_skeleton(title: &str, description: &str) -> OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder};
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title(title)
+                .description(Some(description))
+                .version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        )
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("JWT")
+                            .build(),
+                    ),
+                )
+                .schema_from::<crate::error::Problem>()
+                .build(),
+        ))
+        .build()
+}
+
+/// A public, cacheable JSON response: strong `ETag` over the exact bytes, `Cache-Control`,
+/// and `304 Not Modified` when the client already holds them (`If-None-Match`).
+pub fn cacheable_json(req: &actix_web::HttpRequest, body: Vec<u8>, max_age_seconds: u32) -> HttpResponse {
+    use actix_web::http::header::{
+        CacheControl, CacheDirective, ETag, EntityTag, Header as _, IfNoneMatch,
+    };
+    use sha2::{Digest, Sha256};
+
+    let digest = Sha256::digest(&body);
+    let tag = EntityTag::new_strong(digest[..16].iter().map(|byte| format!("{byte:02x}")).collect());
+    let cache_control = CacheControl(vec![
+        CacheDirective::Public,
+        CacheDirective::MaxAge(max_age_seconds),
+    ]);
+    let not_modified = match IfNoneMatch::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(items)) => items.iter().any(|item| item.weak_eq(&tag)),
+        Err(_) => false,
+    };
+    let mut response = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response.insert_header(ETag(tag)).insert_header(cache_control);
+    if not_modified {
+        response.finish()
+    } else {
+        response.content_type("application/json").body(body)
+    }
+}

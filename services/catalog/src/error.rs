@@ -1,0 +1,106 @@
+//! Every way a catalog request can fail, and the one place each maps to a problem `code`.
+
+use actix_web::http::StatusCode;
+use platform::error::{ErrorKind, ProblemCode, kinds};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::domain::Violations;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("device model {0} does not exist")]
+    ModelNotFound(Uuid),
+    #[error("variant {0} does not exist")]
+    VariantNotFound(Uuid),
+    #[error("{0}")]
+    Validation(Violations),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("a device model named `{brand} {name}` already exists")]
+    DuplicateModel { brand: String, name: String },
+    #[error("the model already has a variant named `{name}`")]
+    DuplicateVariant { name: String },
+    #[error("device model {0} is retired and can no longer be changed")]
+    ModelRetired(Uuid),
+    #[error("device model {0} was changed by another request at the same time; retry")]
+    ConcurrentUpdate(Uuid),
+    #[error("the catalog store failed: {0}")]
+    Storage(StoreError),
+}
+
+impl From<StoreError> for CatalogError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::ModelNotFound(id) => Self::ModelNotFound(id),
+            StoreError::VariantNotFound(id) => Self::VariantNotFound(id),
+            StoreError::DuplicateModel { brand, name } => Self::DuplicateModel { brand, name },
+            StoreError::DuplicateVariant { name, .. } => Self::DuplicateVariant { name },
+            StoreError::ModelRetired(id) => Self::ModelRetired(id),
+            StoreError::ConcurrentUpdate(id) => Self::ConcurrentUpdate(id),
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<Violations> for CatalogError {
+    fn from(violations: Violations) -> Self {
+        Self::Validation(violations)
+    }
+}
+
+impl ProblemCode for CatalogError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::ModelNotFound(_) => ErrorKind::new(
+                StatusCode::NOT_FOUND,
+                "device_not_found",
+                "No such device model",
+            ),
+            Self::VariantNotFound(_) => {
+                ErrorKind::new(StatusCode::NOT_FOUND, "variant_not_found", "No such variant")
+            }
+            Self::Validation(_) => kinds::VALIDATION_FAILED,
+            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
+            Self::DuplicateModel { .. } => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "device_already_exists",
+                "A device model with this brand and name exists",
+            ),
+            Self::DuplicateVariant { .. } => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "variant_already_exists",
+                "The model already has a variant with this name",
+            ),
+            Self::ModelRetired(_) => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "device_retired",
+                "The device model is retired",
+            ),
+            Self::ConcurrentUpdate(_) => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "concurrent_update",
+                "The device model was changed concurrently",
+            ),
+            Self::Storage(_) => kinds::INTERNAL,
+        }
+    }
+
+    fn extensions(&self) -> Map<String, Value> {
+        let mut extensions = Map::new();
+        match self {
+            Self::Validation(violations) => {
+                extensions.insert(
+                    "errors".into(),
+                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
+                );
+            }
+            Self::ModelRetired(_) => {
+                extensions.insert("current_status".into(), "retired".into());
+            }
+            _ => {}
+        }
+        extensions
+    }
+}

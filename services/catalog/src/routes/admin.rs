@@ -1,0 +1,434 @@
+//! Back-office catalog management. Every handler takes the [`Principal`] first and checks
+//! the admin role before touching the body or the store; every committed write invalidates
+//! the browse cache.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::error::Problem;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::dto::{
+    AdminDevice, AdminDeviceList, CategoryDto, ModelPatchRequest, NewModelRequest,
+    NewVariantRequest, QuestionnaireDto, QuestionnaireRequest, StatusDto, VariantDto,
+    VariantPatchRequest, total_pages,
+};
+use super::{CatalogState, MAX_SEARCH_CHARS, PageQuery, current_year};
+use crate::domain::{
+    ModelDraft, ModelPatch, QuestionDraft, Questionnaire, VariantDraft, VariantPatch,
+};
+use crate::error::CatalogError;
+use crate::store::ModelFilter;
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+fn admin_json<T: serde::Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn variant_draft(field: &str, request: &NewVariantRequest) -> Result<VariantDraft, crate::domain::Violations> {
+    VariantDraft::parse(
+        field,
+        &request.name,
+        request.base_price.amount_minor,
+        &request.base_price.currency,
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AdminListQuery {
+    /// Only models in this status; all when absent.
+    pub status: Option<StatusDto>,
+    pub category: Option<CategoryDto>,
+    pub brand: Option<String>,
+    pub q: Option<String>,
+}
+
+/// Every model, retired ones included.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(AdminListQuery, PageQuery),
+    responses(
+        (status = 200, body = AdminDeviceList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/admin/catalog/models")]
+pub async fn list_models(
+    principal: Principal,
+    query: web::Query<AdminListQuery>,
+    paging: web::Query<PageQuery>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let page = paging.validated()?;
+    let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if text.is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(CatalogError::InvalidQuery(format!(
+            "q must be at most {MAX_SEARCH_CHARS} characters"
+        ))
+        .into());
+    }
+    let filter = ModelFilter {
+        category: query.category.map(Into::into),
+        brand: query.brand.clone().filter(|brand| !brand.trim().is_empty()),
+        text: text.map(str::to_owned),
+        status: query.status.map(Into::into),
+    };
+    let found = state
+        .store
+        .list_models(&filter, page)
+        .await
+        .map_err(CatalogError::from)?;
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &AdminDeviceList {
+            items: found.items.iter().map(AdminDevice::from).collect(),
+            page: page.page,
+            per_page: page.per_page,
+            total: found.total,
+            total_pages: total_pages(found.total, page.per_page),
+        },
+    ))
+}
+
+/// Create a model, optionally with its variants.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    request_body = NewModelRequest,
+    responses(
+        (status = 201, body = AdminDevice, headers(("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Brand and name already exist"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/admin/catalog/models")]
+pub async fn create_model(
+    principal: Principal,
+    body: web::Json<NewModelRequest>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let variants = body
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(index, variant)| variant_draft(&format!("variants[{index}]."), variant))
+        .collect();
+    let draft = ModelDraft::parse(
+        &body.brand,
+        &body.name,
+        body.category.into(),
+        body.release_year,
+        variants,
+        current_year(),
+    )
+    .map_err(CatalogError::from)?;
+    let model = state
+        .store
+        .create_model(Uuid::now_v7(), draft)
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    tracing::info!(model_id = %model.id, admin = %principal.subject, "device model created");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/admin/catalog/models/{}", model.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(AdminDevice::from(&model)))
+}
+
+/// One model, retired or not.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = AdminDevice),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/admin/catalog/models/{id}")]
+pub async fn get_model(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let id = id.into_inner();
+    let model = state
+        .store
+        .model(id)
+        .await
+        .map_err(CatalogError::from)?
+        .ok_or(CatalogError::ModelNotFound(id))?;
+    Ok(admin_json(actix_web::http::StatusCode::OK, &AdminDevice::from(&model)))
+}
+
+/// Change a model's brand, name, category or release year.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = ModelPatchRequest,
+    responses(
+        (status = 200, body = AdminDevice),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Retired, duplicate name or concurrent change"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/admin/catalog/models/{id}")]
+pub async fn update_model(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<ModelPatchRequest>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let patch = ModelPatch::parse(
+        body.brand.as_deref(),
+        body.name.as_deref(),
+        body.category.map(Into::into),
+        body.release_year,
+        current_year(),
+    )
+    .map_err(CatalogError::from)?;
+    let model = state
+        .store
+        .update_model(id.into_inner(), patch)
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(admin_json(actix_web::http::StatusCode::OK, &AdminDevice::from(&model)))
+}
+
+/// Retire a model: hidden from browse, kept for existing quotes and orders. Idempotent.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Retired"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/admin/catalog/models/{id}")]
+pub async fn retire_model(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    state
+        .store
+        .retire_model(id.into_inner())
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add a variant to an active model.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Model id")),
+    request_body = NewVariantRequest,
+    responses(
+        (status = 201, body = VariantDto, headers(("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/admin/catalog/models/{id}/variants")]
+pub async fn add_variant(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<NewVariantRequest>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let draft = variant_draft("", &body).map_err(CatalogError::from)?;
+    let variant = state
+        .store
+        .add_variant(id.into_inner(), Uuid::now_v7(), draft)
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/admin/catalog/variants/{}", variant.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(VariantDto::from(&variant)))
+}
+
+/// Rename a variant or change its base price.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Variant id")),
+    request_body = VariantPatchRequest,
+    responses(
+        (status = 200, body = VariantDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/admin/catalog/variants/{id}")]
+pub async fn update_variant(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<VariantPatchRequest>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let patch = VariantPatch::parse(
+        body.name.as_deref(),
+        body.base_price
+            .as_ref()
+            .map(|price| (price.amount_minor, price.currency.as_str())),
+    )
+    .map_err(CatalogError::from)?;
+    let variant = state
+        .store
+        .update_variant(id.into_inner(), patch)
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(admin_json(actix_web::http::StatusCode::OK, &VariantDto::from(&variant)))
+}
+
+/// Remove a variant.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Variant id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/admin/catalog/variants/{id}")]
+pub async fn delete_variant(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    state
+        .store
+        .delete_variant(id.into_inner())
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The condition questionnaire of a category.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("category" = CategoryDto, Path)),
+    responses(
+        (status = 200, body = QuestionnaireDto),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/admin/catalog/questionnaires/{category}")]
+pub async fn get_questionnaire(
+    principal: Principal,
+    category: web::Path<CategoryDto>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let questionnaire = state
+        .store
+        .questionnaire(category.into_inner().into())
+        .await
+        .map_err(CatalogError::from)?;
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &QuestionnaireDto::from(&questionnaire),
+    ))
+}
+
+/// Replace a category's questionnaire as a whole.
+#[utoipa::path(
+    tag = "admin catalog",
+    security(("bearer" = [])),
+    params(("category" = CategoryDto, Path)),
+    request_body = QuestionnaireRequest,
+    responses(
+        (status = 200, body = QuestionnaireDto),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/v1/admin/catalog/questionnaires/{category}")]
+pub async fn replace_questionnaire(
+    principal: Principal,
+    category: web::Path<CategoryDto>,
+    body: web::Json<QuestionnaireRequest>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let drafts = body
+        .into_inner()
+        .questions
+        .into_iter()
+        .map(|question| QuestionDraft {
+            key: question.key,
+            text: question.text,
+            options: question
+                .options
+                .into_iter()
+                .map(|option| (option.key, option.label, option.deduction.into()))
+                .collect(),
+        })
+        .collect();
+    let questionnaire =
+        Questionnaire::parse(category.into_inner().into(), drafts).map_err(CatalogError::from)?;
+    state
+        .store
+        .replace_questionnaire(questionnaire.clone())
+        .await
+        .map_err(CatalogError::from)?;
+    state.cache.invalidate().await;
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &QuestionnaireDto::from(&questionnaire),
+    ))
+}

@@ -1,0 +1,139 @@
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use platform::ApiError;
+use platform::error::Problem;
+use platform::http::cacheable_json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::dto::{CategoryDto, DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages};
+use super::{CatalogState, MAX_SEARCH_CHARS, PageQuery, to_json};
+use crate::domain::ModelStatus;
+use crate::error::CatalogError;
+use crate::store::ModelFilter;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BrowseQuery {
+    pub category: Option<CategoryDto>,
+    /// Exact brand, case-insensitive.
+    pub brand: Option<String>,
+    /// Text search over brand and model name, case-insensitive.
+    pub q: Option<String>,
+}
+
+impl BrowseQuery {
+    fn filter(&self) -> Result<ModelFilter, CatalogError> {
+        let non_empty = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let text = non_empty(&self.q);
+        if text.as_ref().is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(CatalogError::InvalidQuery(format!(
+                "q must be at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        Ok(ModelFilter {
+            category: self.category.map(Into::into),
+            brand: non_empty(&self.brand),
+            text,
+            status: Some(ModelStatus::Active),
+        })
+    }
+}
+
+/// Browse active devices, with filters, text search and pagination.
+#[utoipa::path(
+    tag = "devices",
+    params(BrowseQuery, PageQuery),
+    responses(
+        (status = 200, body = DeviceList, description = "A page of devices, sorted by brand and name"),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/devices")]
+pub async fn list_devices(
+    req: HttpRequest,
+    browse: web::Query<BrowseQuery>,
+    paging: web::Query<PageQuery>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = browse.filter()?;
+    let page = paging.validated()?;
+    let key = format!(
+        "devices:c={}:b={}:p={}:n={}:q={}",
+        filter.category.map(|c| c.as_str()).unwrap_or_default(),
+        filter.brand.as_deref().unwrap_or_default().to_lowercase(),
+        page.page,
+        page.per_page,
+        filter.text.as_deref().unwrap_or_default().to_lowercase(),
+    );
+    let body = state
+        .cache
+        .read_through(&key, || async {
+            let found = state.store.list_models(&filter, page).await.map_err(CatalogError::from)?;
+            let list = DeviceList {
+                items: found.items.iter().map(DeviceSummary::from).collect(),
+                page: page.page,
+                per_page: page.per_page,
+                total: found.total,
+                total_pages: total_pages(found.total, page.per_page),
+            };
+            to_json(&list)
+        })
+        .await?;
+    Ok(cacheable_json(&req, body, state.http_max_age_seconds))
+}
+
+/// A device with its variants and its category's condition questionnaire.
+#[utoipa::path(
+    tag = "devices",
+    params(("id" = Uuid, Path, description = "Device model id")),
+    responses(
+        (status = 200, body = DeviceDetail),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The id is not a UUID"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No active device with this id"),
+    )
+)]
+#[get("/v1/devices/{id}")]
+pub async fn get_device(
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = state
+        .cache
+        .read_through(&format!("device:{id}"), || async {
+            let model = state
+                .store
+                .model(id)
+                .await
+                .map_err(CatalogError::from)?
+                .filter(|model| model.status == ModelStatus::Active)
+                .ok_or(CatalogError::ModelNotFound(id))?;
+            let questionnaire = state
+                .store
+                .questionnaire(model.category)
+                .await
+                .map_err(CatalogError::from)?;
+            let detail = DeviceDetail {
+                id: model.id,
+                brand: model.brand.clone(),
+                name: model.name.clone(),
+                category: model.category.into(),
+                release_year: model.release_year,
+                variants: model.variants.iter().map(VariantDto::from).collect(),
+                questionnaire: QuestionnaireDto::from(&questionnaire),
+            };
+            to_json(&detail)
+        })
+        .await?;
+    Ok(cacheable_json(&req, body, state.http_max_age_seconds))
+}
