@@ -26,6 +26,8 @@ pub enum CatalogError {
     ModelRetired(Uuid),
     #[error("device model {0} was changed by another request at the same time; retry")]
     ConcurrentUpdate(Uuid),
+    #[error("another write to the catalog was in progress; retry")]
+    WriteConflict,
     #[error("the catalog store failed: {0}")]
     Storage(StoreError),
 }
@@ -39,6 +41,7 @@ impl From<StoreError> for CatalogError {
             StoreError::DuplicateVariant { name, .. } => Self::DuplicateVariant { name },
             StoreError::ModelRetired(id) => Self::ModelRetired(id),
             StoreError::ConcurrentUpdate(id) => Self::ConcurrentUpdate(id),
+            StoreError::WriteConflict => Self::WriteConflict,
             other => Self::Storage(other),
         }
     }
@@ -78,7 +81,7 @@ impl ProblemCode for CatalogError {
                 "device_retired",
                 "The device model is retired",
             ),
-            Self::ConcurrentUpdate(_) => ErrorKind::new(
+            Self::ConcurrentUpdate(_) | Self::WriteConflict => ErrorKind::new(
                 StatusCode::CONFLICT,
                 "concurrent_update",
                 "The device model was changed concurrently",

@@ -53,8 +53,10 @@ pub enum StoreError {
     ModelRetired(Uuid),
     #[error("device model {0} was changed concurrently; retry")]
     ConcurrentUpdate(Uuid),
+    #[error("another write to the same data was in progress; retry")]
+    WriteConflict,
     #[error("database error: {0}")]
-    Database(#[from] sea_orm::DbErr),
+    Database(sea_orm::DbErr),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -82,4 +84,16 @@ pub trait CatalogRepository: Send + Sync {
     /// An empty questionnaire when none is stored for the category.
     async fn questionnaire(&self, category: Category) -> Result<Questionnaire, StoreError>;
     async fn replace_questionnaire(&self, questionnaire: Questionnaire) -> Result<(), StoreError>;
+}
+
+impl From<sea_orm::DbErr> for StoreError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        // SQLite refuses a second concurrent writer outright (SQLITE_BUSY) instead of
+        // queueing it: that is a conflict for the caller to retry, not a server fault.
+        if error.to_string().contains("database is locked") {
+            Self::WriteConflict
+        } else {
+            Self::Database(error)
+        }
+    }
 }

@@ -1,0 +1,303 @@
+//! Every class of bad input gets a 4xx problem+json with a stable code, never a 5xx.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use platform::auth::Role;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{TestOptions, assert_problem, spawn_app, spawn_app_with};
+
+const MODELS: &str = "/v1/admin/catalog/models";
+
+#[tokio::test]
+async fn malformed_json_is_a_400_problem() {
+    let app = spawn_app().await;
+    let response = app
+        .admin(Method::POST, MODELS)
+        .header("content-type", "application/json")
+        .body(r#"{"brand": "Acme", "name": "#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "malformed_json").await;
+}
+
+#[tokio::test]
+async fn a_wrong_type_is_a_422_problem() {
+    let app = spawn_app().await;
+    let response = app
+        .admin(Method::POST, MODELS)
+        .json(&json!({"brand": "Acme", "name": "X", "category": "phone", "release_year": "last year"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "invalid_body").await;
+    assert!(problem["detail"].as_str().unwrap().contains("invalid type"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_missing_field_an_unknown_field_or_an_unknown_category_is_a_422_problem() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"brand": "Acme", "category": "phone", "release_year": 2023}),
+        json!({"brand": "Acme", "name": "X", "category": "phone", "release_year": 2023, "colour": "red"}),
+        json!({"brand": "Acme", "name": "X", "category": "toaster", "release_year": 2023}),
+        json!([1, 2, 3]),
+    ] {
+        let response = app.admin(Method::POST, MODELS).json(&body).send().await.unwrap();
+        assert_problem(response, 422, "invalid_body").await;
+    }
+}
+
+#[tokio::test]
+async fn values_that_break_the_rules_are_a_422_listing_every_field() {
+    let app = spawn_app().await;
+    let response = app
+        .admin(Method::POST, MODELS)
+        .json(&json!({
+            "brand": " ", "name": "X", "category": "phone", "release_year": 1990,
+            "variants": [{"name": "128 GB", "base_price": {"amount_minor": -5, "currency": "rupees"}}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "brand",
+            "release_year",
+            "variants[0].base_price.amount_minor",
+            "variants[0].base_price.currency"
+        ]
+    );
+    assert_eq!(app.get_json("/v1/devices").await["total"], 0, "nothing half-written");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413_problem() {
+    let app = spawn_app_with(TestOptions {
+        max_body_bytes: Some(1024),
+        ..TestOptions::default()
+    })
+    .await;
+    let response = app
+        .admin(Method::POST, MODELS)
+        .json(&json!({"brand": "Acme", "name": "x".repeat(2000), "category": "phone", "release_year": 2023}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415_problem() {
+    let app = spawn_app().await;
+    let response = app
+        .admin(Method::POST, MODELS)
+        .header("content-type", "text/plain")
+        .body("brand=Acme")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_a_404_problem() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::new_v4();
+    let response = app.get(&format!("/v1/devices/{unknown}")).send().await.unwrap();
+    let problem = assert_problem(response, 404, "device_not_found").await;
+    assert!(problem["detail"].as_str().unwrap().contains(&unknown.to_string()));
+    for (method, path, code) in [
+        (Method::GET, format!("{MODELS}/{unknown}"), "device_not_found"),
+        (Method::DELETE, format!("{MODELS}/{unknown}"), "device_not_found"),
+        (Method::DELETE, format!("/v1/admin/catalog/variants/{unknown}"), "variant_not_found"),
+    ] {
+        let response = app.admin(method, &path).send().await.unwrap();
+        assert_problem(response, 404, code).await;
+    }
+    let response = app
+        .admin(Method::PATCH, &format!("/v1/admin/catalog/variants/{unknown}"))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "variant_not_found").await;
+}
+
+#[tokio::test]
+async fn a_malformed_id_or_category_in_the_path_is_a_400_problem() {
+    let app = spawn_app().await;
+    let response = app.get("/v1/devices/not-a-uuid").send().await.unwrap();
+    assert_problem(response, 400, "invalid_path_parameter").await;
+    let response = app
+        .admin(Method::GET, "/v1/admin/catalog/questionnaires/toaster")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "invalid_path_parameter").await;
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_problem() {
+    let app = spawn_app().await;
+    let response = app.get("/v1/nothing-here").send().await.unwrap();
+    assert_problem(response, 404, "route_not_found").await;
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_is_a_401_problem() {
+    let app = spawn_app().await;
+    let response = app.get(MODELS).send().await.unwrap();
+    assert_problem(response, 401, "missing_token").await;
+    let response = app
+        .get(MODELS)
+        .header("Authorization", "Basic YWRtaW46YWRtaW4=")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "missing_token").await;
+}
+
+#[tokio::test]
+async fn a_garbage_or_foreign_token_is_a_401_problem() {
+    let app = spawn_app().await;
+    let response = app.get(MODELS).bearer_auth("not.a.jwt").send().await.unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": "mallory", "role": "admin", "iat": now, "exp": now + 600});
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"some-other-secret-that-is-long-enough"),
+    )
+    .unwrap();
+    let response = app.get(MODELS).bearer_auth(forged).send().await.unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+
+    let unknown_role = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "x", "role": "superuser", "iat": now, "exp": now + 600}),
+        &EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .unwrap();
+    let response = app.get(MODELS).bearer_auth(unknown_role).send().await.unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_a_401_problem() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": "admin-1", "role": "admin", "iat": now - 7200, "exp": now - 3600});
+    let expired = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .unwrap();
+    let response = app.get(MODELS).bearer_auth(expired).send().await.unwrap();
+    assert_problem(response, 401, "expired_token").await;
+}
+
+#[tokio::test]
+async fn a_partner_token_without_a_partner_id_is_a_401_problem() {
+    let app = spawn_app().await;
+    let token = app
+        .authenticator
+        .issue("p", Role::Partner, None, Duration::from_secs(60))
+        .unwrap();
+    let response = app.get(MODELS).bearer_auth(token).send().await.unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn a_valid_token_with_the_wrong_role_is_a_403_problem() {
+    let app = spawn_app().await;
+    let partner = app
+        .authenticator
+        .issue("p", Role::Partner, Some(uuid::Uuid::new_v4()), Duration::from_secs(60))
+        .unwrap();
+    for token in [app.shopper_token.clone(), partner] {
+        let response = app
+            .client
+            .post(app.url(MODELS))
+            .bearer_auth(&token)
+            .json(&json!({"brand": "Acme", "name": "X", "category": "phone", "release_year": 2023}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 403, "forbidden").await;
+    }
+    assert_eq!(app.get_json("/v1/devices").await["total"], 0);
+}
+
+#[tokio::test]
+async fn no_bad_request_ever_gets_a_5xx() {
+    let app = spawn_app().await;
+    let created = app.create_model("Acme", "Rocket", "phone", 100).await;
+    let id = created["id"].as_str().unwrap();
+    let bodies = [
+        "",
+        "null",
+        "{}",
+        "[]",
+        "\"text\"",
+        "{\"name\": null}",
+        "{\"name\": 5}",
+        "{\"base_price\": {\"amount_minor\": 1e99, \"currency\": \"INR\"}}",
+        "{\"release_year\": 99999999999}",
+        "{\"questions\": [{\"key\": \"\", \"text\": \"\", \"options\": []}]}",
+        "\u{0}\u{1}garbage",
+    ];
+    let targets = [
+        (Method::POST, MODELS.to_owned()),
+        (Method::PATCH, format!("{MODELS}/{id}")),
+        (Method::POST, format!("{MODELS}/{id}/variants")),
+        (Method::PATCH, format!("/v1/admin/catalog/variants/{}", created["variants"][0]["id"].as_str().unwrap())),
+        (Method::PUT, "/v1/admin/catalog/questionnaires/phone".to_owned()),
+    ];
+    for (method, path) in &targets {
+        for body in bodies {
+            let response = app
+                .admin(method.clone(), path)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(
+                (400..500).contains(&status),
+                "{method} {path} with {body:?} answered {status}"
+            );
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/problem+json")
+            );
+        }
+    }
+    // The model is untouched by all of that.
+    let model: serde_json::Value = app
+        .admin(Method::GET, &format!("{MODELS}/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(model["version"], 1);
+}

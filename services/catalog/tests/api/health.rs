@@ -1,0 +1,60 @@
+use crate::helpers::{TestOptions, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn liveness_answers_ok() {
+    let app = spawn_app().await;
+    let body = app.get_json("/health/live").await;
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_checks_the_database_and_redis() {
+    let app = spawn_app().await;
+    let body = app.get_json("/health/ready").await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["redis"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_checks_only_what_is_configured() {
+    let app = spawn_app_with(TestOptions {
+        redis: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let body = app.get_json("/health/ready").await;
+    assert_eq!(body["checks"]["database"], "ok");
+    assert!(body["checks"].get("redis").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    for path in ["/health/live", "/v1/devices", "/no/such/route"] {
+        let response = app.get(path).send().await.unwrap();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("no request id on {path}"));
+        uuid::Uuid::parse_str(id.to_str().unwrap()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::new_v4();
+    app.get(&format!("/v1/devices/{unknown}")).send().await.unwrap();
+    app.get("/v1/devices").send().await.unwrap();
+
+    let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"catalog_http_requests_total{endpoint="/v1/devices/{id}",method="GET",status="404"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"catalog_http_requests_duration_seconds_bucket{endpoint="/v1/devices",method="GET",status="200""#));
+    assert!(!metrics.contains(&unknown.to_string()), "ids must not become labels");
+}

@@ -1,0 +1,252 @@
+use std::time::Duration;
+
+use catalog::configuration::{SERVICE, Settings};
+use catalog::startup::Application;
+use platform::auth::{Authenticator, Role};
+use platform::config::Layers;
+use reqwest::{Client, RequestBuilder, Response};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Which database the suite runs against: `TEST_DATABASE=postgres` (default) or `sqlite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn from_env() -> Self {
+        match std::env::var("TEST_DATABASE").as_deref() {
+            Ok("sqlite") => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub seed: bool,
+    pub redis: bool,
+    /// Reuse another app's database and Redis namespace: a second instance of one deployment.
+    pub share_with: Option<(String, String)>,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            seed: false,
+            redis: true,
+            share_with: None,
+            max_body_bytes: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub database_url: String,
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    pub admin_token: String,
+    pub shopper_token: String,
+    pub authenticator: Authenticator,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_seeded_app() -> TestApp {
+    spawn_app_with(TestOptions {
+        seed: true,
+        ..TestOptions::default()
+    })
+    .await
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+async fn fresh_database() -> String {
+    match Backend::from_env() {
+        Backend::Postgres => {
+            let admin_url = std::env::var("TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("test_catalog_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("PostgreSQL must be running for the tests (see README)");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            format!("{base}/{name}")
+        }
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("recommerce-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join(format!("catalog-{}.db", Uuid::new_v4().simple()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    }
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    platform::telemetry::init_for_tests();
+    let (database_url, redis_prefix) = match options.share_with.clone() {
+        Some(shared) => shared,
+        None => (
+            fresh_database().await,
+            format!("test-{}", Uuid::new_v4().simple()),
+        ),
+    };
+    let jwt_secret = "test-secret-that-is-at-least-32-bytes-long".to_owned();
+    let mut layers = Layers::defaults(SERVICE)
+        .unwrap()
+        .set("profile", "test")
+        .unwrap()
+        .set("http.port", 0)
+        .unwrap()
+        .set("http.workers", 1)
+        .unwrap()
+        .set("database.url", database_url.clone())
+        .unwrap()
+        .set("database.max_connections", 5)
+        .unwrap()
+        .set("auth.jwt_secret", jwt_secret.clone())
+        .unwrap()
+        .set("redis.key_prefix", redis_prefix.clone())
+        .unwrap()
+        .set("catalog.seed_on_start", options.seed)
+        .unwrap();
+    if options.redis {
+        layers = layers.set("redis.url", redis_url()).unwrap();
+    }
+    if let Some(limit) = options.max_body_bytes {
+        layers = layers.set("http.max_body_bytes", limit as u64).unwrap();
+    }
+    let settings = Settings::from_layers(&layers).expect("test settings are valid");
+    let authenticator = Authenticator::new(&settings.base.auth);
+    let application = Application::build(settings).await.expect("catalog starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let admin_token = authenticator
+        .issue("admin-1", Role::Admin, None, Duration::from_secs(600))
+        .unwrap();
+    let shopper_token = authenticator
+        .issue("shopper-1", Role::Shopper, None, Duration::from_secs(600))
+        .unwrap();
+    TestApp {
+        address,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        database_url,
+        redis_prefix,
+        jwt_secret,
+        admin_token,
+        shopper_token,
+        authenticator,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_token)
+    }
+
+    /// Sharing this app's database and Redis namespace, for a second instance.
+    pub fn shared(&self) -> Option<(String, String)> {
+        Some((self.database_url.clone(), self.redis_prefix.clone()))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Creates a model with one variant through the admin API and returns its JSON.
+    pub async fn create_model(&self, brand: &str, name: &str, category: &str, price: i64) -> Value {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/admin/catalog/models")
+            .json(&serde_json::json!({
+                "brand": brand,
+                "name": name,
+                "category": category,
+                "release_year": 2023,
+                "variants": [{"name": "128 GB", "base_price": {"amount_minor": price, "currency": "INR"}}]
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(redis_url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Cache keys this app has written for browse responses.
+    pub async fn cached_keys(&self) -> Vec<String> {
+        let mut connection = self.redis().await;
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:catalog:g*", self.redis_prefix))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with(PROBLEM_JSON),
+        "content type was {content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}
+
+/// The seed file, for expectations that must follow the data.
+pub fn seed_file() -> Value {
+    serde_json::from_str(include_str!("../../seed/catalog.json")).unwrap()
+}

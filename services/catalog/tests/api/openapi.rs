@@ -1,0 +1,92 @@
+use std::collections::BTreeSet;
+
+use crate::helpers::spawn_app;
+
+/// Every route the catalog serves, as (method, path).
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("get", "/docs"),
+    ("get", "/v1/devices"),
+    ("get", "/v1/devices/{id}"),
+    ("get", "/v1/admin/catalog/models"),
+    ("post", "/v1/admin/catalog/models"),
+    ("get", "/v1/admin/catalog/models/{id}"),
+    ("patch", "/v1/admin/catalog/models/{id}"),
+    ("delete", "/v1/admin/catalog/models/{id}"),
+    ("post", "/v1/admin/catalog/models/{id}/variants"),
+    ("patch", "/v1/admin/catalog/variants/{id}"),
+    ("delete", "/v1/admin/catalog/variants/{id}"),
+    ("get", "/v1/admin/catalog/questionnaires/{category}"),
+    ("put", "/v1/admin/catalog/questionnaires/{category}"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_nothing_else() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(documented, expected);
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = spawn_app().await;
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{category}", "phone");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method.clone(), app.url(&concrete))
+            .bearer_auth(&app.admin_token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("route_not_found") && status < 500,
+            "{method} {concrete} answered {status}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_routes_declare_bearer_security() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let create = &document["paths"]["/v1/admin/catalog/models"]["post"];
+    assert!(create["security"][0].get("bearer").is_some(), "{create}");
+}
+
+#[tokio::test]
+async fn the_interactive_docs_page_is_served() {
+    let app = spawn_app().await;
+    let response = app.get("/docs").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<html") && html.contains("recommerce catalog"), "{html}");
+}
