@@ -35,7 +35,14 @@ impl Envelope {
         producer: impl Into<String>,
         traceparent: impl Into<String>,
     ) -> Self {
-        Self::wrap_at(event, aggregate_id, aggregate_seq, producer, traceparent, Utc::now())
+        Self::wrap_at(
+            event,
+            aggregate_id,
+            aggregate_seq,
+            producer,
+            traceparent,
+            Utc::now(),
+        )
     }
 
     /// As [`Envelope::wrap`], at a given time (for replays and tests).

@@ -1,6 +1,8 @@
 //! The envelope is a wire contract shared by five services: these tests fail if a field is
 //! renumbered or retyped, which would silently corrupt every consumer still on the old schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{TimeZone, Utc};
 use events::{DecodeError, Envelope, Event};
 use prost::Message;
@@ -44,14 +46,20 @@ fn fixed_envelope() -> Envelope {
 fn envelope_field_numbers_and_types_never_change() {
     // Each field is `tag, value`; a renumbered or retyped field changes these bytes.
     let expected: Vec<u8> = [
-        &[0x0a, 2][..], b"id", // 1: event_id
-        &[0x12, 10], b"test.Probe", // 2: event_type
-        &[0x1a, 3], b"agg", // 3: aggregate_id
-        &[0x20, 7],         // 4: aggregate_seq (varint)
+        &[0x0a, 2][..],
+        b"id", // 1: event_id
+        &[0x12, 10],
+        b"test.Probe", // 2: event_type
+        &[0x1a, 3],
+        b"agg",                       // 3: aggregate_id
+        &[0x20, 7],                   // 4: aggregate_seq (varint)
         &[0x2a, 4, 0x08, 1, 0x10, 2], // 5: occurred_at {seconds: 1, nanos: 2}
-        &[0x32, 3], b"svc", // 6: producer
-        &[0x3a, 2], b"tp",  // 7: traceparent
-        &[0x42, 3, 0x0a, 1], b"x", // 8: payload = Probe{name: "x"}
+        &[0x32, 3],
+        b"svc", // 6: producer
+        &[0x3a, 2],
+        b"tp", // 7: traceparent
+        &[0x42, 3, 0x0a, 1],
+        b"x", // 8: payload = Probe{name: "x"}
     ]
     .concat();
     assert_eq!(fixed_envelope().encode_to_vec(), expected);
@@ -59,7 +67,9 @@ fn envelope_field_numbers_and_types_never_change() {
 
 #[test]
 fn a_wrapped_event_opens_as_the_same_event() {
-    let probe = Probe { name: "phone".into() };
+    let probe = Probe {
+        name: "phone".into(),
+    };
     let envelope = Envelope::wrap(&probe, "agg-1", 3, "catalog", "");
     let decoded = Envelope::decode(envelope.encode_to_vec().as_slice()).unwrap();
 

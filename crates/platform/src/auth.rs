@@ -75,10 +75,7 @@ impl Principal {
         if allowed.contains(&self.role) {
             Ok(self)
         } else {
-            Err(AuthError::Forbidden {
-                role: self.role,
-            }
-            .into())
+            Err(AuthError::Forbidden { role: self.role }.into())
         }
     }
 }
@@ -115,9 +112,11 @@ impl ProblemCode for AuthError {
                 "expired_token",
                 "The bearer token has expired",
             ),
-            AuthError::Forbidden { .. } => {
-                ErrorKind::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed for this role")
-            }
+            AuthError::Forbidden { .. } => ErrorKind::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed for this role",
+            ),
             // The provider being down is not the caller's fault, but the token is still
             // unverifiable: 401 would make clients throw the token away, so 503.
             AuthError::KeysUnavailable => ErrorKind::new(
@@ -153,7 +152,10 @@ impl Authenticator {
     pub fn new(settings: &AuthSettings) -> Self {
         let hs256 = settings.jwt_secret.as_ref().map(|secret| {
             let bytes = secret.expose_secret().as_bytes();
-            (EncodingKey::from_secret(bytes), DecodingKey::from_secret(bytes))
+            (
+                EncodingKey::from_secret(bytes),
+                DecodingKey::from_secret(bytes),
+            )
         });
         let jwks = settings.jwks_url.as_ref().map(|url| Jwks {
             url: url.clone(),
@@ -227,12 +229,13 @@ impl Authenticator {
         if let Some(issuer) = &self.inner.issuer {
             validation.set_issuer(&[issuer]);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|error| {
-            match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
-                _ => AuthError::InvalidToken(error.to_string()),
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(
+                |error| match error.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
+                    _ => AuthError::InvalidToken(error.to_string()),
+                },
+            )?;
         let claims = data.claims;
         if claims.role == Role::Partner && claims.partner_id.is_none() {
             return Err(AuthError::InvalidToken(
@@ -268,7 +271,9 @@ impl Authenticator {
                 return Ok(key);
             }
         }
-        Err(AuthError::InvalidToken(format!("unknown signing key `{kid}`")))
+        Err(AuthError::InvalidToken(format!(
+            "unknown signing key `{kid}`"
+        )))
     }
 }
 
@@ -319,7 +324,9 @@ impl FromRequest for Principal {
         let token = bearer_token(req);
         Box::pin(async move {
             let authenticator = authenticator.ok_or_else(|| {
-                ApiError::from(AuthError::InvalidToken("authentication is not configured".into()))
+                ApiError::from(AuthError::InvalidToken(
+                    "authentication is not configured".into(),
+                ))
             })?;
             let token = token.ok_or(AuthError::MissingToken)?;
             Ok(authenticator.verify(&token).await?)

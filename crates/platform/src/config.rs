@@ -354,7 +354,10 @@ mod tests {
     #[test]
     fn production_refuses_the_dev_secret() {
         let message = error_of(layers().set("auth.jwt_secret", DEV_JWT_SECRET).unwrap());
-        assert!(message.contains("refused in the production profile"), "{message}");
+        assert!(
+            message.contains("refused in the production profile"),
+            "{message}"
+        );
     }
 
     #[test]

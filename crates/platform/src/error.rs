@@ -78,13 +78,13 @@ pub mod kinds {
         "invalid_query_parameter",
         "A query parameter is malformed or out of range",
     );
-    pub const BAD_REQUEST: ErrorKind =
-        ErrorKind::new(StatusCode::BAD_REQUEST, "bad_request", "The request is malformed");
-    pub const ROUTE_NOT_FOUND: ErrorKind = ErrorKind::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        "No such route",
+    pub const BAD_REQUEST: ErrorKind = ErrorKind::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "The request is malformed",
     );
+    pub const ROUTE_NOT_FOUND: ErrorKind =
+        ErrorKind::new(StatusCode::NOT_FOUND, "route_not_found", "No such route");
     pub const METHOD_NOT_ALLOWED: ErrorKind = ErrorKind::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -210,7 +210,9 @@ pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Err
             "send the body with Content-Type: application/json",
         ),
         JsonPayloadError::Deserialize(inner) => match inner.classify() {
-            serde_json::error::Category::Data => ApiError::new(kinds::INVALID_BODY, inner.to_string()),
+            serde_json::error::Category::Data => {
+                ApiError::new(kinds::INVALID_BODY, inner.to_string())
+            }
             _ => ApiError::new(kinds::MALFORMED_JSON, inner.to_string()),
         },
         other => ApiError::new(kinds::BAD_REQUEST, other.to_string()),
@@ -227,7 +229,14 @@ pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::E
 }
 
 /// Extractor configuration that routes every rejection through [`ApiError`].
-pub fn extractor_configs(max_body_bytes: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig, web::PayloadConfig) {
+pub fn extractor_configs(
+    max_body_bytes: usize,
+) -> (
+    web::JsonConfig,
+    web::PathConfig,
+    web::QueryConfig,
+    web::PayloadConfig,
+) {
     (
         web::JsonConfig::default()
             .limit(max_body_bytes)
@@ -254,7 +263,11 @@ pub fn ensure_problem_body<B: MessageBody + 'static>(
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .starts_with(PROBLEM_CONTENT_TYPE.as_bytes())
+        });
     if is_problem {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
@@ -287,7 +300,6 @@ pub fn ensure_problem_body<B: MessageBody + 'static>(
     let res = ServiceResponse::new(req, replacement).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }
-
 
 /// The problem body, for OpenAPI documents (responses are built by [`ApiError`]).
 #[derive(Serialize, utoipa::ToSchema)]

@@ -95,7 +95,9 @@ fn request_metrics(registry: &Registry, namespace: &str) -> std::io::Result<Prom
         .registry(registry.clone())
         // Unknown paths would otherwise create one time series per probe or typo.
         .mask_unmatched_patterns("UNMATCHED")
-        .buckets(&[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+        .buckets(&[
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ])
         .build()
         .map_err(|error| std::io::Error::other(error.to_string()))
 }
@@ -128,11 +130,15 @@ fn document_docs_page(api: &mut OpenApi) {
     let operation = OperationBuilder::new()
         .tag("operations")
         .summary(Some("Interactive API documentation (Scalar)"))
-        .response("200", ResponseBuilder::new().description("HTML page").build())
+        .response(
+            "200",
+            ResponseBuilder::new().description("HTML page").build(),
+        )
         .build();
-    api.paths
-        .paths
-        .insert(DOCS_PATH.to_owned(), PathItem::new(HttpMethod::Get, operation));
+    api.paths.paths.insert(
+        DOCS_PATH.to_owned(),
+        PathItem::new(HttpMethod::Get, operation),
+    );
 }
 
 /// Copies tracing-actix-web's request id onto the response, so a client can quote it.
@@ -189,14 +195,23 @@ pub fn openapi_skeleton(title: &str, description: &str) -> OpenApi {
 
 /// A public, cacheable JSON response: strong `ETag` over the exact bytes, `Cache-Control`,
 /// and `304 Not Modified` when the client already holds them (`If-None-Match`).
-pub fn cacheable_json(req: &actix_web::HttpRequest, body: Vec<u8>, max_age_seconds: u32) -> HttpResponse {
+pub fn cacheable_json(
+    req: &actix_web::HttpRequest,
+    body: Vec<u8>,
+    max_age_seconds: u32,
+) -> HttpResponse {
     use actix_web::http::header::{
         CacheControl, CacheDirective, ETag, EntityTag, Header as _, IfNoneMatch,
     };
     use sha2::{Digest, Sha256};
 
     let digest = Sha256::digest(&body);
-    let tag = EntityTag::new_strong(digest[..16].iter().map(|byte| format!("{byte:02x}")).collect());
+    let tag = EntityTag::new_strong(
+        digest[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect(),
+    );
     let cache_control = CacheControl(vec![
         CacheDirective::Public,
         CacheDirective::MaxAge(max_age_seconds),
@@ -211,7 +226,9 @@ pub fn cacheable_json(req: &actix_web::HttpRequest, body: Vec<u8>, max_age_secon
     } else {
         HttpResponse::Ok()
     };
-    response.insert_header(ETag(tag)).insert_header(cache_control);
+    response
+        .insert_header(ETag(tag))
+        .insert_header(cache_control);
     if not_modified {
         response.finish()
     } else {

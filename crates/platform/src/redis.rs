@@ -44,7 +44,9 @@ impl RedisHandle {
 
     pub async fn ping(&self) -> Result<(), redis::RedisError> {
         let mut connection = self.connection.clone();
-        redis::cmd("PING").query_async::<String>(&mut connection).await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await?;
         Ok(())
     }
 }

@@ -65,8 +65,9 @@ impl ResponseCache {
             Ok((full_key, None)) => {
                 self.lookups.with_label_values(&["miss"]).inc();
                 let bytes = load().await?;
-                let stored: redis::RedisResult<()> =
-                    connection.set_ex(&full_key, bytes.as_slice(), self.ttl_seconds).await;
+                let stored: redis::RedisResult<()> = connection
+                    .set_ex(&full_key, bytes.as_slice(), self.ttl_seconds)
+                    .await;
                 if let Err(error) = stored {
                     tracing::warn!(%error, "caching a browse response failed");
                 }

@@ -61,9 +61,11 @@ impl ProblemCode for CatalogError {
                 "device_not_found",
                 "No such device model",
             ),
-            Self::VariantNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "variant_not_found", "No such variant")
-            }
+            Self::VariantNotFound(_) => ErrorKind::new(
+                StatusCode::NOT_FOUND,
+                "variant_not_found",
+                "No such variant",
+            ),
             Self::Validation(_) => kinds::VALIDATION_FAILED,
             Self::InvalidQuery(_) => kinds::INVALID_QUERY,
             Self::DuplicateModel { .. } => ErrorKind::new(

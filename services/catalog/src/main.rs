@@ -131,7 +131,12 @@ async fn run(settings: Settings, announce: bool) -> anyhow::Result<()> {
         .context("the catalog could not start")?;
     if announce {
         let base = format!("http://{host}:{}", application.port());
-        let admin = authenticator.issue("dev-admin", Role::Admin, None, Duration::from_secs(12 * 3600))?;
+        let admin = authenticator.issue(
+            "dev-admin",
+            Role::Admin,
+            None,
+            Duration::from_secs(12 * 3600),
+        )?;
         println!(
             "\nrecommerce catalog is ready (dev profile, SQLite, seed data)\n\
              \n  Browse:   {base}/v1/devices\

@@ -105,7 +105,12 @@ pub async fn load(store: &dyn CatalogRepository) -> Result<SeedReport, SeedError
             .variants
             .iter()
             .map(|variant| {
-                VariantDraft::parse("variants.", &variant.name, variant.base_price_minor, &seed.currency)
+                VariantDraft::parse(
+                    "variants.",
+                    &variant.name,
+                    variant.base_price_minor,
+                    &seed.currency,
+                )
             })
             .collect();
         let draft = ModelDraft::parse(

@@ -53,7 +53,8 @@ impl Application {
         }
         let redis = RedisHandle::connect(&settings.base.redis).await?;
         let registry = Registry::new();
-        let cache = ResponseCache::new(redis.clone(), settings.catalog.cache_ttl_seconds, &registry)?;
+        let cache =
+            ResponseCache::new(redis.clone(), settings.catalog.cache_ttl_seconds, &registry)?;
         let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
         if let Some(redis) = redis {
             health = health.with(RedisCheck(redis));

@@ -38,7 +38,9 @@ impl Category {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|category| category.as_str() == value)
+        Self::ALL
+            .into_iter()
+            .find(|category| category.as_str() == value)
     }
 }
 
@@ -149,7 +151,10 @@ fn check_release_year(violations: &mut Violations, field: &str, year: i32, curre
     violations.check(
         (EARLIEST_RELEASE_YEAR..=current_year + 1).contains(&year),
         field,
-        format!("must be between {EARLIEST_RELEASE_YEAR} and {}", current_year + 1),
+        format!(
+            "must be between {EARLIEST_RELEASE_YEAR} and {}",
+            current_year + 1
+        ),
     );
 }
 
@@ -174,8 +179,18 @@ impl VariantDraft {
         currency: &str,
     ) -> Result<Self, Violations> {
         let mut violations = Violations::default();
-        check_text(&mut violations, &format!("{field}name"), name, MAX_VARIANT_NAME_CHARS);
-        check_price(&mut violations, &format!("{field}base_price"), amount_minor, currency);
+        check_text(
+            &mut violations,
+            &format!("{field}name"),
+            name,
+            MAX_VARIANT_NAME_CHARS,
+        );
+        check_price(
+            &mut violations,
+            &format!("{field}base_price"),
+            amount_minor,
+            currency,
+        );
         let currency = Currency::parse(currency);
         match currency {
             Some(currency) if violations.0.is_empty() => Ok(Self {
@@ -252,7 +267,11 @@ impl ModelPatch {
             category,
             release_year,
         };
-        violations.check(patch != Self::default(), "body", "change at least one field");
+        violations.check(
+            patch != Self::default(),
+            "body",
+            "change at least one field",
+        );
         violations.into_result(patch)
     }
 }

@@ -38,7 +38,11 @@ impl Violations {
     }
 
     pub fn into_result<T>(self, value: T) -> Result<T, Violations> {
-        if self.0.is_empty() { Ok(value) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 

@@ -115,7 +115,12 @@ impl Questionnaire {
                 format!("{field}.key"),
                 "must be unique within the questionnaire",
             );
-            check_text(&mut violations, &format!("{field}.text"), &draft.text, MAX_TEXT_CHARS);
+            check_text(
+                &mut violations,
+                &format!("{field}.text"),
+                &draft.text,
+                MAX_TEXT_CHARS,
+            );
             violations.check(
                 (MIN_OPTIONS..=MAX_OPTIONS).contains(&draft.options.len()),
                 format!("{field}.options"),
@@ -139,7 +144,12 @@ impl Questionnaire {
                     format!("{field}.key"),
                     "must be unique within the question",
                 );
-                check_text(&mut violations, &format!("{field}.label"), &label, MAX_TEXT_CHARS);
+                check_text(
+                    &mut violations,
+                    &format!("{field}.label"),
+                    &label,
+                    MAX_TEXT_CHARS,
+                );
                 check_deduction(&mut violations, &format!("{field}.deduction"), deduction);
                 options.push(AnswerOption {
                     id: Uuid::new_v5(
@@ -190,21 +200,35 @@ mod tests {
 
     #[test]
     fn a_deduction_never_takes_more_than_the_price() {
-        assert_eq!(Deduction::Absolute { amount_minor: 900 }.amount_off(500), 500);
         assert_eq!(
-            Deduction::Percentage { basis_points: 10_000 }.amount_off(i64::MAX),
+            Deduction::Absolute { amount_minor: 900 }.amount_off(500),
+            500
+        );
+        assert_eq!(
+            Deduction::Percentage {
+                basis_points: 10_000
+            }
+            .amount_off(i64::MAX),
             i64::MAX
         );
     }
 
     #[test]
     fn ids_are_stable_for_the_same_keys() {
-        let options = [("good", NONE), ("bad", Deduction::Absolute { amount_minor: 5 })];
+        let options = [
+            ("good", NONE),
+            ("bad", Deduction::Absolute { amount_minor: 5 }),
+        ];
         let first = Questionnaire::parse(Category::Phone, vec![draft("screen", &options)]).unwrap();
-        let second = Questionnaire::parse(Category::Phone, vec![draft("screen", &options)]).unwrap();
-        let laptop = Questionnaire::parse(Category::Laptop, vec![draft("screen", &options)]).unwrap();
+        let second =
+            Questionnaire::parse(Category::Phone, vec![draft("screen", &options)]).unwrap();
+        let laptop =
+            Questionnaire::parse(Category::Laptop, vec![draft("screen", &options)]).unwrap();
         assert_eq!(first.questions[0].id, second.questions[0].id);
-        assert_eq!(first.questions[0].options[1].id, second.questions[0].options[1].id);
+        assert_eq!(
+            first.questions[0].options[1].id,
+            second.questions[0].options[1].id
+        );
         assert_ne!(first.questions[0].id, laptop.questions[0].id);
     }
 
@@ -213,7 +237,18 @@ mod tests {
         let error = Questionnaire::parse(
             Category::Phone,
             vec![
-                draft("Screen", &[("ok", NONE), ("ok", Deduction::Percentage { basis_points: 10_001 })]),
+                draft(
+                    "Screen",
+                    &[
+                        ("ok", NONE),
+                        (
+                            "ok",
+                            Deduction::Percentage {
+                                basis_points: 10_001,
+                            },
+                        ),
+                    ],
+                ),
                 draft("Screen", &[("only", NONE)]),
             ],
         )

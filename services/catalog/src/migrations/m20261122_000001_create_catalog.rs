@@ -63,21 +63,58 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(DeviceModels::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(DeviceModels::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(DeviceModels::Brand).string_len(60).not_null())
-                    .col(ColumnDef::new(DeviceModels::Name).string_len(120).not_null())
-                    .col(ColumnDef::new(DeviceModels::Category).string_len(16).not_null())
-                    .col(ColumnDef::new(DeviceModels::ReleaseYear).integer().not_null())
-                    .col(ColumnDef::new(DeviceModels::Status).string_len(16).not_null())
-                    .col(ColumnDef::new(DeviceModels::BrandKey).string_len(60).not_null())
-                    .col(ColumnDef::new(DeviceModels::SearchText).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(DeviceModels::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::Brand)
+                            .string_len(60)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::Name)
+                            .string_len(120)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::Category)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::ReleaseYear)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::BrandKey)
+                            .string_len(60)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceModels::SearchText)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(DeviceModels::IdentityKey)
                             .string_len(200)
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(DeviceModels::Version).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(DeviceModels::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(DeviceModels::CreatedAt)
                             .timestamp_with_time_zone()
@@ -112,7 +149,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Variants::ModelId).uuid().not_null())
                     .col(ColumnDef::new(Variants::Name).string_len(60).not_null())
                     .col(ColumnDef::new(Variants::NameKey).string_len(60).not_null())
-                    .col(ColumnDef::new(Variants::BasePriceMinor).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Variants::BasePriceMinor)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Variants::Currency).string_len(3).not_null())
                     .col(
                         ColumnDef::new(Variants::CreatedAt)
@@ -151,8 +192,17 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Questions::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Questions::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Questions::Category).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Questions::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Questions::Category)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Questions::Position).integer().not_null())
                     .col(ColumnDef::new(Questions::Key).string_len(48).not_null())
                     .col(ColumnDef::new(Questions::Text).string_len(300).not_null())
@@ -176,13 +226,42 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(QuestionOptions::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(QuestionOptions::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(QuestionOptions::QuestionId).uuid().not_null())
-                    .col(ColumnDef::new(QuestionOptions::Position).integer().not_null())
-                    .col(ColumnDef::new(QuestionOptions::Key).string_len(48).not_null())
-                    .col(ColumnDef::new(QuestionOptions::Label).string_len(300).not_null())
-                    .col(ColumnDef::new(QuestionOptions::DeductionKind).string_len(16).not_null())
-                    .col(ColumnDef::new(QuestionOptions::DeductionValue).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(QuestionOptions::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::QuestionId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::Position)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::Key)
+                            .string_len(48)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::Label)
+                            .string_len(300)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::DeductionKind)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(QuestionOptions::DeductionValue)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_question_options_question")

@@ -31,7 +31,10 @@ fn admin_json<T: serde::Serialize>(status: actix_web::http::StatusCode, body: &T
         .json(body)
 }
 
-fn variant_draft(field: &str, request: &NewVariantRequest) -> Result<VariantDraft, crate::domain::Violations> {
+fn variant_draft(
+    field: &str,
+    request: &NewVariantRequest,
+) -> Result<VariantDraft, crate::domain::Violations> {
     VariantDraft::parse(
         field,
         &request.name,
@@ -147,7 +150,10 @@ pub async fn create_model(
     state.cache.invalidate().await;
     tracing::info!(model_id = %model.id, admin = %principal.subject, "device model created");
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/admin/catalog/models/{}", model.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/admin/catalog/models/{}", model.id),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AdminDevice::from(&model)))
 }
@@ -178,7 +184,10 @@ pub async fn get_model(
         .await
         .map_err(CatalogError::from)?
         .ok_or(CatalogError::ModelNotFound(id))?;
-    Ok(admin_json(actix_web::http::StatusCode::OK, &AdminDevice::from(&model)))
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &AdminDevice::from(&model),
+    ))
 }
 
 /// Change a model's brand, name, category or release year.
@@ -218,7 +227,10 @@ pub async fn update_model(
         .await
         .map_err(CatalogError::from)?;
     state.cache.invalidate().await;
-    Ok(admin_json(actix_web::http::StatusCode::OK, &AdminDevice::from(&model)))
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &AdminDevice::from(&model),
+    ))
 }
 
 /// Retire a model: hidden from browse, kept for existing quotes and orders. Idempotent.
@@ -280,7 +292,10 @@ pub async fn add_variant(
         .map_err(CatalogError::from)?;
     state.cache.invalidate().await;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/admin/catalog/variants/{}", variant.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/admin/catalog/variants/{}", variant.id),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(VariantDto::from(&variant)))
 }
@@ -321,7 +336,10 @@ pub async fn update_variant(
         .await
         .map_err(CatalogError::from)?;
     state.cache.invalidate().await;
-    Ok(admin_json(actix_web::http::StatusCode::OK, &VariantDto::from(&variant)))
+    Ok(admin_json(
+        actix_web::http::StatusCode::OK,
+        &VariantDto::from(&variant),
+    ))
 }
 
 /// Remove a variant.

@@ -6,7 +6,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::dto::{CategoryDto, DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages};
+use super::dto::{
+    CategoryDto, DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages,
+};
 use super::{CatalogState, MAX_SEARCH_CHARS, PageQuery, to_json};
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
@@ -32,7 +34,10 @@ impl BrowseQuery {
                 .map(str::to_owned)
         };
         let text = non_empty(&self.q);
-        if text.as_ref().is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS) {
+        if text
+            .as_ref()
+            .is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS)
+        {
             return Err(CatalogError::InvalidQuery(format!(
                 "q must be at most {MAX_SEARCH_CHARS} characters"
             )));
@@ -76,7 +81,11 @@ pub async fn list_devices(
     let body = state
         .cache
         .read_through(&key, || async {
-            let found = state.store.list_models(&filter, page).await.map_err(CatalogError::from)?;
+            let found = state
+                .store
+                .list_models(&filter, page)
+                .await
+                .map_err(CatalogError::from)?;
             let list = DeviceList {
                 items: found.items.iter().map(DeviceSummary::from).collect(),
                 page: page.page,

@@ -181,7 +181,11 @@ impl From<&Questionnaire> for QuestionnaireDto {
     fn from(questionnaire: &Questionnaire) -> Self {
         Self {
             category: questionnaire.category.into(),
-            questions: questionnaire.questions.iter().map(QuestionDto::from).collect(),
+            questions: questionnaire
+                .questions
+                .iter()
+                .map(QuestionDto::from)
+                .collect(),
         }
     }
 }

@@ -53,8 +53,9 @@ fn is_unique_violation(error: &DbErr) -> bool {
 }
 
 fn to_variant(row: variant::Model) -> Result<Variant, StoreError> {
-    let currency = Currency::parse(&row.currency)
-        .ok_or_else(|| StoreError::Corrupt(format!("variant {} has currency {}", row.id, row.currency)))?;
+    let currency = Currency::parse(&row.currency).ok_or_else(|| {
+        StoreError::Corrupt(format!("variant {} has currency {}", row.id, row.currency))
+    })?;
     Ok(Variant {
         id: row.id,
         model_id: row.model_id,
@@ -66,11 +67,16 @@ fn to_variant(row: variant::Model) -> Result<Variant, StoreError> {
     })
 }
 
-fn to_model(row: device_model::Model, variants: Vec<variant::Model>) -> Result<DeviceModel, StoreError> {
-    let category = Category::parse(&row.category)
-        .ok_or_else(|| StoreError::Corrupt(format!("model {} has category {}", row.id, row.category)))?;
-    let status = ModelStatus::parse(&row.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("model {} has status {}", row.id, row.status)))?;
+fn to_model(
+    row: device_model::Model,
+    variants: Vec<variant::Model>,
+) -> Result<DeviceModel, StoreError> {
+    let category = Category::parse(&row.category).ok_or_else(|| {
+        StoreError::Corrupt(format!("model {} has category {}", row.id, row.category))
+    })?;
+    let status = ModelStatus::parse(&row.status).ok_or_else(|| {
+        StoreError::Corrupt(format!("model {} has status {}", row.id, row.status))
+    })?;
     let mut variants = variants
         .into_iter()
         .map(to_variant)
@@ -114,7 +120,10 @@ impl SeaCatalogStore {
         model: &DeviceModel,
     ) -> Result<(), StoreError> {
         let result = device_model::Entity::update_many()
-            .col_expr(device_model::Column::Version, Expr::value(model.version + 1))
+            .col_expr(
+                device_model::Column::Version,
+                Expr::value(model.version + 1),
+            )
             .col_expr(device_model::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(device_model::Column::Id.eq(model.id))
             .filter(device_model::Column::Version.eq(model.version))
@@ -159,7 +168,8 @@ impl CatalogRepository for SeaCatalogStore {
             condition = condition.add(device_model::Column::BrandKey.eq(brand.to_lowercase()));
         }
         if let Some(text) = &filter.text {
-            condition = condition.add(device_model::Column::SearchText.like(contains_pattern(text)));
+            condition =
+                condition.add(device_model::Column::SearchText.like(contains_pattern(text)));
         }
         let query = device_model::Entity::find().filter(condition);
         let total = query.clone().count(&self.db).await?;
@@ -242,9 +252,18 @@ impl CatalogRepository for SeaCatalogStore {
         let updated = device_model::Entity::update_many()
             .col_expr(device_model::Column::Brand, Expr::value(brand.clone()))
             .col_expr(device_model::Column::Name, Expr::value(name.clone()))
-            .col_expr(device_model::Column::BrandKey, Expr::value(brand.to_lowercase()))
-            .col_expr(device_model::Column::SearchText, Expr::value(search_text(&brand, &name)))
-            .col_expr(device_model::Column::IdentityKey, Expr::value(identity_key(&brand, &name)))
+            .col_expr(
+                device_model::Column::BrandKey,
+                Expr::value(brand.to_lowercase()),
+            )
+            .col_expr(
+                device_model::Column::SearchText,
+                Expr::value(search_text(&brand, &name)),
+            )
+            .col_expr(
+                device_model::Column::IdentityKey,
+                Expr::value(identity_key(&brand, &name)),
+            )
             .col_expr(
                 device_model::Column::Category,
                 Expr::value(patch.category.unwrap_or(current.category).as_str()),
@@ -278,7 +297,10 @@ impl CatalogRepository for SeaCatalogStore {
             return Ok(current);
         }
         device_model::Entity::update_many()
-            .col_expr(device_model::Column::Status, Expr::value(ModelStatus::Retired.as_str()))
+            .col_expr(
+                device_model::Column::Status,
+                Expr::value(ModelStatus::Retired.as_str()),
+            )
             .filter(device_model::Column::Id.eq(id))
             .exec(&txn)
             .await?;
@@ -461,7 +483,9 @@ impl CatalogRepository for SeaCatalogStore {
                 })
                 .collect::<Vec<_>>();
             if !rows.is_empty() {
-                question_option::Entity::insert_many(rows).exec(&txn).await?;
+                question_option::Entity::insert_many(rows)
+                    .exec(&txn)
+                    .await?;
             }
         }
         txn.commit().await?;

@@ -8,7 +8,14 @@ fn id_of(value: &Value) -> String {
 }
 
 async fn cache_hits(app: &crate::helpers::TestApp) -> u64 {
-    let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     metrics
         .lines()
         .find(|line| line.starts_with(r#"catalog_cache_lookups_total{outcome="hit"}"#))
@@ -20,17 +27,24 @@ async fn cache_hits(app: &crate::helpers::TestApp) -> u64 {
 #[tokio::test]
 async fn a_created_model_is_visible_in_browse_and_detail() {
     let app = spawn_app().await;
-    let created = app.create_model("Acme", "Rocket 5", "phone", 1_234_500).await;
+    let created = app
+        .create_model("Acme", "Rocket 5", "phone", 1_234_500)
+        .await;
     assert_eq!(created["status"], "active");
     assert_eq!(created["version"], 1);
-    assert_eq!(created["variants"][0]["base_price"]["amount_minor"], 1_234_500);
+    assert_eq!(
+        created["variants"][0]["base_price"]["amount_minor"],
+        1_234_500
+    );
 
     let list = app.get_json("/v1/devices?q=rocket").await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["id"], created["id"]);
     assert_eq!(list["items"][0]["top_price"]["amount_minor"], 1_234_500);
 
-    let detail = app.get_json(&format!("/v1/devices/{}", id_of(&created))).await;
+    let detail = app
+        .get_json(&format!("/v1/devices/{}", id_of(&created)))
+        .await;
     assert_eq!(detail["name"], "Rocket 5");
     assert_eq!(detail["variants"][0]["name"], "128 GB");
 }
@@ -40,14 +54,19 @@ async fn creating_a_model_answers_201_with_its_location() {
     let app = spawn_app().await;
     let response = app
         .admin(Method::POST, "/v1/admin/catalog/models")
-        .json(&json!({"brand": "Acme", "name": "Slate", "category": "tablet", "release_year": 2022}))
+        .json(
+            &json!({"brand": "Acme", "name": "Slate", "category": "tablet", "release_year": 2022}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let body: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/v1/admin/catalog/models/{}", id_of(&body)));
+    assert_eq!(
+        location,
+        format!("/v1/admin/catalog/models/{}", id_of(&body))
+    );
     let fetched = app.admin(Method::GET, &location).send().await.unwrap();
     assert_eq!(fetched.status(), 200);
 }
@@ -58,7 +77,9 @@ async fn a_second_model_with_the_same_brand_and_name_is_a_409_whatever_the_case(
     app.create_model("Acme", "Rocket", "phone", 100).await;
     let response = app
         .admin(Method::POST, "/v1/admin/catalog/models")
-        .json(&json!({"brand": "ACME", "name": "rocket", "category": "phone", "release_year": 2023}))
+        .json(
+            &json!({"brand": "ACME", "name": "rocket", "category": "phone", "release_year": 2023}),
+        )
         .send()
         .await
         .unwrap();
@@ -77,11 +98,18 @@ async fn a_variant_price_change_is_visible_on_the_next_read_through_the_cache() 
     app.get_json(&path).await;
     let hits_before = cache_hits(&app).await;
     app.get_json(&path).await;
-    assert_eq!(cache_hits(&app).await, hits_before + 1, "second read is a cache hit");
+    assert_eq!(
+        cache_hits(&app).await,
+        hits_before + 1,
+        "second read is a cache hit"
+    );
     assert!(!app.cached_keys().await.is_empty());
 
     let response = app
-        .admin(Method::PATCH, &format!("/v1/admin/catalog/variants/{variant_id}"))
+        .admin(
+            Method::PATCH,
+            &format!("/v1/admin/catalog/variants/{variant_id}"),
+        )
         .json(&json!({"base_price": {"amount_minor": 90_000, "currency": "INR"}}))
         .send()
         .await
@@ -108,7 +136,10 @@ async fn a_write_on_one_instance_invalidates_the_cache_of_another() {
     assert_eq!(second.get_json(&path).await["name"], "Rocket");
 
     let response = second
-        .admin(Method::PATCH, &format!("/v1/admin/catalog/models/{}", id_of(&created)))
+        .admin(
+            Method::PATCH,
+            &format!("/v1/admin/catalog/models/{}", id_of(&created)),
+        )
         .json(&json!({"name": "Rocket II"}))
         .send()
         .await
@@ -133,7 +164,8 @@ async fn the_catalog_serves_reads_and_writes_without_redis() {
         .await
         .unwrap();
     assert_eq!(
-        app.get_json(&format!("/v1/devices/{}", id_of(&created))).await["name"],
+        app.get_json(&format!("/v1/devices/{}", id_of(&created)))
+            .await["name"],
         "Rocket II"
     );
 }
@@ -203,7 +235,10 @@ async fn a_retired_model_cannot_be_changed() {
     assert_eq!(problem["current_status"], "retired");
 
     let response = app
-        .admin(Method::POST, &format!("/v1/admin/catalog/models/{id}/variants"))
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/catalog/models/{id}/variants"),
+        )
         .json(&json!({"name": "256 GB", "base_price": {"amount_minor": 5, "currency": "INR"}}))
         .send()
         .await
@@ -218,8 +253,13 @@ async fn variants_can_be_added_renamed_and_deleted() {
     let id = id_of(&created);
 
     let response = app
-        .admin(Method::POST, &format!("/v1/admin/catalog/models/{id}/variants"))
-        .json(&json!({"name": "256 GB", "base_price": {"amount_minor": 150_000, "currency": "INR"}}))
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/catalog/models/{id}/variants"),
+        )
+        .json(
+            &json!({"name": "256 GB", "base_price": {"amount_minor": 150_000, "currency": "INR"}}),
+        )
         .send()
         .await
         .unwrap();
@@ -228,7 +268,10 @@ async fn variants_can_be_added_renamed_and_deleted() {
     let variant_id = id_of(&variant);
 
     let duplicate = app
-        .admin(Method::POST, &format!("/v1/admin/catalog/models/{id}/variants"))
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/catalog/models/{id}/variants"),
+        )
         .json(&json!({"name": "256 gb", "base_price": {"amount_minor": 1, "currency": "INR"}}))
         .send()
         .await
@@ -236,7 +279,10 @@ async fn variants_can_be_added_renamed_and_deleted() {
     assert_problem(duplicate, 409, "variant_already_exists").await;
 
     let renamed = app
-        .admin(Method::PATCH, &format!("/v1/admin/catalog/variants/{variant_id}"))
+        .admin(
+            Method::PATCH,
+            &format!("/v1/admin/catalog/variants/{variant_id}"),
+        )
         .json(&json!({"name": "256 GB (Dual SIM)"}))
         .send()
         .await
@@ -246,7 +292,10 @@ async fn variants_can_be_added_renamed_and_deleted() {
     assert_eq!(detail["variants"][1]["name"], "256 GB (Dual SIM)");
 
     let deleted = app
-        .admin(Method::DELETE, &format!("/v1/admin/catalog/variants/{variant_id}"))
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/catalog/variants/{variant_id}"),
+        )
         .send()
         .await
         .unwrap();
@@ -255,7 +304,10 @@ async fn variants_can_be_added_renamed_and_deleted() {
     assert_eq!(detail["variants"].as_array().unwrap().len(), 1);
 
     let gone = app
-        .admin(Method::DELETE, &format!("/v1/admin/catalog/variants/{variant_id}"))
+        .admin(
+            Method::DELETE,
+            &format!("/v1/admin/catalog/variants/{variant_id}"),
+        )
         .send()
         .await
         .unwrap();
@@ -290,7 +342,8 @@ async fn a_replaced_questionnaire_applies_to_every_device_of_its_category() {
     let app = spawn_app().await;
     let phone = app.create_model("Acme", "Rocket", "phone", 100_000).await;
     let laptop = app.create_model("Acme", "Book", "laptop", 100_000).await;
-    app.get_json(&format!("/v1/devices/{}", id_of(&phone))).await;
+    app.get_json(&format!("/v1/devices/{}", id_of(&phone)))
+        .await;
 
     let response = app
         .admin(Method::PUT, "/v1/admin/catalog/questionnaires/phone")
@@ -301,11 +354,23 @@ async fn a_replaced_questionnaire_applies_to_every_device_of_its_category() {
     assert_eq!(response.status(), 200);
     let stored: Value = response.json().await.unwrap();
 
-    let detail = app.get_json(&format!("/v1/devices/{}", id_of(&phone))).await;
+    let detail = app
+        .get_json(&format!("/v1/devices/{}", id_of(&phone)))
+        .await;
     assert_eq!(detail["questionnaire"], stored);
-    assert_eq!(detail["questionnaire"]["questions"][0]["options"][1]["deduction"]["amount_minor"], 150_000);
-    let other = app.get_json(&format!("/v1/devices/{}", id_of(&laptop))).await;
-    assert!(other["questionnaire"]["questions"].as_array().unwrap().is_empty());
+    assert_eq!(
+        detail["questionnaire"]["questions"][0]["options"][1]["deduction"]["amount_minor"],
+        150_000
+    );
+    let other = app
+        .get_json(&format!("/v1/devices/{}", id_of(&laptop)))
+        .await;
+    assert!(
+        other["questionnaire"]["questions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Replacing again with the same keys keeps question and option ids.
     let again: Value = app
@@ -318,8 +383,14 @@ async fn a_replaced_questionnaire_applies_to_every_device_of_its_category() {
         .await
         .unwrap();
     assert_eq!(again["questions"][0]["id"], stored["questions"][0]["id"]);
-    assert_eq!(again["questions"][1]["options"][1]["id"], stored["questions"][1]["options"][1]["id"]);
-    assert_ne!(again["questions"][0]["options"][1]["id"], stored["questions"][0]["options"][1]["id"]);
+    assert_eq!(
+        again["questions"][1]["options"][1]["id"],
+        stored["questions"][1]["options"][1]["id"]
+    );
+    assert_ne!(
+        again["questions"][0]["options"][1]["id"],
+        stored["questions"][0]["options"][1]["id"]
+    );
     let fetched: Value = app
         .admin(Method::GET, "/v1/admin/catalog/questionnaires/phone")
         .send()
@@ -356,7 +427,10 @@ async fn an_invalid_questionnaire_is_refused_whole_and_the_old_one_stays() {
         .map(|error| error["field"].as_str().unwrap())
         .collect();
     assert!(fields.contains(&"questions[1].key"), "{fields:?}");
-    assert!(fields.contains(&"questions[1].options[1].deduction.basis_points"), "{fields:?}");
+    assert!(
+        fields.contains(&"questions[1].options[1].deduction.basis_points"),
+        "{fields:?}"
+    );
 
     let kept: Value = app
         .admin(Method::GET, "/v1/admin/catalog/questionnaires/watch")
@@ -373,10 +447,14 @@ async fn an_invalid_questionnaire_is_refused_whole_and_the_old_one_stays() {
 async fn the_admin_list_filters_by_status_and_pages() {
     let app = spawn_app().await;
     for index in 0..5 {
-        app.create_model("Acme", &format!("Model {index}"), "watch", 1_000).await;
+        app.create_model("Acme", &format!("Model {index}"), "watch", 1_000)
+            .await;
     }
     let page: Value = app
-        .admin(Method::GET, "/v1/admin/catalog/models?per_page=2&page=3&status=active")
+        .admin(
+            Method::GET,
+            "/v1/admin/catalog/models?per_page=2&page=3&status=active",
+        )
         .send()
         .await
         .unwrap()
@@ -423,6 +501,9 @@ async fn concurrent_admin_writes_to_one_model_all_land_or_are_refused_cleanly() 
         .json()
         .await
         .unwrap();
-    assert_eq!(model["variants"].as_array().unwrap().len(), 1 + created_count);
+    assert_eq!(
+        model["variants"].as_array().unwrap().len(),
+        1 + created_count
+    );
     assert_eq!(model["version"], 1 + created_count as u64);
 }

@@ -34,7 +34,10 @@ async fn a_wrong_type_is_a_422_problem() {
         .await
         .unwrap();
     let problem = assert_problem(response, 422, "invalid_body").await;
-    assert!(problem["detail"].as_str().unwrap().contains("invalid type"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("invalid type"),
+        "{problem}"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +49,12 @@ async fn a_missing_field_an_unknown_field_or_an_unknown_category_is_a_422_proble
         json!({"brand": "Acme", "name": "X", "category": "toaster", "release_year": 2023}),
         json!([1, 2, 3]),
     ] {
-        let response = app.admin(Method::POST, MODELS).json(&body).send().await.unwrap();
+        let response = app
+            .admin(Method::POST, MODELS)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_problem(response, 422, "invalid_body").await;
     }
 }
@@ -79,7 +87,11 @@ async fn values_that_break_the_rules_are_a_422_listing_every_field() {
             "variants[0].base_price.currency"
         ]
     );
-    assert_eq!(app.get_json("/v1/devices").await["total"], 0, "nothing half-written");
+    assert_eq!(
+        app.get_json("/v1/devices").await["total"],
+        0,
+        "nothing half-written"
+    );
 }
 
 #[tokio::test]
@@ -115,19 +127,43 @@ async fn a_body_that_is_not_json_is_a_415_problem() {
 async fn an_unknown_id_is_a_404_problem() {
     let app = spawn_app().await;
     let unknown = uuid::Uuid::new_v4();
-    let response = app.get(&format!("/v1/devices/{unknown}")).send().await.unwrap();
+    let response = app
+        .get(&format!("/v1/devices/{unknown}"))
+        .send()
+        .await
+        .unwrap();
     let problem = assert_problem(response, 404, "device_not_found").await;
-    assert!(problem["detail"].as_str().unwrap().contains(&unknown.to_string()));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&unknown.to_string())
+    );
     for (method, path, code) in [
-        (Method::GET, format!("{MODELS}/{unknown}"), "device_not_found"),
-        (Method::DELETE, format!("{MODELS}/{unknown}"), "device_not_found"),
-        (Method::DELETE, format!("/v1/admin/catalog/variants/{unknown}"), "variant_not_found"),
+        (
+            Method::GET,
+            format!("{MODELS}/{unknown}"),
+            "device_not_found",
+        ),
+        (
+            Method::DELETE,
+            format!("{MODELS}/{unknown}"),
+            "device_not_found",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/admin/catalog/variants/{unknown}"),
+            "variant_not_found",
+        ),
     ] {
         let response = app.admin(method, &path).send().await.unwrap();
         assert_problem(response, 404, code).await;
     }
     let response = app
-        .admin(Method::PATCH, &format!("/v1/admin/catalog/variants/{unknown}"))
+        .admin(
+            Method::PATCH,
+            &format!("/v1/admin/catalog/variants/{unknown}"),
+        )
         .json(&json!({"name": "x"}))
         .send()
         .await
@@ -172,7 +208,12 @@ async fn a_request_without_a_token_is_a_401_problem() {
 #[tokio::test]
 async fn a_garbage_or_foreign_token_is_a_401_problem() {
     let app = spawn_app().await;
-    let response = app.get(MODELS).bearer_auth("not.a.jwt").send().await.unwrap();
+    let response = app
+        .get(MODELS)
+        .bearer_auth("not.a.jwt")
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 401, "invalid_token").await;
 
     let now = chrono::Utc::now().timestamp();
@@ -192,7 +233,12 @@ async fn a_garbage_or_foreign_token_is_a_401_problem() {
         &EncodingKey::from_secret(app.jwt_secret.as_bytes()),
     )
     .unwrap();
-    let response = app.get(MODELS).bearer_auth(unknown_role).send().await.unwrap();
+    let response = app
+        .get(MODELS)
+        .bearer_auth(unknown_role)
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 401, "invalid_token").await;
 }
 
@@ -227,7 +273,12 @@ async fn a_valid_token_with_the_wrong_role_is_a_403_problem() {
     let app = spawn_app().await;
     let partner = app
         .authenticator
-        .issue("p", Role::Partner, Some(uuid::Uuid::new_v4()), Duration::from_secs(60))
+        .issue(
+            "p",
+            Role::Partner,
+            Some(uuid::Uuid::new_v4()),
+            Duration::from_secs(60),
+        )
         .unwrap();
     for token in [app.shopper_token.clone(), partner] {
         let response = app
@@ -265,8 +316,17 @@ async fn no_bad_request_ever_gets_a_5xx() {
         (Method::POST, MODELS.to_owned()),
         (Method::PATCH, format!("{MODELS}/{id}")),
         (Method::POST, format!("{MODELS}/{id}/variants")),
-        (Method::PATCH, format!("/v1/admin/catalog/variants/{}", created["variants"][0]["id"].as_str().unwrap())),
-        (Method::PUT, "/v1/admin/catalog/questionnaires/phone".to_owned()),
+        (
+            Method::PATCH,
+            format!(
+                "/v1/admin/catalog/variants/{}",
+                created["variants"][0]["id"].as_str().unwrap()
+            ),
+        ),
+        (
+            Method::PUT,
+            "/v1/admin/catalog/questionnaires/phone".to_owned(),
+        ),
     ];
     for (method, path) in &targets {
         for body in bodies {

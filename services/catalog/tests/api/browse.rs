@@ -133,9 +133,13 @@ async fn text_search_matches_brand_and_name_across_categories() {
     let app = spawn_seeded_app().await;
     let body = app.get_json("/v1/devices?q=GALAXY&per_page=100").await;
     let expected = seed_count(|model| {
-        format!("{} {}", model["brand"].as_str().unwrap(), model["name"].as_str().unwrap())
-            .to_lowercase()
-            .contains("galaxy")
+        format!(
+            "{} {}",
+            model["brand"].as_str().unwrap(),
+            model["name"].as_str().unwrap()
+        )
+        .to_lowercase()
+        .contains("galaxy")
     });
     assert_eq!(body["total"], expected);
     let categories: BTreeSet<&str> = body["items"]
@@ -159,7 +163,11 @@ async fn filters_and_search_combine() {
     let expected = seed_count(|model| {
         model["category"] == "watch"
             && model["brand"] == "Samsung"
-            && model["name"].as_str().unwrap().to_lowercase().contains("galaxy")
+            && model["name"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("galaxy")
     });
     assert_eq!(body["total"], expected);
 }
@@ -167,8 +175,10 @@ async fn filters_and_search_combine() {
 #[tokio::test]
 async fn search_wildcards_are_taken_literally() {
     let app = spawn_app().await;
-    app.create_model("Acme", "Phone 100%", "phone", 10_000).await;
-    app.create_model("Acme", "Phone 1000", "phone", 10_000).await;
+    app.create_model("Acme", "Phone 100%", "phone", 10_000)
+        .await;
+    app.create_model("Acme", "Phone 1000", "phone", 10_000)
+        .await;
     let percent = app.get_json("/v1/devices?q=100%25").await;
     assert_eq!(percent["total"], 1, "{percent}");
     let underscore = app.get_json("/v1/devices?q=phone_1").await;
@@ -191,9 +201,15 @@ async fn a_device_shows_its_variants_cheapest_first_and_its_categorys_questionna
         .map(|variant| variant["base_price"]["amount_minor"].as_i64().unwrap())
         .collect();
     assert!(!prices.is_empty());
-    assert!(prices.windows(2).all(|pair| pair[0] <= pair[1]), "{prices:?}");
+    assert!(
+        prices.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{prices:?}"
+    );
     let questions = device["questionnaire"]["questions"].as_array().unwrap();
-    let seeded = seed_file()["questionnaires"]["laptop"].as_array().unwrap().len();
+    let seeded = seed_file()["questionnaires"]["laptop"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(questions.len(), seeded);
     for question in questions {
         let options = question["options"].as_array().unwrap();
@@ -210,7 +226,14 @@ async fn browse_answers_carry_an_etag_and_public_cache_control() {
         let response = app.get(path).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let headers = response.headers();
-        assert!(headers.get("etag").unwrap().to_str().unwrap().starts_with('"'));
+        assert!(
+            headers
+                .get("etag")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with('"')
+        );
         let cache_control = headers.get("cache-control").unwrap().to_str().unwrap();
         assert!(cache_control.contains("public") && cache_control.contains("max-age=60"));
     }
@@ -221,11 +244,25 @@ async fn an_unchanged_resource_answers_304_to_its_etag() {
     let app = spawn_seeded_app().await;
     let list = app.get_json("/v1/devices?per_page=1").await;
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
-    for path in ["/v1/devices?per_page=3".to_owned(), format!("/v1/devices/{id}")] {
+    for path in [
+        "/v1/devices?per_page=3".to_owned(),
+        format!("/v1/devices/{id}"),
+    ] {
         let first = app.get(&path).send().await.unwrap();
-        let etag = first.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+        let etag = first
+            .headers()
+            .get("etag")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
 
-        let again = app.get(&path).header("If-None-Match", &etag).send().await.unwrap();
+        let again = app
+            .get(&path)
+            .header("If-None-Match", &etag)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(again.status(), 304, "{path}");
         assert_eq!(again.headers().get("etag").unwrap(), etag.as_str());
         assert!(again.bytes().await.unwrap().is_empty());
@@ -246,17 +283,31 @@ async fn the_etag_changes_when_the_device_changes() {
     let model = app.create_model("Acme", "One", "phone", 10_000).await;
     let path = format!("/v1/devices/{}", model["id"].as_str().unwrap());
     let before = app.get(&path).send().await.unwrap();
-    let etag = before.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+    let etag = before
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     let patched = app
-        .admin(reqwest::Method::PATCH, &format!("/v1/admin/catalog/models/{}", model["id"].as_str().unwrap()))
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/v1/admin/catalog/models/{}", model["id"].as_str().unwrap()),
+        )
         .json(&serde_json::json!({"release_year": 2024}))
         .send()
         .await
         .unwrap();
     assert_eq!(patched.status(), 200);
 
-    let after = app.get(&path).header("If-None-Match", &etag).send().await.unwrap();
+    let after = app
+        .get(&path)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status(), 200);
     let body: Value = after.json().await.unwrap();
     assert_eq!(body["release_year"], 2024);
@@ -265,8 +316,19 @@ async fn the_etag_changes_when_the_device_changes() {
 #[tokio::test]
 async fn out_of_range_paging_is_a_400_problem() {
     let app = spawn_app().await;
-    for query in ["per_page=0", "per_page=101", "page=0", "page=10001", "page=-1", "page=two"] {
-        let response = app.get(&format!("/v1/devices?{query}")).send().await.unwrap();
+    for query in [
+        "per_page=0",
+        "per_page=101",
+        "page=0",
+        "page=10001",
+        "page=-1",
+        "page=two",
+    ] {
+        let response = app
+            .get(&format!("/v1/devices?{query}"))
+            .send()
+            .await
+            .unwrap();
         assert_problem(response, 400, "invalid_query_parameter").await;
     }
 }
@@ -274,10 +336,18 @@ async fn out_of_range_paging_is_a_400_problem() {
 #[tokio::test]
 async fn an_unknown_category_or_an_overlong_search_is_a_400_problem() {
     let app = spawn_app().await;
-    let response = app.get("/v1/devices?category=toaster").send().await.unwrap();
+    let response = app
+        .get("/v1/devices?category=toaster")
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 400, "invalid_query_parameter").await;
     let long = "x".repeat(101);
-    let response = app.get(&format!("/v1/devices?q={long}")).send().await.unwrap();
+    let response = app
+        .get(&format!("/v1/devices?q={long}"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 400, "invalid_query_parameter").await;
 }
 

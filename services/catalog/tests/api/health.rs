@@ -45,10 +45,20 @@ async fn every_response_carries_a_request_id() {
 async fn metrics_count_requests_by_route_pattern_and_status() {
     let app = spawn_app().await;
     let unknown = uuid::Uuid::new_v4();
-    app.get(&format!("/v1/devices/{unknown}")).send().await.unwrap();
+    app.get(&format!("/v1/devices/{unknown}"))
+        .send()
+        .await
+        .unwrap();
     app.get("/v1/devices").send().await.unwrap();
 
-    let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains(
             r#"catalog_http_requests_total{endpoint="/v1/devices/{id}",method="GET",status="404"} 1"#
@@ -56,5 +66,8 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"catalog_http_requests_duration_seconds_bucket{endpoint="/v1/devices",method="GET",status="200""#));
-    assert!(!metrics.contains(&unknown.to_string()), "ids must not become labels");
+    assert!(
+        !metrics.contains(&unknown.to_string()),
+        "ids must not become labels"
+    );
 }

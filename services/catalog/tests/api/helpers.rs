@@ -227,7 +227,12 @@ impl TestApp {
 
 /// Asserts a problem+json answer with `status` and `code`, and returns its body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
     let content_type = response
         .headers()
         .get("content-type")
@@ -242,7 +247,10 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
     assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }
 

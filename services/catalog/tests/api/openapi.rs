@@ -88,5 +88,8 @@ async fn the_interactive_docs_page_is_served() {
     let response = app.get("/docs").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains("<html") && html.contains("recommerce catalog"), "{html}");
+    assert!(
+        html.contains("<html") && html.contains("recommerce catalog"),
+        "{html}"
+    );
 }

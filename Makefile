@@ -1,0 +1,40 @@
+# The README's two commands are `make run` and `make test`; everything else is a helper.
+
+CARGO ?= cargo
+# nextest runs each test in its own process; plain `cargo test` is the fallback.
+TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
+
+.PHONY: run test lint test-postgres test-sqlite build migrate seed token clean-test-databases
+
+## Run the catalog on SQLite with seed data, on http://127.0.0.1:8081, printing an admin token.
+run:
+	$(CARGO) run -p catalog -- dev
+
+## Everything CI checks: formatting, lints, all tests on PostgreSQL, the API suite on SQLite.
+test: lint clean-test-databases test-postgres test-sqlite
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-postgres:
+	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) --workspace
+
+test-sqlite:
+	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api
+
+build:
+	$(CARGO) build --workspace
+
+migrate:
+	$(CARGO) run -p catalog -- migrate
+
+seed:
+	$(CARGO) run -p catalog -- seed
+
+## make token ROLE=shopper  (dev secret; set APP_AUTH__JWT_SECRET for another)
+token:
+	APP_PROFILE=$${APP_PROFILE:-dev} $(CARGO) run -q -p catalog -- token --role $(or $(ROLE),admin)
+
+clean-test-databases:
+	@bash scripts/drop-test-databases.sh
