@@ -4,7 +4,7 @@ CARGO ?= cargo
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite bench build migrate seed token clean-test-databases
 
 ## Run the catalog on SQLite with seed data, on http://127.0.0.1:8081, printing an admin token.
 run:
@@ -22,6 +22,12 @@ test-postgres:
 
 test-sqlite:
 	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api
+
+## Browse throughput, latency and memory as ratios to a same-run baseline; rewrites BENCHMARKS.md.
+bench:
+	$(CARGO) bench -p catalog --bench browse > BENCHMARKS.md.new
+	mv BENCHMARKS.md.new BENCHMARKS.md
+	cat BENCHMARKS.md
 
 build:
 	$(CARGO) build --workspace

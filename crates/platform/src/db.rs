@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 
@@ -20,14 +20,13 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .max_connections(settings.max_connections)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_seconds))
         .acquire_timeout(Duration::from_secs(settings.connect_timeout_seconds))
-        .sqlx_logging(false);
-    let db = Database::connect(options).await?;
-    if is_sqlite {
-        // WAL lets readers proceed while a writer holds the lock.
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
-            .await?;
-    }
-    Ok(db)
+        .sqlx_logging(false)
+        // WAL lets readers proceed while a writer holds the lock; sqlx already enables
+        // foreign keys and a 5 s busy timeout on every SQLite connection.
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        });
+    Database::connect(options).await
 }
 
 /// Runs pending migrations of `M`.

@@ -4,7 +4,6 @@
 //! service can forget one of them.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -156,11 +155,6 @@ async fn request_id_header(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(response)
-}
-
-/// Grace period as a `Duration`, for services that stop background work too.
-pub fn grace(http: &HttpSettings) -> Duration {
-    Duration::from_secs(http.shutdown_grace_seconds)
 }
 
 /// The OpenAPI skeleton every service starts from: its title and version, and the bearer

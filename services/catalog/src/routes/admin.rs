@@ -16,12 +16,11 @@ use super::dto::{
     NewVariantRequest, QuestionnaireDto, QuestionnaireRequest, StatusDto, VariantDto,
     VariantPatchRequest, total_pages,
 };
-use super::{CatalogState, MAX_SEARCH_CHARS, PageQuery, current_year};
+use super::{BrowseQuery, CatalogState, PageQuery, current_year};
 use crate::domain::{
     ModelDraft, ModelPatch, QuestionDraft, Questionnaire, VariantDraft, VariantPatch,
 };
 use crate::error::CatalogError;
-use crate::store::ModelFilter;
 
 const ADMIN: &[Role] = &[Role::Admin];
 
@@ -45,19 +44,16 @@ fn variant_draft(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AdminListQuery {
+pub struct StatusQuery {
     /// Only models in this status; all when absent.
     pub status: Option<StatusDto>,
-    pub category: Option<CategoryDto>,
-    pub brand: Option<String>,
-    pub q: Option<String>,
 }
 
 /// Every model, retired ones included.
 #[utoipa::path(
     tag = "admin catalog",
     security(("bearer" = [])),
-    params(AdminListQuery, PageQuery),
+    params(StatusQuery, BrowseQuery, PageQuery),
     responses(
         (status = 200, body = AdminDeviceList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -68,25 +64,14 @@ pub struct AdminListQuery {
 #[get("/v1/admin/catalog/models")]
 pub async fn list_models(
     principal: Principal,
-    query: web::Query<AdminListQuery>,
+    status: web::Query<StatusQuery>,
+    browse: web::Query<BrowseQuery>,
     paging: web::Query<PageQuery>,
     state: web::Data<CatalogState>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
     let page = paging.validated()?;
-    let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    if text.is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS) {
-        return Err(CatalogError::InvalidQuery(format!(
-            "q must be at most {MAX_SEARCH_CHARS} characters"
-        ))
-        .into());
-    }
-    let filter = ModelFilter {
-        category: query.category.map(Into::into),
-        brand: query.brand.clone().filter(|brand| !brand.trim().is_empty()),
-        text: text.map(str::to_owned),
-        status: query.status.map(Into::into),
-    };
+    let filter = browse.filter(status.status.map(Into::into))?;
     let found = state
         .store
         .list_models(&filter, page)

@@ -2,54 +2,14 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use platform::ApiError;
 use platform::error::Problem;
 use platform::http::cacheable_json;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dto::{
-    CategoryDto, DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages,
+    DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages,
 };
-use super::{CatalogState, MAX_SEARCH_CHARS, PageQuery, to_json};
+use super::{BrowseQuery, CatalogState, PageQuery, to_json};
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
-use crate::store::ModelFilter;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BrowseQuery {
-    pub category: Option<CategoryDto>,
-    /// Exact brand, case-insensitive.
-    pub brand: Option<String>,
-    /// Text search over brand and model name, case-insensitive.
-    pub q: Option<String>,
-}
-
-impl BrowseQuery {
-    fn filter(&self) -> Result<ModelFilter, CatalogError> {
-        let non_empty = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|value| !value.is_empty())
-                .map(str::to_owned)
-        };
-        let text = non_empty(&self.q);
-        if text
-            .as_ref()
-            .is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS)
-        {
-            return Err(CatalogError::InvalidQuery(format!(
-                "q must be at most {MAX_SEARCH_CHARS} characters"
-            )));
-        }
-        Ok(ModelFilter {
-            category: self.category.map(Into::into),
-            brand: non_empty(&self.brand),
-            text,
-            status: Some(ModelStatus::Active),
-        })
-    }
-}
 
 /// Browse active devices, with filters, text search and pagination.
 #[utoipa::path(
@@ -68,7 +28,7 @@ pub async fn list_devices(
     paging: web::Query<PageQuery>,
     state: web::Data<CatalogState>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = browse.filter()?;
+    let filter = browse.filter(Some(ModelStatus::Active))?;
     let page = paging.validated()?;
     let key = format!(
         "devices:c={}:b={}:p={}:n={}:q={}",

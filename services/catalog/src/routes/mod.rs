@@ -12,8 +12,10 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::cache::ResponseCache;
+use crate::domain::ModelStatus;
 use crate::error::CatalogError;
-use crate::store::{CatalogRepository, PageRequest};
+use crate::routes::dto::CategoryDto;
+use crate::store::{CatalogRepository, ModelFilter, PageRequest};
 
 pub const DEFAULT_PER_PAGE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
@@ -41,6 +43,44 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(admin::delete_variant)
         .service(admin::get_questionnaire)
         .service(admin::replace_questionnaire);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BrowseQuery {
+    pub category: Option<CategoryDto>,
+    /// Exact brand, case-insensitive.
+    pub brand: Option<String>,
+    /// Text search over brand and model name, case-insensitive.
+    pub q: Option<String>,
+}
+
+impl BrowseQuery {
+    /// The store filter for this query; `status: None` means every status (admin only).
+    pub fn filter(&self, status: Option<ModelStatus>) -> Result<ModelFilter, CatalogError> {
+        let non_empty = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let text = non_empty(&self.q);
+        if text
+            .as_ref()
+            .is_some_and(|text| text.chars().count() > MAX_SEARCH_CHARS)
+        {
+            return Err(CatalogError::InvalidQuery(format!(
+                "q must be at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        Ok(ModelFilter {
+            category: self.category.map(Into::into),
+            brand: non_empty(&self.brand),
+            text,
+            status,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -136,6 +136,13 @@ impl SeaCatalogStore {
         }
     }
 
+    /// The model as committed, after a write.
+    async fn reload(&self, id: Uuid) -> Result<DeviceModel, StoreError> {
+        Self::load_model(&self.db, id)
+            .await?
+            .ok_or(StoreError::ModelNotFound(id))
+    }
+
     async fn active_model<C: sea_orm::ConnectionTrait>(
         connection: &C,
         id: Uuid,
@@ -239,9 +246,7 @@ impl CatalogRepository for SeaCatalogStore {
             insert_variant(&txn, id, variant_id, variant).await?;
         }
         txn.commit().await?;
-        Self::load_model(&self.db, id)
-            .await?
-            .ok_or(StoreError::ModelNotFound(id))
+        self.reload(id).await
     }
 
     async fn update_model(&self, id: Uuid, patch: ModelPatch) -> Result<DeviceModel, StoreError> {
@@ -283,9 +288,7 @@ impl CatalogRepository for SeaCatalogStore {
         };
         Self::bump_version(&txn, &current).await?;
         txn.commit().await?;
-        Self::load_model(&self.db, id)
-            .await?
-            .ok_or(StoreError::ModelNotFound(id))
+        self.reload(id).await
     }
 
     async fn retire_model(&self, id: Uuid) -> Result<DeviceModel, StoreError> {
@@ -306,9 +309,7 @@ impl CatalogRepository for SeaCatalogStore {
             .await?;
         Self::bump_version(&txn, &current).await?;
         txn.commit().await?;
-        Self::load_model(&self.db, id)
-            .await?
-            .ok_or(StoreError::ModelNotFound(id))
+        self.reload(id).await
     }
 
     async fn add_variant(
