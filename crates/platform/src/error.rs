@@ -315,3 +315,31 @@ pub struct Problem {
     #[schema(example = "device_not_found")]
     pub code: String,
 }
+
+/// The answers any authenticated route may give, for `responses(...)` in OpenAPI paths.
+#[derive(utoipa::IntoResponses)]
+pub enum AuthProblems {
+    /// No, an invalid or an expired bearer token (`missing_token`, `invalid_token`, `expired_token`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token's role may not use this route (`forbidden`).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// The answers any route with a JSON body may give, for `responses(...)` in OpenAPI paths.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyProblems {
+    /// The body is not JSON (`malformed_json`) or a parameter is malformed.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// The body is larger than `http.max_body_bytes` (`payload_too_large`).
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json` (`unsupported_media_type`).
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Wrong types or fields (`invalid_body`) or values breaking a rule (`validation_failed`).
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+}

@@ -6,15 +6,14 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
-use platform::error::Problem;
+use platform::error::{AuthProblems, BodyProblems, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dto::{
-    AdminDevice, AdminDeviceList, CategoryDto, ModelPatchRequest, NewModelRequest,
-    NewVariantRequest, QuestionnaireDto, QuestionnaireRequest, StatusDto, VariantDto,
-    VariantPatchRequest, total_pages,
+    AdminDevice, CategoryDto, ModelPatchRequest, NewModelRequest, NewVariantRequest, Paged,
+    QuestionnaireDto, QuestionnaireRequest, StatusDto, VariantDto, VariantPatchRequest,
 };
 use super::{BrowseQuery, CatalogState, PageQuery, current_year};
 use crate::domain::{
@@ -55,10 +54,9 @@ pub struct StatusQuery {
     security(("bearer" = [])),
     params(StatusQuery, BrowseQuery, PageQuery),
     responses(
-        (status = 200, body = AdminDeviceList),
+        (status = 200, body = Paged<AdminDevice>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     )
 )]
 #[get("/v1/admin/catalog/models")]
@@ -79,13 +77,11 @@ pub async fn list_models(
         .map_err(CatalogError::from)?;
     Ok(admin_json(
         actix_web::http::StatusCode::OK,
-        &AdminDeviceList {
-            items: found.items.iter().map(AdminDevice::from).collect(),
-            page: page.page,
-            per_page: page.per_page,
-            total: found.total,
-            total_pages: total_pages(found.total, page.per_page),
-        },
+        &Paged::new(
+            found.items.iter().map(AdminDevice::from).collect(),
+            page,
+            found.total,
+        ),
     ))
 }
 
@@ -96,13 +92,9 @@ pub async fn list_models(
     request_body = NewModelRequest,
     responses(
         (status = 201, body = AdminDevice, headers(("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Brand and name already exist"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/admin/catalog/models")]
@@ -150,8 +142,7 @@ pub async fn create_model(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = AdminDevice),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -183,11 +174,10 @@ pub async fn get_model(
     request_body = ModelPatchRequest,
     responses(
         (status = 200, body = AdminDevice),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Retired, duplicate name or concurrent change"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/v1/admin/catalog/models/{id}")]
@@ -225,8 +215,7 @@ pub async fn update_model(
     params(("id" = Uuid, Path)),
     responses(
         (status = 204, description = "Retired"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -254,11 +243,10 @@ pub async fn retire_model(
     request_body = NewVariantRequest,
     responses(
         (status = 201, body = VariantDto, headers(("Location" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/admin/catalog/models/{id}/variants")]
@@ -293,11 +281,10 @@ pub async fn add_variant(
     request_body = VariantPatchRequest,
     responses(
         (status = 200, body = VariantDto),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/v1/admin/catalog/variants/{id}")]
@@ -334,8 +321,7 @@ pub async fn update_variant(
     params(("id" = Uuid, Path, description = "Variant id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
@@ -364,8 +350,7 @@ pub async fn delete_variant(
     responses(
         (status = 200, body = QuestionnaireDto),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     )
 )]
 #[get("/v1/admin/catalog/questionnaires/{category}")]
@@ -394,10 +379,8 @@ pub async fn get_questionnaire(
     request_body = QuestionnaireRequest,
     responses(
         (status = 200, body = QuestionnaireDto),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
     )
 )]
 #[put("/v1/admin/catalog/questionnaires/{category}")]

@@ -4,9 +4,7 @@ use platform::error::Problem;
 use platform::http::cacheable_json;
 use uuid::Uuid;
 
-use super::dto::{
-    DeviceDetail, DeviceList, DeviceSummary, QuestionnaireDto, VariantDto, total_pages,
-};
+use super::dto::{DeviceDetail, DeviceSummary, Paged, QuestionnaireDto, VariantDto};
 use super::{BrowseQuery, CatalogState, PageQuery, to_json};
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
@@ -16,7 +14,7 @@ use crate::error::CatalogError;
     tag = "devices",
     params(BrowseQuery, PageQuery),
     responses(
-        (status = 200, body = DeviceList, description = "A page of devices, sorted by brand and name"),
+        (status = 200, body = Paged<DeviceSummary>, description = "A page of devices, sorted by brand and name"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
     )
@@ -46,13 +44,11 @@ pub async fn list_devices(
                 .list_models(&filter, page)
                 .await
                 .map_err(CatalogError::from)?;
-            let list = DeviceList {
-                items: found.items.iter().map(DeviceSummary::from).collect(),
-                page: page.page,
-                per_page: page.per_page,
-                total: found.total,
-                total_pages: total_pages(found.total, page.per_page),
-            };
+            let list = Paged::new(
+                found.items.iter().map(DeviceSummary::from).collect(),
+                page,
+                found.total,
+            );
             to_json(&list)
         })
         .await?;

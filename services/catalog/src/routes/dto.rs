@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::domain::{
     Category, Deduction, DeviceModel, ModelStatus, Money, Question, Questionnaire, Variant,
 };
+use crate::store::PageRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -217,13 +218,26 @@ impl From<&DeviceModel> for DeviceSummary {
     }
 }
 
+/// One page of a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DeviceList {
-    pub items: Vec<DeviceSummary>,
+pub struct Paged<T> {
+    pub items: Vec<T>,
     pub page: u64,
     pub per_page: u64,
     pub total: u64,
     pub total_pages: u64,
+}
+
+impl<T> Paged<T> {
+    pub fn new(items: Vec<T>, request: PageRequest, total: u64) -> Self {
+        Self {
+            items,
+            page: request.page,
+            per_page: request.per_page,
+            total,
+            total_pages: total.div_ceil(request.per_page.max(1)),
+        }
+    }
 }
 
 /// A device with everything a shopper needs to get a quote.
@@ -270,15 +284,6 @@ impl From<&DeviceModel> for AdminDevice {
             updated_at: model.updated_at,
         }
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdminDeviceList {
-    pub items: Vec<AdminDevice>,
-    pub page: u64,
-    pub per_page: u64,
-    pub total: u64,
-    pub total_pages: u64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -343,8 +348,4 @@ pub struct QuestionRequest {
 #[serde(deny_unknown_fields)]
 pub struct QuestionnaireRequest {
     pub questions: Vec<QuestionRequest>,
-}
-
-pub fn total_pages(total: u64, per_page: u64) -> u64 {
-    total.div_ceil(per_page.max(1))
 }

@@ -196,22 +196,12 @@ async fn a_retired_model_leaves_browse_but_stays_visible_to_admins() {
     assert_eq!(app.get_json("/v1/devices").await["total"], 0);
 
     let admin_view: Value = app
-        .admin(Method::GET, &format!("/v1/admin/catalog/models/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("/v1/admin/catalog/models/{id}"))
+        .await;
     assert_eq!(admin_view["status"], "retired");
     let retired: Value = app
-        .admin(Method::GET, "/v1/admin/catalog/models?status=retired")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get("/v1/admin/catalog/models?status=retired")
+        .await;
     assert_eq!(retired["total"], 1);
 }
 
@@ -314,13 +304,8 @@ async fn variants_can_be_added_renamed_and_deleted() {
     assert_problem(gone, 404, "variant_not_found").await;
 
     let model: Value = app
-        .admin(Method::GET, &format!("/v1/admin/catalog/models/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("/v1/admin/catalog/models/{id}"))
+        .await;
     assert_eq!(model["version"], 4, "each write bumps the model's version");
 }
 
@@ -392,13 +377,8 @@ async fn a_replaced_questionnaire_applies_to_every_device_of_its_category() {
         stored["questions"][0]["options"][1]["id"]
     );
     let fetched: Value = app
-        .admin(Method::GET, "/v1/admin/catalog/questionnaires/phone")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get("/v1/admin/catalog/questionnaires/phone")
+        .await;
     assert_eq!(fetched, again);
 }
 
@@ -433,13 +413,8 @@ async fn an_invalid_questionnaire_is_refused_whole_and_the_old_one_stays() {
     );
 
     let kept: Value = app
-        .admin(Method::GET, "/v1/admin/catalog/questionnaires/watch")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get("/v1/admin/catalog/questionnaires/watch")
+        .await;
     assert_eq!(kept["questions"][1]["key"], "powers_on");
 }
 
@@ -494,13 +469,8 @@ async fn concurrent_admin_writes_to_one_model_all_land_or_are_refused_cleanly() 
         }
     }
     let model: Value = app
-        .admin(Method::GET, &format!("/v1/admin/catalog/models/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("/v1/admin/catalog/models/{id}"))
+        .await;
     assert_eq!(
         model["variants"].as_array().unwrap().len(),
         1 + created_count

@@ -351,13 +351,6 @@ async fn no_bad_request_ever_gets_a_5xx() {
         }
     }
     // The model is untouched by all of that.
-    let model: serde_json::Value = app
-        .admin(Method::GET, &format!("{MODELS}/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let model: serde_json::Value = app.admin_get(&format!("{MODELS}/{id}")).await;
     assert_eq!(model["version"], 1);
 }

@@ -186,6 +186,13 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// An admin GET that must answer 200, as JSON.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let response = self.admin(reqwest::Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// Creates a model with one variant through the admin API and returns its JSON.
     pub async fn create_model(&self, brand: &str, name: &str, category: &str, price: i64) -> Value {
         let response = self

@@ -93,3 +93,64 @@ async fn the_interactive_docs_page_is_served() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn admin_routes_document_auth_failures_and_body_routes_document_bad_bodies() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            if path.starts_with("/v1/admin/") {
+                for status in ["401", "403"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_schema_reference_in_the_document_resolves() {
+    fn references(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value.as_str()) {
+                        ("$ref", Some(reference)) => found.push(reference.to_owned()),
+                        _ => references(value, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| references(item, found))
+            }
+            _ => {}
+        }
+    }
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(!found.is_empty());
+    for reference in found {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {reference}"));
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+}
