@@ -4,11 +4,18 @@
 
 pub mod auth;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod error;
+pub mod event_tables;
 pub mod health;
 pub mod http;
+pub mod kafka;
+pub mod outbox;
 pub mod redis;
+pub mod sequencer;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ApiError, ErrorKind, ProblemCode};

@@ -1,0 +1,644 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backoff::backoff::Backoff;
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prost::Message as _;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::dead_letters::DeadLetterWriter;
+use super::{Applied, ApplyError, Applier, HandlerError, Handlers, IncomingEvent, headers};
+use crate::kafka::KafkaSettings;
+use crate::outbox::retry_backoff;
+use crate::sequencer::Sequencer;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConsumerSettings {
+    /// Attempts for a transiently failing event before it is dead-lettered.
+    pub max_attempts: u32,
+    pub max_retry_backoff_ms: u64,
+    /// Upper bound of the wait between retries of a key whose downstream is down.
+    pub unavailable_max_backoff_ms: u64,
+    /// How often finished offsets are committed (and always on shutdown).
+    pub commit_interval_ms: u64,
+    /// Safety net for parked events when a wake-up is missed.
+    pub recheck_interval_ms: u64,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            max_retry_backoff_ms: 2_000,
+            unavailable_max_backoff_ms: 30_000,
+            commit_interval_ms: 1_000,
+            recheck_interval_ms: 500,
+        }
+    }
+}
+
+/// A message as the runtime carries it between the poll loop and a key's worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub replay: bool,
+    /// False for an event taken over from the sequencer's parking: no offset to finish.
+    pub tracked: bool,
+}
+
+/// Offsets of one partition handed to workers and not finished yet.
+#[derive(Debug, Default)]
+struct Tracker {
+    pending: BTreeSet<i64>,
+    next: i64,
+    committed: i64,
+}
+
+impl Tracker {
+    /// Everything below this offset is finished: the contiguous low-water mark.
+    fn low_water(&self) -> i64 {
+        self.pending.first().copied().unwrap_or(self.next)
+    }
+}
+
+type Trackers = Arc<Mutex<HashMap<(String, i32), Tracker>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn commit_list(trackers: &Trackers, only: Option<&[(String, i32)]>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    let mut trackers = lock(trackers);
+    for ((topic, partition), tracker) in trackers.iter_mut() {
+        if only.is_some_and(|only| !only.contains(&(topic.clone(), *partition))) {
+            continue;
+        }
+        let low_water = tracker.low_water();
+        if low_water > tracker.committed {
+            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(low_water));
+            tracker.committed = low_water;
+        }
+    }
+    list
+}
+
+#[derive(Clone)]
+struct Metrics {
+    events: IntCounterVec,
+    failures: IntCounter,
+    dead_lettered: IntCounter,
+    lag: IntGaugeVec,
+}
+
+impl Metrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self {
+            events: IntCounterVec::new(
+                Opts::new("consumer_events_total", "Events finished, by outcome"),
+                &["outcome"],
+            )?,
+            failures: IntCounter::new("consumer_failures_total", "Failed handling attempts")?,
+            dead_lettered: IntCounter::new("consumer_dead_lettered_total", "Events sent to a DLQ")?,
+            lag: IntGaugeVec::new(
+                Opts::new("consumer_lag", "Messages behind the partition's end"),
+                &["topic", "partition"],
+            )?,
+        };
+        registry.register(Box::new(metrics.events.clone()))?;
+        registry.register(Box::new(metrics.failures.clone()))?;
+        registry.register(Box::new(metrics.dead_lettered.clone()))?;
+        registry.register(Box::new(metrics.lag.clone()))?;
+        Ok(metrics)
+    }
+}
+
+pub(crate) struct Context {
+    trackers: Trackers,
+    lag: IntGaugeVec,
+}
+
+impl ClientContext for Context {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, partition_stats) in &stats.partitions {
+                if *partition >= 0 && partition_stats.consumer_lag >= 0 {
+                    self.lag
+                        .with_label_values(&[topic.as_str(), &partition.to_string()])
+                        .set(partition_stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(revoked) = rebalance {
+            let revoked: Vec<(String, i32)> = revoked
+                .elements()
+                .iter()
+                .map(|element| (element.topic().to_owned(), element.partition()))
+                .collect();
+            let list = commit_list(&self.trackers, Some(&revoked));
+            if list.count() > 0
+                && let Err(error) = consumer.commit(&list, CommitMode::Sync)
+            {
+                tracing::warn!(%error, "committing revoked partitions failed");
+            }
+            let mut trackers = lock(&self.trackers);
+            for partition in revoked {
+                trackers.remove(&partition);
+            }
+        }
+    }
+}
+
+struct Shared {
+    consumer: StreamConsumer<Context>,
+    applier: Applier,
+    sequencer: Arc<dyn Sequencer>,
+    settings: ConsumerSettings,
+    metrics: Metrics,
+    dead_letters: DeadLetterWriter,
+    trackers: Trackers,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+/// Builds and starts a consumer group member.
+pub struct ConsumerRuntime {
+    kafka: KafkaSettings,
+    group: String,
+    topics: Vec<String>,
+    settings: ConsumerSettings,
+    db: DatabaseConnection,
+    handlers: Handlers,
+    sequencer: Arc<dyn Sequencer>,
+    registry: Registry,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+impl ConsumerRuntime {
+    pub fn new(
+        kafka: &KafkaSettings,
+        group: &str,
+        topics: &[&str],
+        db: DatabaseConnection,
+        handlers: Handlers,
+        sequencer: Arc<dyn Sequencer>,
+        registry: &Registry,
+    ) -> Self {
+        Self {
+            kafka: kafka.clone(),
+            group: group.to_owned(),
+            topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+            settings: ConsumerSettings::default(),
+            db,
+            handlers,
+            sequencer,
+            registry: registry.clone(),
+        }
+    }
+
+    pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Joins the group and starts consuming.
+    pub fn start(self) -> Result<ConsumerHandle, ConsumerError> {
+        let metrics = Metrics::new(&self.registry)?;
+        let trackers: Trackers = Arc::default();
+        let context = Context {
+            trackers: trackers.clone(),
+            lag: metrics.lag.clone(),
+        };
+        let client_id = format!("{}-{}", self.group, uuid::Uuid::new_v4().simple());
+        let consumer: StreamConsumer<Context> = self
+            .kafka
+            .consumer_config(&client_id, &self.group)
+            .create_with_context(context)?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        let shared = Arc::new(Shared {
+            consumer,
+            applier: Applier::new(self.db.clone(), &self.group, self.handlers),
+            sequencer: self.sequencer,
+            dead_letters: DeadLetterWriter::new(self.db, &self.kafka, &self.group)?,
+            settings: self.settings,
+            metrics,
+            trackers,
+            workers: Mutex::new(HashMap::new()),
+            tasks: tokio_util::task::TaskTracker::new(),
+        });
+        let shutdown = CancellationToken::new();
+        let poll = tokio::spawn(poll_loop(shared.clone(), shutdown.clone()));
+        let commits = tokio::spawn(commit_loop(shared.clone(), shutdown.clone()));
+        let scheduler = tokio::spawn(due_loop(shared.clone(), shutdown.clone()));
+        Ok(ConsumerHandle {
+            shared,
+            shutdown,
+            tasks: vec![poll, commits, scheduler],
+        })
+    }
+}
+
+/// A running consumer. Stop it with [`ConsumerHandle::shutdown`]; [`ConsumerHandle::kill`]
+/// simulates a crash (nothing more is committed).
+pub struct ConsumerHandle {
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ConsumerHandle {
+    /// Stops fetching, lets workers finish within `grace`, then commits what finished.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        lock(&self.shared.workers).clear();
+        self.shared.tasks.close();
+        if tokio::time::timeout(grace, self.shared.tasks.wait()).await.is_err() {
+            tracing::warn!("consumer workers did not finish within the grace period");
+        }
+        let list = commit_list(&self.shared.trackers, None);
+        if list.count() > 0
+            && let Err(error) = self.shared.consumer.commit(&list, CommitMode::Sync)
+        {
+            tracing::warn!(%error, "final offset commit failed");
+        }
+    }
+
+    /// Stops everything at once without committing, as a crash would.
+    pub fn kill(self) {
+        self.shutdown.cancel();
+        for task in &self.tasks {
+            task.abort();
+        }
+        lock(&self.shared.workers).clear();
+    }
+}
+
+async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = shared.consumer.recv() => message,
+        };
+        match message {
+            Ok(message) => {
+                let replay = message.headers().is_some_and(|headers| {
+                    headers.iter().any(|header| header.key == headers::REPLAY)
+                });
+                let delivery = Delivery {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message
+                        .key()
+                        .map(|key| String::from_utf8_lossy(key).into_owned())
+                        .unwrap_or_default(),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    replay,
+                    tracked: true,
+                };
+                {
+                    let mut trackers = lock(&shared.trackers);
+                    let tracker = trackers
+                        .entry((delivery.topic.clone(), delivery.partition))
+                        .or_insert_with(|| Tracker {
+                            pending: BTreeSet::new(),
+                            next: delivery.offset,
+                            committed: delivery.offset,
+                        });
+                    tracker.pending.insert(delivery.offset);
+                    tracker.next = tracker.next.max(delivery.offset + 1);
+                }
+                dispatch(&shared, delivery);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "consuming failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn dispatch(shared: &Arc<Shared>, delivery: Delivery) {
+    let mut workers = lock(&shared.workers);
+    let delivery = match workers.get(&delivery.key) {
+        Some(sender) => match sender.send(delivery) {
+            Ok(()) => return,
+            Err(returned) => returned.0,
+        },
+        None => delivery,
+    };
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let key = delivery.key.clone();
+    let _ = sender.send(delivery);
+    workers.insert(key.clone(), sender);
+    let worker_shared = shared.clone();
+    shared
+        .tasks
+        .spawn(async move { key_worker(worker_shared, key, receiver).await });
+}
+
+async fn commit_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let interval = Duration::from_millis(shared.settings.commit_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        let list = commit_list(&shared.trackers, None);
+        if list.count() > 0
+            && let Err(error) = shared.consumer.commit(&list, CommitMode::Async)
+        {
+            tracing::warn!(%error, "committing offsets failed; will retry");
+        }
+    }
+}
+
+/// Wakes keys whose retry time has come, wherever their worker runs.
+async fn due_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        if let Ok(keys) = shared.sequencer.take_due(chrono::Utc::now(), 100).await {
+            for key in keys {
+                shared.sequencer.announce(&key).await;
+            }
+        }
+    }
+}
+
+/// Parked events of one key, by (producer, sequence number).
+type Parked = BTreeMap<(String, u64), (Delivery, IncomingEvent)>;
+
+fn slot(producer: &str, seq: u64) -> String {
+    format!("{producer}:{seq}")
+}
+
+async fn key_worker(shared: Arc<Shared>, key: String, mut receiver: mpsc::UnboundedReceiver<Delivery>) {
+    let idle = Duration::from_secs(5);
+    let recheck = Duration::from_millis(shared.settings.recheck_interval_ms.max(10));
+    let mut parked = Parked::new();
+    loop {
+        let delivery = if parked.is_empty() {
+            match tokio::time::timeout(idle, receiver.recv()).await {
+                Ok(Some(delivery)) => delivery,
+                Ok(None) => return,
+                Err(_) => {
+                    let mut workers = lock(&shared.workers);
+                    if receiver.is_empty() {
+                        workers.remove(&key);
+                        return;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
+                received = receiver.recv() => match received {
+                    Some(delivery) => delivery,
+                    None => return,
+                },
+                () = shared.sequencer.wait_for_change(&key, recheck) => {
+                    recheck_parked(&shared, &key, &mut parked).await;
+                    continue;
+                }
+            }
+        };
+        let Some(event) = decode(&shared, &delivery).await else {
+            continue;
+        };
+        let mut next = Some((delivery, event));
+        while let Some((delivery, event)) = next.take() {
+            next = process(&shared, &key, delivery, event, &mut parked).await;
+        }
+    }
+}
+
+/// Decodes a delivery; an undecodable message is dead-lettered and finished.
+async fn decode(shared: &Shared, delivery: &Delivery) -> Option<IncomingEvent> {
+    match events::Envelope::decode(delivery.payload.as_slice()) {
+        Ok(envelope) => Some(IncomingEvent {
+            envelope,
+            topic: delivery.topic.clone(),
+            partition: delivery.partition,
+            offset: delivery.offset,
+            replay: delivery.replay,
+        }),
+        Err(error) => {
+            shared
+                .dead_letters
+                .write(delivery, None, &format!("not an event envelope: {error}"), 1)
+                .await;
+            shared.metrics.dead_lettered.inc();
+            finish(shared, delivery, "dead_lettered");
+            None
+        }
+    }
+}
+
+fn finish(shared: &Shared, delivery: &Delivery, outcome: &str) {
+    shared.metrics.events.with_label_values(&[outcome]).inc();
+    if delivery.tracked
+        && let Some(tracker) = lock(&shared.trackers).get_mut(&(delivery.topic.clone(), delivery.partition))
+    {
+        tracker.pending.remove(&delivery.offset);
+    }
+}
+
+/// Handles one event to a final outcome (or parks it). Returns the event that may now be
+/// applied next for this key (its successor, parked here or in the sequencer).
+async fn process(
+    shared: &Arc<Shared>,
+    key: &str,
+    delivery: Delivery,
+    event: IncomingEvent,
+    parked: &mut Parked,
+) -> Option<(Delivery, IncomingEvent)> {
+    let span = tracing::info_span!(
+        "consume",
+        topic = %event.topic,
+        event_type = %event.envelope.event_type,
+        aggregate = %key,
+        seq = event.envelope.aggregate_seq,
+    );
+    crate::telemetry::continue_trace(&span, &event.envelope.traceparent);
+    async {
+        let mut attempts: u32 = 0;
+        let mut transient = retry_backoff(Duration::from_millis(shared.settings.max_retry_backoff_ms));
+        let mut unavailable = retry_backoff(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
+        loop {
+            let lease = match shared.sequencer.acquire(key).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    tracing::warn!(%error, "waiting for the sequencer");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let result = shared.applier.apply(lease.fence(), &event).await;
+            lease.release().await;
+            match result {
+                Ok(Applied::Applied) | Ok(Applied::Ignored) => {
+                    finish(shared, &delivery, "applied");
+                    shared.sequencer.announce(key).await;
+                    return successor(shared, key, &event, parked).await;
+                }
+                Ok(Applied::Duplicate) => {
+                    finish(shared, &delivery, "duplicate");
+                    return successor(shared, key, &event, parked).await;
+                }
+                Ok(Applied::Early { .. }) => {
+                    let envelope = &event.envelope;
+                    let slot = slot(&envelope.producer, envelope.aggregate_seq);
+                    if let Err(error) = shared.sequencer.hold(key, &slot, &delivery.payload).await {
+                        tracing::debug!(%error, "parking in the sequencer failed; kept locally");
+                    }
+                    shared.metrics.events.with_label_values(&["held"]).inc();
+                    parked.insert(
+                        (envelope.producer.clone(), envelope.aggregate_seq),
+                        (delivery, event),
+                    );
+                    return None;
+                }
+                Err(ApplyError::StaleLease) => continue,
+                Err(ApplyError::Database(error)) => {
+                    let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
+                    tracing::warn!(%error, retry_in = ?pause, "database unavailable; pausing");
+                    tokio::time::sleep(pause).await;
+                }
+                Err(ApplyError::Handler(HandlerError::Unavailable(reason))) => {
+                    let pause = unavailable.next_backoff().unwrap_or(Duration::from_secs(30));
+                    tracing::info!(%reason, retry_in = ?pause, "downstream unavailable; key rescheduled");
+                    let due = chrono::Utc::now() + chrono::Duration::milliseconds(pause.as_millis() as i64);
+                    if let Err(error) = shared.sequencer.reschedule(key, due).await {
+                        tracing::debug!(%error, "rescheduling in the sequencer failed");
+                    }
+                    // Woken by the due-time scheduler (any instance), or by our own timer.
+                    shared.sequencer.wait_for_change(key, pause).await;
+                }
+                Err(ApplyError::Handler(HandlerError::Transient(reason))) => {
+                    attempts += 1;
+                    shared.metrics.failures.inc();
+                    if attempts >= shared.settings.max_attempts {
+                        dead_letter(shared, &delivery, &event, &reason, attempts).await;
+                        return successor(shared, key, &event, parked).await;
+                    }
+                    let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
+                    tracing::warn!(%reason, attempts, retry_in = ?pause, "handler failed; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                Err(ApplyError::Handler(HandlerError::Permanent(reason))) => {
+                    shared.metrics.failures.inc();
+                    dead_letter(shared, &delivery, &event, &reason, attempts + 1).await;
+                    return successor(shared, key, &event, parked).await;
+                }
+                Err(ApplyError::BadEventId) => {
+                    dead_letter(shared, &delivery, &event, "the envelope has no valid event id", 1).await;
+                    return None;
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dead_letter(shared: &Arc<Shared>, delivery: &Delivery, event: &IncomingEvent, reason: &str, attempts: u32) {
+    shared.dead_letters.write(delivery, Some(&event.envelope), reason, attempts).await;
+    if let Err(error) = shared.applier.skip(event).await {
+        tracing::warn!(%error, "could not pass the dead-lettered event's sequence slot");
+    }
+    shared.metrics.dead_lettered.inc();
+    finish(shared, delivery, "dead_lettered");
+    shared.sequencer.announce(&delivery.key).await;
+}
+
+/// The next event of this key's producer, if it is waiting: parked here, or parked in the
+/// sequencer by another instance.
+async fn successor(
+    shared: &Arc<Shared>,
+    key: &str,
+    event: &IncomingEvent,
+    parked: &mut Parked,
+) -> Option<(Delivery, IncomingEvent)> {
+    let envelope = &event.envelope;
+    if envelope.aggregate_seq == 0 {
+        return None;
+    }
+    let next = (envelope.producer.clone(), envelope.aggregate_seq + 1);
+    let from_redis = shared
+        .sequencer
+        .take_held(key, &slot(&next.0, next.1))
+        .await
+        .ok()
+        .flatten();
+    if let Some(local) = parked.remove(&next) {
+        return Some(local);
+    }
+    let payload = from_redis?;
+    let delivery = Delivery {
+        topic: event.topic.clone(),
+        partition: -1,
+        offset: -1,
+        key: key.to_owned(),
+        payload,
+        replay: false,
+        tracked: false,
+    };
+    let event = decode(shared, &delivery).await?;
+    Some((delivery, event))
+}
+
+/// After a wake-up: finish parked events someone else applied, apply the one now due.
+async fn recheck_parked(shared: &Arc<Shared>, key: &str, parked: &mut Parked) {
+    let slots: Vec<(String, u64)> = parked.keys().cloned().collect();
+    for (producer, seq) in slots {
+        let Ok(last) = shared.applier.last_applied(&producer, key).await else {
+            return;
+        };
+        if seq <= last {
+            if let Some((delivery, _)) = parked.remove(&(producer.clone(), seq)) {
+                let _ = shared.sequencer.take_held(key, &slot(&producer, seq)).await;
+                finish(shared, &delivery, "duplicate");
+            }
+        } else if seq == last + 1
+            && let Some((delivery, event)) = parked.remove(&(producer.clone(), seq))
+        {
+            let _ = shared.sequencer.take_held(key, &slot(&producer, seq)).await;
+            let mut next = Some((delivery, event));
+            while let Some((delivery, event)) = next.take() {
+                next = process(shared, key, delivery, event, parked).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Kafka clients configured one way for every service: the idempotent producer the outbox
+//! relay needs (acks=all, low linger, Nagle off) and consumers that never auto-commit, so
+//! an offset is committed only after its message was handled. Everything here talks the
+//! Kafka protocol only, so it runs unchanged against Apache Kafka or the embedded broker.
+
+mod embedded;
+
+pub use embedded::EmbeddedBroker;
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port]`. Empty: no broker, the outbox only accumulates.
+    pub brokers: String,
+    /// How long the producer keeps trying one message before the relay backs off and retries.
+    pub message_timeout_ms: u64,
+    /// Partitions of topics this service creates when they do not exist.
+    pub topic_partitions: i32,
+    pub topic_replication: i32,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            brokers: String::new(),
+            message_timeout_ms: 10_000,
+            topic_partitions: 6,
+            topic_replication: 1,
+        }
+    }
+}
+
+impl KafkaSettings {
+    pub fn is_configured(&self) -> bool {
+        !self.brokers.trim().is_empty()
+    }
+
+    fn base(&self, client_id: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", self.brokers.trim())
+            .set("client.id", client_id)
+            .set("socket.nagle.disable", "true")
+            // Unknown topics are an error, not a silent auto-create with default settings.
+            .set("allow.auto.create.topics", "false");
+        config
+    }
+
+    /// The idempotent producer: no duplicates or reordering from retries within a partition.
+    pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
+        self.base(client_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .create()
+    }
+
+    /// A consumer in `group` that stores and commits nothing by itself.
+    pub fn consumer_config(&self, client_id: &str, group: &str) -> ClientConfig {
+        let mut config = self.base(client_id);
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("fetch.wait.max.ms", "50")
+            .set("statistics.interval.ms", "5000");
+        config
+    }
+
+    /// Creates `topics` (and their dead-letter topics) where missing. Brokers without
+    /// CreateTopics (the embedded one) are left alone: create topics there with
+    /// [`EmbeddedBroker::create_topic`].
+    pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> = self.base("topic-admin").create()?;
+        let names: Vec<String> = topics
+            .iter()
+            .flat_map(|topic| [(*topic).to_owned(), events::topics::dead_letter_topic(topic)])
+            .collect();
+        let new_topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    self.topic_partitions,
+                    TopicReplication::Fixed(self.topic_replication),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        match admin.create_topics(&new_topics, &options).await {
+            Ok(results) => {
+                for result in results {
+                    match result {
+                        Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((topic, code)) => {
+                            tracing::warn!(%topic, ?code, "creating a topic failed");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the broker does not create topics; they must exist");
+                Ok(())
+            }
+        }
+    }
+}

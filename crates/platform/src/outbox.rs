@@ -1,0 +1,316 @@
+//! The transactional outbox: how an event leaves a service without ever being lost or
+//! published for a change that rolled back. `publish` writes the event into the caller's
+//! open transaction; the relay later sends unsent rows with the idempotent producer and
+//! marks them sent. A broker outage only grows the backlog; the relay keeps retrying with
+//! backoff and never drops a row.
+//!
+//! Several relays may run against one PostgreSQL database: each claims a batch with
+//! `FOR UPDATE SKIP LOCKED`. Two relays can then send two events of one aggregate in either
+//! order; consumers restore the order from `aggregate_seq`. SQLite runs one relay.
+
+use std::time::{Duration, Instant};
+
+use backoff::backoff::Backoff;
+use chrono::Utc;
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use prost::Message;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::event_tables::outbox;
+use crate::kafka::KafkaSettings;
+
+/// Kafka header names every published event carries.
+pub mod headers {
+    pub const EVENT_ID: &str = "event-id";
+    pub const EVENT_TYPE: &str = "event-type";
+    pub const TRACEPARENT: &str = "traceparent";
+    pub const PRODUCER: &str = "producer";
+}
+
+/// Writes `event` to the outbox inside `db`, which should be the transaction that makes the
+/// state change the event describes. Returns the event id.
+pub async fn publish<C, E>(
+    db: &C,
+    producer: &str,
+    aggregate_id: &str,
+    aggregate_seq: u64,
+    event: &E,
+) -> Result<Uuid, DbErr>
+where
+    C: ConnectionTrait,
+    E: events::Event,
+{
+    let traceparent = crate::telemetry::current_traceparent();
+    let envelope = events::Envelope::wrap(event, aggregate_id, aggregate_seq, producer, traceparent.clone());
+    let event_id = Uuid::parse_str(&envelope.event_id).map_err(|error| DbErr::Custom(error.to_string()))?;
+    outbox::Entity::insert(outbox::ActiveModel {
+        event_id: Set(event_id),
+        topic: Set(E::TOPIC.to_owned()),
+        aggregate_id: Set(aggregate_id.to_owned()),
+        event_type: Set(E::EVENT_TYPE.to_owned()),
+        payload: Set(envelope.encode_to_vec()),
+        traceparent: Set(traceparent),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(event_id)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RelaySettings {
+    /// Rows claimed and sent per round.
+    pub batch_size: u64,
+    /// Pause between rounds when the outbox is empty.
+    pub poll_interval_ms: u64,
+    /// Sent rows are deleted after this long.
+    pub retention_hours: u64,
+    /// Upper bound of the backoff between failed rounds.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval_ms: 20,
+            retention_hours: 72,
+            max_backoff_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("broker: {0}")]
+    Broker(#[from] rdkafka::error::KafkaError),
+    #[error("{failed} of {total} events were not acknowledged by the broker")]
+    Undelivered { failed: usize, total: usize },
+}
+
+#[derive(Clone)]
+struct RelayMetrics {
+    backlog: IntGauge,
+    oldest_unsent_age: Gauge,
+    publish_latency: Histogram,
+    published: IntCounter,
+}
+
+impl RelayMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self {
+            backlog: IntGauge::new("outbox_backlog", "Events in the outbox not yet sent")?,
+            oldest_unsent_age: Gauge::new(
+                "outbox_oldest_unsent_age_seconds",
+                "Age of the oldest unsent outbox event",
+            )?,
+            publish_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "outbox_publish_latency_seconds",
+                    "From the event's commit to the broker's acknowledgement",
+                )
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0]),
+            )?,
+            published: IntCounter::new("outbox_published_total", "Events sent by the relay")?,
+        };
+        registry.register(Box::new(metrics.backlog.clone()))?;
+        registry.register(Box::new(metrics.oldest_unsent_age.clone()))?;
+        registry.register(Box::new(metrics.publish_latency.clone()))?;
+        registry.register(Box::new(metrics.published.clone()))?;
+        Ok(metrics)
+    }
+}
+
+pub struct OutboxRelay {
+    db: DatabaseConnection,
+    kafka: KafkaSettings,
+    client_id: String,
+    producer: FutureProducer,
+    settings: RelaySettings,
+    metrics: RelayMetrics,
+}
+
+impl OutboxRelay {
+    pub fn new(
+        db: DatabaseConnection,
+        kafka: &KafkaSettings,
+        client_id: &str,
+        settings: RelaySettings,
+        registry: &Registry,
+    ) -> Result<Self, RelayBuildError> {
+        Ok(Self {
+            producer: kafka.producer(client_id)?,
+            db,
+            kafka: kafka.clone(),
+            client_id: client_id.to_owned(),
+            settings,
+            metrics: RelayMetrics::new(registry)?,
+        })
+    }
+
+    /// Relays until `shutdown`; the batch in flight when it fires is finished first.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut backoff = retry_backoff(Duration::from_millis(self.settings.max_backoff_ms.max(100)));
+        let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+                last_housekeeping = Instant::now();
+                if let Err(error) = self.housekeeping().await {
+                    tracing::warn!(%error, "outbox housekeeping failed");
+                }
+            }
+            let pause = match self.relay_batch().await {
+                Ok(0) => Duration::from_millis(self.settings.poll_interval_ms),
+                Ok(_) => {
+                    backoff.reset();
+                    Duration::ZERO
+                }
+                Err(error) => {
+                    let pause = backoff.next_backoff().unwrap_or(backoff.max_interval);
+                    tracing::warn!(%error, retry_in = ?pause, "outbox relay round failed");
+                    self.recreate_producer_if_fatal();
+                    pause
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+        self.producer.flush(Duration::from_secs(5)).ok();
+    }
+
+    /// Claims up to one batch of unsent rows, sends them and marks the acknowledged ones
+    /// sent. Returns how many were sent.
+    pub async fn relay_batch(&self) -> Result<usize, RelayError> {
+        let txn = self.db.begin().await?;
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .order_by_asc(outbox::Column::Id)
+            .limit(self.settings.batch_size);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        let deliveries = rows.iter().map(|row| {
+            let event_id = row.event_id.to_string();
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: headers::EVENT_ID, value: Some(event_id.as_str()) })
+                .insert(Header { key: headers::EVENT_TYPE, value: Some(row.event_type.as_str()) })
+                .insert(Header { key: headers::TRACEPARENT, value: Some(row.traceparent.as_str()) })
+                .insert(Header { key: headers::PRODUCER, value: Some(self.client_id.as_str()) });
+            let record = FutureRecord::to(&row.topic)
+                .key(row.aggregate_id.as_str())
+                .payload(row.payload.as_slice())
+                .headers(headers);
+            self.producer.send(record, Duration::from_secs(5))
+        });
+        let results = futures_util::future::join_all(deliveries).await;
+        let now = Utc::now();
+        let mut sent = Vec::with_capacity(rows.len());
+        for (row, result) in rows.iter().zip(&results) {
+            match result {
+                Ok(_) => {
+                    sent.push(row.id);
+                    let age = (now - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+                    self.metrics.publish_latency.observe(age);
+                }
+                Err((error, _)) => tracing::debug!(%error, event_id = %row.event_id, "not delivered"),
+            }
+        }
+        if !sent.is_empty() {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::SentAt, Expr::value(now))
+                .filter(outbox::Column::Id.is_in(sent.clone()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        self.metrics.published.inc_by(sent.len() as u64);
+        if sent.len() < rows.len() {
+            return Err(RelayError::Undelivered {
+                failed: rows.len() - sent.len(),
+                total: rows.len(),
+            });
+        }
+        Ok(sent.len())
+    }
+
+    async fn housekeeping(&self) -> Result<(), DbErr> {
+        let unsent = outbox::Entity::find().filter(outbox::Column::SentAt.is_null());
+        self.metrics.backlog.set(unsent.clone().count(&self.db).await? as i64);
+        let oldest = unsent
+            .order_by_asc(outbox::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(|row| (Utc::now() - row.created_at).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        self.metrics.oldest_unsent_age.set(oldest);
+        let cutoff = Utc::now() - chrono::Duration::hours(self.settings.retention_hours as i64);
+        self.delete_sent_before(cutoff).await?;
+        Ok(())
+    }
+
+    /// Deletes rows sent before `cutoff`; returns how many.
+    pub async fn delete_sent_before(&self, cutoff: chrono::DateTime<Utc>) -> Result<u64, DbErr> {
+        let result = outbox::Entity::delete_many()
+            .filter(outbox::Column::SentAt.lt(cutoff))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// An idempotent producer that hit a fatal error (e.g. after long outages) refuses all
+    /// further sends; a fresh one starts a new producer epoch.
+    fn recreate_producer_if_fatal(&mut self) {
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            tracing::warn!(?code, %reason, "the producer failed fatally; creating a new one");
+            match self.kafka.producer(&self.client_id) {
+                Ok(producer) => self.producer = producer,
+                Err(error) => tracing::error!(%error, "creating a new producer failed"),
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayBuildError {
+    #[error("the producer could not be created: {0}")]
+    Producer(#[from] rdkafka::error::KafkaError),
+    #[error("relay metrics could not be registered: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Exponential backoff from 100 ms to `max`, ±25 % jitter so that many relays or consumers
+/// do not retry in lockstep, and no overall deadline: the caller decides when to give up.
+pub(crate) fn retry_backoff(max: Duration) -> backoff::ExponentialBackoff {
+    backoff::ExponentialBackoffBuilder::new()
+        .with_initial_interval(Duration::from_millis(100))
+        .with_randomization_factor(0.25)
+        .with_multiplier(2.0)
+        .with_max_interval(max)
+        .with_max_elapsed_time(None)
+        .build()
+}

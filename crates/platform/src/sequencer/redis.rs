@@ -1,0 +1,386 @@
+//! The sequencer across instances, coordinated through Redis.
+//!
+//! Per key: `lock` (value = fencing token, with a TTL renewed by the holder), `queue` (FIFO
+//! list of waiter ids; a waiter whose heartbeat key expired is dropped from the head so a
+//! crashed waiter cannot block the line), `fence` (counter). Waiters sleep until a release
+//! is published on the wake channel, with a timeout as a safety net for a lost message or
+//! an expired holder. Inside one process, waiters for a key first queue on a fair local
+//! mutex, so Redis sees one waiter per key per instance.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backoff::backoff::Backoff;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use tokio::sync::{Notify, OnceCell};
+use uuid::Uuid;
+
+use super::{Lease, Sequencer, SequencerError};
+
+/// Joins the queue if needed, drops dead heads, and takes the lock when first in line.
+/// Returns the new fencing token, or 0 when it is not this waiter's turn.
+const ACQUIRE: &str = r#"
+local lock, queue, fence_key = KEYS[1], KEYS[2], KEYS[3]
+local me, ttl, waiter_prefix, floor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if not redis.call('LPOS', queue, me) then redis.call('RPUSH', queue, me) end
+while true do
+  local head = redis.call('LINDEX', queue, 0)
+  if (not head) or head == me or redis.call('EXISTS', waiter_prefix .. head) == 1 then break end
+  redis.call('LPOP', queue)
+end
+if redis.call('LINDEX', queue, 0) == me and redis.call('EXISTS', lock) == 0 then
+  local fence = redis.call('INCR', fence_key)
+  if fence < floor then
+    fence = floor
+    redis.call('SET', fence_key, fence)
+  end
+  redis.call('SET', lock, fence, 'PX', ttl)
+  redis.call('LPOP', queue)
+  redis.call('PEXPIRE', queue, 86400000)
+  return fence
+end
+return 0
+"#;
+
+const RENEW: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+const TAKE_DUE: &str = r#"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, key in ipairs(due) do redis.call('ZREM', KEYS[1], key) end
+return due
+"#;
+
+const TAKE_HELD: &str = r#"
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return value
+"#;
+
+/// A lower bound for fencing tokens: microseconds since the epoch. Tokens stay increasing
+/// even when Redis restarts empty and its counter starts again from 0.
+pub(crate) fn fence_floor() -> u64 {
+    u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0)
+}
+
+fn unavailable(error: redis::RedisError) -> SequencerError {
+    SequencerError::Unavailable(error.to_string())
+}
+
+struct Shared {
+    client: redis::Client,
+    prefix: String,
+    connection: OnceCell<ConnectionManager>,
+    notifies: Mutex<HashMap<String, Arc<Notify>>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    fn key(&self, key: &str, part: &str) -> String {
+        format!("{}:seq:{{{key}}}:{part}", self.prefix)
+    }
+
+    fn wake_channel(&self) -> String {
+        format!("{}:seq:wake", self.prefix)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, SequencerError> {
+        self.connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(1))
+                    .set_response_timeout(Duration::from_secs(2))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await
+            .cloned()
+            .map_err(unavailable)
+    }
+
+    fn notify(&self, key: &str) -> Arc<Notify> {
+        let mut notifies = self.notifies.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        notifies.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Drops `key`'s wake-up slot once nobody else waits on it, so the map does not grow
+    /// with every key ever seen.
+    fn forget_notify(&self, key: &str, notify: Arc<Notify>) {
+        let mut notifies = self.notifies.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // One reference in the map, one here.
+        if Arc::strong_count(&notify) == 2 {
+            notifies.remove(key);
+        }
+    }
+}
+
+pub struct RedisSequencer {
+    shared: Arc<Shared>,
+    ttl: Duration,
+    wait_timeout: Duration,
+    subscriber: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RedisSequencer {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+impl RedisSequencer {
+    /// `ttl` bounds how long a crashed holder blocks its key. Connects lazily: a Redis that
+    /// is down now only pauses work until it is back.
+    pub fn new(url: &str, prefix: &str, ttl: Duration) -> Result<Self, SequencerError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let shared = Arc::new(Shared {
+            client,
+            prefix: prefix.to_owned(),
+            connection: OnceCell::new(),
+            notifies: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+        });
+        let subscriber = tokio::spawn(listen_for_wakes(shared.clone()));
+        Ok(Self {
+            shared,
+            ttl,
+            wait_timeout: (ttl / 2).min(Duration::from_secs(1)),
+            subscriber,
+        })
+    }
+
+    async fn try_acquire(&self, key: &str, waiter: &str) -> Result<u64, SequencerError> {
+        let mut connection = self.shared.connection().await?;
+        let heartbeat = format!("{}:seq:waiter:{waiter}", self.shared.prefix);
+        let heartbeat_ttl = u64::try_from((self.wait_timeout * 4).as_millis()).unwrap_or(u64::MAX);
+        let _: () = connection
+            .pset_ex(&heartbeat, 1, heartbeat_ttl)
+            .await
+            .map_err(unavailable)?;
+        let fence: u64 = Script::new(ACQUIRE)
+            .key(self.shared.key(key, "lock"))
+            .key(self.shared.key(key, "queue"))
+            .key(self.shared.key(key, "fence"))
+            .arg(waiter)
+            .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(format!("{}:seq:waiter:", self.shared.prefix))
+            .arg(fence_floor())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        if fence > 0 {
+            let _: Result<(), _> = connection.del(&heartbeat).await;
+        }
+        Ok(fence)
+    }
+}
+
+#[async_trait]
+impl Sequencer for RedisSequencer {
+    async fn acquire(&self, key: &str) -> Result<Lease, SequencerError> {
+        let local = {
+            let mut locks = self.shared.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(key.to_owned()).or_default().clone()
+        };
+        let local_guard = local.lock_owned().await;
+        let waiter = Uuid::new_v4().to_string();
+        let notify = self.shared.notify(key);
+        let mut retry = crate::outbox::retry_backoff(Duration::from_secs(2));
+        let fence = loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_acquire(key, &waiter).await {
+                Ok(0) => {
+                    retry.reset();
+                    let _ = tokio::time::timeout(self.wait_timeout, notified).await;
+                }
+                Ok(fence) => break fence,
+                Err(error) => {
+                    let pause = retry.next_backoff().unwrap_or(Duration::from_secs(2));
+                    tracing::warn!(%error, %key, retry_in = ?pause, "sequencer paused: Redis unavailable");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        };
+
+        self.shared.forget_notify(key, notify);
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = tokio::spawn(renew(
+            self.shared.clone(),
+            self.shared.key(key, "lock"),
+            fence,
+            self.ttl,
+            lost.clone(),
+        ));
+        let shared = self.shared.clone();
+        let key_owned = key.to_owned();
+        Ok(Lease::new(
+            key,
+            fence,
+            lost,
+            Box::new(move || {
+                Box::pin(async move {
+                    renewal.abort();
+                    let released: Result<(), SequencerError> = async {
+                        let mut connection = shared.connection().await?;
+                        let _: i64 = Script::new(RELEASE)
+                            .key(shared.key(&key_owned, "lock"))
+                            .key(shared.wake_channel())
+                            .arg(fence)
+                            .arg(&key_owned)
+                            .invoke_async(&mut connection)
+                            .await
+                            .map_err(unavailable)?;
+                        Ok(())
+                    }
+                    .await;
+                    if let Err(error) = released {
+                        // The lock expires with its TTL; the fence keeps late writes out.
+                        tracing::warn!(%error, key = %key_owned, "releasing a lease failed");
+                    }
+                    drop(local_guard);
+                    let mut locks = shared.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if locks.get(&key_owned).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+                        locks.remove(&key_owned);
+                    }
+                })
+            }),
+        ))
+    }
+
+    async fn hold(&self, key: &str, slot: &str, payload: &[u8]) -> Result<(), SequencerError> {
+        let mut connection = self.shared.connection().await?;
+        let held = self.shared.key(key, "held");
+        redis::pipe()
+            .hset(&held, slot, payload)
+            .ignore()
+            .expire(&held, 7 * 86_400)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_held(&self, key: &str, slot: &str) -> Result<Option<Vec<u8>>, SequencerError> {
+        let mut connection = self.shared.connection().await?;
+        Script::new(TAKE_HELD)
+            .key(self.shared.key(key, "held"))
+            .arg(slot)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError> {
+        let mut connection = self.shared.connection().await?;
+        connection
+            .zadd::<_, _, _, ()>(format!("{}:seq:delayed", self.shared.prefix), key, at.timestamp_millis())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, SequencerError> {
+        let mut connection = self.shared.connection().await?;
+        Script::new(TAKE_DUE)
+            .key(format!("{}:seq:delayed", self.shared.prefix))
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn announce(&self, key: &str) {
+        // Waiters in this process need no round trip.
+        self.shared.notify(key).notify_waiters();
+        if let Ok(mut connection) = self.shared.connection().await {
+            let published: Result<i64, _> = connection.publish(self.shared.wake_channel(), key).await;
+            if let Err(error) = published {
+                tracing::debug!(%error, "announcing a change failed; waiters time out instead");
+            }
+        }
+    }
+
+    async fn wait_for_change(&self, key: &str, timeout: Duration) {
+        let notify = self.shared.notify(key);
+        let _ = tokio::time::timeout(timeout, notify.notified()).await;
+        self.shared.forget_notify(key, notify);
+    }
+}
+
+async fn renew(shared: Arc<Shared>, lock: String, fence: u64, ttl: Duration, lost: Arc<AtomicBool>) {
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let Ok(mut connection) = shared.connection().await else {
+            continue;
+        };
+        let renewed: Result<i64, _> = Script::new(RENEW)
+            .key(&lock)
+            .arg(fence)
+            .arg(ttl_ms)
+            .invoke_async(&mut connection)
+            .await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(%lock, "lease lost: it expired before it could be renewed");
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(error) => tracing::debug!(%error, "renewing a lease failed; retrying"),
+        }
+    }
+}
+
+/// One pub/sub connection per process: a release anywhere wakes the waiters here.
+async fn listen_for_wakes(shared: Arc<Shared>) {
+    let mut retry = crate::outbox::retry_backoff(Duration::from_secs(2));
+    loop {
+        let subscribed = async {
+            let mut pubsub = shared.client.get_async_pubsub().await?;
+            pubsub.subscribe(shared.wake_channel()).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        }
+        .await;
+        match subscribed {
+            Ok(mut pubsub) => {
+                retry.reset();
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    if let Ok(key) = message.get_payload::<String>() {
+                        let notify = {
+                            let notifies = shared.notifies.lock().unwrap_or_else(|p| p.into_inner());
+                            notifies.get(&key).cloned()
+                        };
+                        if let Some(notify) = notify {
+                            notify.notify_waiters();
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(%error, "wake subscription unavailable"),
+        }
+        let pause = retry.next_backoff().unwrap_or(Duration::from_secs(2));
+        tokio::time::sleep(pause).await;
+    }
+}

@@ -1,0 +1,183 @@
+//! Real infrastructure for test suites (enabled with the `testing` feature): a fresh
+//! database per test, the broker (embedded, or external when `KAFKA_BROKERS` is set) and a
+//! private `redis-server` that a test may stop and restart without disturbing others.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database};
+use uuid::Uuid;
+
+use crate::kafka::{EmbeddedBroker, KafkaSettings};
+
+/// Which database the suite runs on: `TEST_DATABASE=postgres` (default) or `sqlite`.
+pub fn uses_sqlite() -> bool {
+    std::env::var("TEST_DATABASE").as_deref() == Ok("sqlite")
+}
+
+/// A new, empty database for one test: a PostgreSQL database `test_<label>_<uuid>` on
+/// `TEST_POSTGRES_URL`, or a new SQLite file. Returns its URL.
+pub async fn fresh_database(label: &str) -> String {
+    if uses_sqlite() {
+        let dir = std::env::temp_dir().join("recommerce-tests");
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(format!("{label}-{}.db", Uuid::new_v4().simple()));
+        return format!("sqlite://{}?mode=rwc", path.display());
+    }
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("test_{label}_{}", Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must be running for the tests (see README)");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+    format!("{base}/{name}")
+}
+
+/// The shared Redis of the suite (`TEST_REDIS_URL`). Never stop it: use [`PrivateRedis`].
+pub fn shared_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The broker for a test: librdkafka's embedded broker, or `KAFKA_BROKERS` if set.
+pub struct TestBroker {
+    embedded: Option<EmbeddedBroker>,
+    pub brokers: String,
+}
+
+impl TestBroker {
+    pub fn start() -> Self {
+        match std::env::var("KAFKA_BROKERS") {
+            Ok(brokers) if !brokers.trim().is_empty() => Self {
+                embedded: None,
+                brokers,
+            },
+            _ => {
+                let embedded = EmbeddedBroker::start(1).expect("embedded broker starts");
+                Self {
+                    brokers: embedded.bootstrap_servers().to_owned(),
+                    embedded: Some(embedded),
+                }
+            }
+        }
+    }
+
+    pub fn settings(&self) -> KafkaSettings {
+        KafkaSettings {
+            brokers: self.brokers.clone(),
+            message_timeout_ms: 3_000,
+            ..KafkaSettings::default()
+        }
+    }
+
+    /// Creates the topics (and their dead-letter topics) with `partitions` partitions.
+    pub async fn create_topics(&self, topics: &[&str], partitions: i32) {
+        match &self.embedded {
+            Some(embedded) => {
+                for topic in topics {
+                    embedded.create_topic_with_dlq(topic, partitions).unwrap();
+                }
+            }
+            None => {
+                let settings = KafkaSettings {
+                    topic_partitions: partitions,
+                    ..self.settings()
+                };
+                settings.ensure_topics(topics).await.unwrap();
+            }
+        }
+    }
+
+    /// Fault injection needs the embedded broker; `None` against an external one.
+    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
+        self.embedded.as_ref()
+    }
+}
+
+/// A `redis-server` of the test's own, on a free port, that the test may stop and restart.
+pub struct PrivateRedis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: free_port(),
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (nothing is persisted: a restart comes back empty).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "private redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Waits until `condition` holds, failing the test after `deadline`.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
