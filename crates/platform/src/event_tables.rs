@@ -173,14 +173,35 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(Outbox::EventId).uuid().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Outbox::EventId)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Outbox::Topic).string_len(200).not_null())
-                    .col(ColumnDef::new(Outbox::AggregateId).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(Outbox::AggregateId)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Outbox::EventType).string_len(200).not_null())
                     .col(ColumnDef::new(Outbox::Payload).binary().not_null())
-                    .col(ColumnDef::new(Outbox::Traceparent).string_len(200).not_null())
-                    .col(ColumnDef::new(Outbox::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Outbox::SentAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(Outbox::Traceparent)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Outbox::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Outbox::SentAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -200,7 +221,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(ProcessedEvents::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(ProcessedEvents::Consumer).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(ProcessedEvents::Consumer)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ProcessedEvents::EventId).uuid().not_null())
                     .col(
                         ColumnDef::new(ProcessedEvents::ProcessedAt)
@@ -220,11 +245,31 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(AggregateProgress::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(AggregateProgress::Consumer).string_len(200).not_null())
-                    .col(ColumnDef::new(AggregateProgress::Producer).string_len(200).not_null())
-                    .col(ColumnDef::new(AggregateProgress::AggregateId).string_len(200).not_null())
-                    .col(ColumnDef::new(AggregateProgress::LastSeq).big_integer().not_null())
-                    .col(ColumnDef::new(AggregateProgress::Fence).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(AggregateProgress::Consumer)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AggregateProgress::Producer)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AggregateProgress::AggregateId)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AggregateProgress::LastSeq)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AggregateProgress::Fence)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(AggregateProgress::UpdatedAt)
                             .timestamp_with_time_zone()
@@ -244,11 +289,28 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(DeadLetters::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(DeadLetters::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(DeadLetters::Consumer).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(DeadLetters::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(DeadLetters::Consumer)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(DeadLetters::EventId).string_len(64).null())
-                    .col(ColumnDef::new(DeadLetters::EventType).string_len(200).null())
-                    .col(ColumnDef::new(DeadLetters::Topic).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(DeadLetters::EventType)
+                            .string_len(200)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeadLetters::Topic)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(DeadLetters::Partition).integer().not_null())
                     .col(ColumnDef::new(DeadLetters::Offset).big_integer().not_null())
                     .col(ColumnDef::new(DeadLetters::Key).string_len(200).null())

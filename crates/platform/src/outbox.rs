@@ -50,8 +50,15 @@ where
     E: events::Event,
 {
     let traceparent = crate::telemetry::current_traceparent();
-    let envelope = events::Envelope::wrap(event, aggregate_id, aggregate_seq, producer, traceparent.clone());
-    let event_id = Uuid::parse_str(&envelope.event_id).map_err(|error| DbErr::Custom(error.to_string()))?;
+    let envelope = events::Envelope::wrap(
+        event,
+        aggregate_id,
+        aggregate_seq,
+        producer,
+        traceparent.clone(),
+    );
+    let event_id =
+        Uuid::parse_str(&envelope.event_id).map_err(|error| DbErr::Custom(error.to_string()))?;
     outbox::Entity::insert(outbox::ActiveModel {
         event_id: Set(event_id),
         topic: Set(E::TOPIC.to_owned()),
@@ -107,6 +114,7 @@ struct RelayMetrics {
     oldest_unsent_age: Gauge,
     publish_latency: Histogram,
     published: IntCounter,
+    failed_rounds: IntCounter,
 }
 
 impl RelayMetrics {
@@ -122,14 +130,21 @@ impl RelayMetrics {
                     "outbox_publish_latency_seconds",
                     "From the event's commit to the broker's acknowledgement",
                 )
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0]),
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+                ]),
             )?,
             published: IntCounter::new("outbox_published_total", "Events sent by the relay")?,
+            failed_rounds: IntCounter::new(
+                "outbox_failed_rounds_total",
+                "Relay rounds that could not send everything (broker or database trouble)",
+            )?,
         };
         registry.register(Box::new(metrics.backlog.clone()))?;
         registry.register(Box::new(metrics.oldest_unsent_age.clone()))?;
         registry.register(Box::new(metrics.publish_latency.clone()))?;
         registry.register(Box::new(metrics.published.clone()))?;
+        registry.register(Box::new(metrics.failed_rounds.clone()))?;
         Ok(metrics)
     }
 }
@@ -163,7 +178,8 @@ impl OutboxRelay {
 
     /// Relays until `shutdown`; the batch in flight when it fires is finished first.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut backoff = retry_backoff(Duration::from_millis(self.settings.max_backoff_ms.max(100)));
+        let mut backoff =
+            retry_backoff(Duration::from_millis(self.settings.max_backoff_ms.max(100)));
         let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
         loop {
             if shutdown.is_cancelled() {
@@ -182,6 +198,7 @@ impl OutboxRelay {
                     Duration::ZERO
                 }
                 Err(error) => {
+                    self.metrics.failed_rounds.inc();
                     let pause = backoff.next_backoff().unwrap_or(backoff.max_interval);
                     tracing::warn!(%error, retry_in = ?pause, "outbox relay round failed");
                     self.recreate_producer_if_fatal();
@@ -217,10 +234,22 @@ impl OutboxRelay {
         let deliveries = rows.iter().map(|row| {
             let event_id = row.event_id.to_string();
             let headers = OwnedHeaders::new()
-                .insert(Header { key: headers::EVENT_ID, value: Some(event_id.as_str()) })
-                .insert(Header { key: headers::EVENT_TYPE, value: Some(row.event_type.as_str()) })
-                .insert(Header { key: headers::TRACEPARENT, value: Some(row.traceparent.as_str()) })
-                .insert(Header { key: headers::PRODUCER, value: Some(self.client_id.as_str()) });
+                .insert(Header {
+                    key: headers::EVENT_ID,
+                    value: Some(event_id.as_str()),
+                })
+                .insert(Header {
+                    key: headers::EVENT_TYPE,
+                    value: Some(row.event_type.as_str()),
+                })
+                .insert(Header {
+                    key: headers::TRACEPARENT,
+                    value: Some(row.traceparent.as_str()),
+                })
+                .insert(Header {
+                    key: headers::PRODUCER,
+                    value: Some(self.client_id.as_str()),
+                });
             let record = FutureRecord::to(&row.topic)
                 .key(row.aggregate_id.as_str())
                 .payload(row.payload.as_slice())
@@ -237,7 +266,9 @@ impl OutboxRelay {
                     let age = (now - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
                     self.metrics.publish_latency.observe(age);
                 }
-                Err((error, _)) => tracing::debug!(%error, event_id = %row.event_id, "not delivered"),
+                Err((error, _)) => {
+                    tracing::debug!(%error, event_id = %row.event_id, "not delivered")
+                }
             }
         }
         if !sent.is_empty() {
@@ -260,7 +291,9 @@ impl OutboxRelay {
 
     async fn housekeeping(&self) -> Result<(), DbErr> {
         let unsent = outbox::Entity::find().filter(outbox::Column::SentAt.is_null());
-        self.metrics.backlog.set(unsent.clone().count(&self.db).await? as i64);
+        self.metrics
+            .backlog
+            .set(unsent.clone().count(&self.db).await? as i64);
         let oldest = unsent
             .order_by_asc(outbox::Column::Id)
             .one(&self.db)

@@ -4,8 +4,7 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -171,7 +170,10 @@ impl Applier {
         }
         let mut update = aggregate_progress::Entity::update_many()
             .col_expr(aggregate_progress::Column::LastSeq, Expr::value(seq))
-            .col_expr(aggregate_progress::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(
+                aggregate_progress::Column::UpdatedAt,
+                Expr::value(Utc::now()),
+            )
             .filter(aggregate_progress::Column::Consumer.eq(consumer))
             .filter(aggregate_progress::Column::Producer.eq(producer))
             .filter(aggregate_progress::Column::AggregateId.eq(aggregate_id))

@@ -35,7 +35,11 @@ pub(crate) struct DeadLetterWriter {
 }
 
 impl DeadLetterWriter {
-    pub fn new(db: DatabaseConnection, kafka: &KafkaSettings, consumer: &str) -> Result<Self, rdkafka::error::KafkaError> {
+    pub fn new(
+        db: DatabaseConnection,
+        kafka: &KafkaSettings,
+        consumer: &str,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
         Ok(Self {
             db,
             producer: kafka.producer(&format!("{consumer}-dlq"))?,
@@ -43,17 +47,38 @@ impl DeadLetterWriter {
         })
     }
 
-    pub async fn write(&self, delivery: &Delivery, envelope: Option<&events::Envelope>, error: &str, attempts: u32) {
+    pub async fn write(
+        &self,
+        delivery: &Delivery,
+        envelope: Option<&events::Envelope>,
+        error: &str,
+        attempts: u32,
+    ) {
         let topic = events::topics::dead_letter_topic(&delivery.topic);
-        let origin = format!("{}/{}/{}", delivery.topic, delivery.partition, delivery.offset);
+        let origin = format!(
+            "{}/{}/{}",
+            delivery.topic, delivery.partition, delivery.offset
+        );
         let attempts_text = attempts.to_string();
         let mut retry = retry_backoff(Duration::from_secs(5));
         loop {
             let headers = OwnedHeaders::new()
-                .insert(Header { key: headers::DLQ_ERROR, value: Some(error) })
-                .insert(Header { key: headers::DLQ_ATTEMPTS, value: Some(attempts_text.as_str()) })
-                .insert(Header { key: headers::DLQ_ORIGIN, value: Some(origin.as_str()) })
-                .insert(Header { key: headers::DLQ_CONSUMER, value: Some(self.consumer.as_str()) });
+                .insert(Header {
+                    key: headers::DLQ_ERROR,
+                    value: Some(error),
+                })
+                .insert(Header {
+                    key: headers::DLQ_ATTEMPTS,
+                    value: Some(attempts_text.as_str()),
+                })
+                .insert(Header {
+                    key: headers::DLQ_ORIGIN,
+                    value: Some(origin.as_str()),
+                })
+                .insert(Header {
+                    key: headers::DLQ_CONSUMER,
+                    value: Some(self.consumer.as_str()),
+                });
             let record = FutureRecord::to(&topic)
                 .key(delivery.key.as_str())
                 .payload(delivery.payload.as_slice())
@@ -104,7 +129,11 @@ pub struct DeadLetterAdmin {
 }
 
 impl DeadLetterAdmin {
-    pub fn new(db: DatabaseConnection, kafka: &KafkaSettings, client_id: &str) -> Result<Self, rdkafka::error::KafkaError> {
+    pub fn new(
+        db: DatabaseConnection,
+        kafka: &KafkaSettings,
+        client_id: &str,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
         Ok(Self {
             db,
             producer: kafka.producer(client_id)?,
@@ -205,7 +234,10 @@ pub async fn list_dead_letters(
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(20);
     if page == 0 || !(1..=100).contains(&per_page) {
-        return Err(ApiError::new(kinds::INVALID_QUERY, "page ≥ 1 and per_page 1–100"));
+        return Err(ApiError::new(
+            kinds::INVALID_QUERY,
+            "page ≥ 1 and per_page 1–100",
+        ));
     }
     let mut select = dead_letter::Entity::find();
     if !query.include_replayed {
@@ -262,22 +294,36 @@ pub async fn replay_dead_letter(
         .await
         .map_err(internal)?;
     if claimed.rows_affected == 0 {
-        return Err(ApiError::new(ALREADY_REPLAYED, format!("dead letter {id} was replayed already")));
+        return Err(ApiError::new(
+            ALREADY_REPLAYED,
+            format!("dead letter {id} was replayed already"),
+        ));
     }
-    let headers = OwnedHeaders::new().insert(Header { key: headers::REPLAY, value: Some("true") });
-    let mut record = FutureRecord::to(&row.topic).payload(row.payload.as_slice()).headers(headers);
+    let headers = OwnedHeaders::new().insert(Header {
+        key: headers::REPLAY,
+        value: Some("true"),
+    });
+    let mut record = FutureRecord::to(&row.topic)
+        .payload(row.payload.as_slice())
+        .headers(headers);
     if let Some(key) = &row.key {
         record = record.key(key.as_str());
     }
     if let Err((error, _)) = admin.producer.send(record, Duration::from_secs(5)).await {
         // Undo the claim so the replay can be tried again.
         dead_letter::Entity::update_many()
-            .col_expr(dead_letter::Column::ReplayedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                dead_letter::Column::ReplayedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(dead_letter::Column::Id.eq(id))
             .exec(&admin.db)
             .await
             .map_err(internal)?;
-        return Err(ApiError::new(kinds::NOT_READY, format!("the broker did not accept the replay: {error}")));
+        return Err(ApiError::new(
+            kinds::NOT_READY,
+            format!("the broker did not accept the replay: {error}"),
+        ));
     }
     let row = dead_letter::Entity::find_by_id(id)
         .one(&admin.db)

@@ -19,7 +19,7 @@ mod apply;
 pub mod dead_letters;
 mod runtime;
 
-pub use apply::{Applied, ApplyError, Applier};
+pub use apply::{Applied, Applier, ApplyError};
 pub use runtime::{ConsumerHandle, ConsumerRuntime, ConsumerSettings};
 
 use std::collections::HashMap;
@@ -85,7 +85,11 @@ pub trait Handle<E: Event>: Send + Sync + 'static {
 
 #[async_trait]
 trait ErasedHandler: Send + Sync {
-    async fn handle(&self, txn: &DatabaseTransaction, incoming: &IncomingEvent) -> Result<(), HandlerError>;
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        incoming: &IncomingEvent,
+    ) -> Result<(), HandlerError>;
 }
 
 struct Typed<E, H> {
@@ -95,7 +99,11 @@ struct Typed<E, H> {
 
 #[async_trait]
 impl<E: Event + Send + 'static, H: Handle<E>> ErasedHandler for Typed<E, H> {
-    async fn handle(&self, txn: &DatabaseTransaction, incoming: &IncomingEvent) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        incoming: &IncomingEvent,
+    ) -> Result<(), HandlerError> {
         let event = incoming.open::<E>()?;
         self.handler.handle(txn, event, incoming).await
     }

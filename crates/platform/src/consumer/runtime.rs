@@ -5,7 +5,9 @@ use std::time::Duration;
 use backoff::backoff::Backoff;
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use prost::Message as _;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use sea_orm::DatabaseConnection;
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::dead_letters::DeadLetterWriter;
-use super::{Applied, ApplyError, Applier, HandlerError, Handlers, IncomingEvent, headers};
+use super::{Applied, Applier, ApplyError, HandlerError, Handlers, IncomingEvent, headers};
 use crate::kafka::KafkaSettings;
 use crate::outbox::retry_backoff;
 use crate::sequencer::Sequencer;
@@ -77,7 +79,9 @@ impl Tracker {
 type Trackers = Arc<Mutex<HashMap<(String, i32), Tracker>>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn commit_list(trackers: &Trackers, only: Option<&[(String, i32)]>) -> TopicPartitionList {
@@ -129,6 +133,8 @@ impl Metrics {
 pub(crate) struct Context {
     trackers: Trackers,
     lag: IntGaugeVec,
+    /// Set by [`ConsumerHandle::kill`]: a crashed process commits nothing on its way out.
+    killed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ClientContext for Context {
@@ -147,7 +153,9 @@ impl ClientContext for Context {
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(revoked) = rebalance {
+        if let Rebalance::Revoke(revoked) = rebalance
+            && !self.killed.load(std::sync::atomic::Ordering::SeqCst)
+        {
             let revoked: Vec<(String, i32)> = revoked
                 .elements()
                 .iter()
@@ -230,9 +238,11 @@ impl ConsumerRuntime {
     pub fn start(self) -> Result<ConsumerHandle, ConsumerError> {
         let metrics = Metrics::new(&self.registry)?;
         let trackers: Trackers = Arc::default();
+        let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let context = Context {
             trackers: trackers.clone(),
             lag: metrics.lag.clone(),
+            killed: killed.clone(),
         };
         let client_id = format!("{}-{}", self.group, uuid::Uuid::new_v4().simple());
         let consumer: StreamConsumer<Context> = self
@@ -259,6 +269,7 @@ impl ConsumerRuntime {
         Ok(ConsumerHandle {
             shared,
             shutdown,
+            killed,
             tasks: vec![poll, commits, scheduler],
         })
     }
@@ -269,6 +280,7 @@ impl ConsumerRuntime {
 pub struct ConsumerHandle {
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    killed: Arc<std::sync::atomic::AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -281,7 +293,10 @@ impl ConsumerHandle {
         }
         lock(&self.shared.workers).clear();
         self.shared.tasks.close();
-        if tokio::time::timeout(grace, self.shared.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.shared.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("consumer workers did not finish within the grace period");
         }
         let list = commit_list(&self.shared.trackers, None);
@@ -294,6 +309,7 @@ impl ConsumerHandle {
 
     /// Stops everything at once without committing, as a crash would.
     pub fn kill(self) {
+        self.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.shutdown.cancel();
         for task in &self.tasks {
             task.abort();
@@ -404,7 +420,11 @@ fn slot(producer: &str, seq: u64) -> String {
     format!("{producer}:{seq}")
 }
 
-async fn key_worker(shared: Arc<Shared>, key: String, mut receiver: mpsc::UnboundedReceiver<Delivery>) {
+async fn key_worker(
+    shared: Arc<Shared>,
+    key: String,
+    mut receiver: mpsc::UnboundedReceiver<Delivery>,
+) {
     let idle = Duration::from_secs(5);
     let recheck = Duration::from_millis(shared.settings.recheck_interval_ms.max(10));
     let mut parked = Parked::new();
@@ -457,7 +477,12 @@ async fn decode(shared: &Shared, delivery: &Delivery) -> Option<IncomingEvent> {
         Err(error) => {
             shared
                 .dead_letters
-                .write(delivery, None, &format!("not an event envelope: {error}"), 1)
+                .write(
+                    delivery,
+                    None,
+                    &format!("not an event envelope: {error}"),
+                    1,
+                )
                 .await;
             shared.metrics.dead_lettered.inc();
             finish(shared, delivery, "dead_lettered");
@@ -469,7 +494,8 @@ async fn decode(shared: &Shared, delivery: &Delivery) -> Option<IncomingEvent> {
 fn finish(shared: &Shared, delivery: &Delivery, outcome: &str) {
     shared.metrics.events.with_label_values(&[outcome]).inc();
     if delivery.tracked
-        && let Some(tracker) = lock(&shared.trackers).get_mut(&(delivery.topic.clone(), delivery.partition))
+        && let Some(tracker) =
+            lock(&shared.trackers).get_mut(&(delivery.topic.clone(), delivery.partition))
     {
         tracker.pending.remove(&delivery.offset);
     }
@@ -573,8 +599,17 @@ async fn process(
     .await
 }
 
-async fn dead_letter(shared: &Arc<Shared>, delivery: &Delivery, event: &IncomingEvent, reason: &str, attempts: u32) {
-    shared.dead_letters.write(delivery, Some(&event.envelope), reason, attempts).await;
+async fn dead_letter(
+    shared: &Arc<Shared>,
+    delivery: &Delivery,
+    event: &IncomingEvent,
+    reason: &str,
+    attempts: u32,
+) {
+    shared
+        .dead_letters
+        .write(delivery, Some(&event.envelope), reason, attempts)
+        .await;
     if let Err(error) = shared.applier.skip(event).await {
         tracing::warn!(%error, "could not pass the dead-lettered event's sequence slot");
     }

@@ -43,9 +43,8 @@ impl EmbeddedBroker {
             .set("client.id", "embedded-broker")
             .create()?;
         // SAFETY: the handle is a live rd_kafka_t owned by `handle`, kept in the struct.
-        let cluster = unsafe {
-            sys::rd_kafka_mock_cluster_new(handle.client().native_ptr(), broker_count)
-        };
+        let cluster =
+            unsafe { sys::rd_kafka_mock_cluster_new(handle.client().native_ptr(), broker_count) };
         if cluster.is_null() {
             return Err(KafkaError::MockCluster(RDKafkaErrorCode::Fail));
         }
@@ -71,7 +70,8 @@ impl EmbeddedBroker {
     }
 
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
-        let name = CString::new(topic).map_err(|_| KafkaError::MockCluster(RDKafkaErrorCode::InvalidTopic))?;
+        let name = CString::new(topic)
+            .map_err(|_| KafkaError::MockCluster(RDKafkaErrorCode::InvalidTopic))?;
         // SAFETY: `cluster` is live; `name` outlives the call.
         check(unsafe {
             sys::rd_kafka_mock_topic_create(self.cluster, name.as_ptr(), partitions, 1)

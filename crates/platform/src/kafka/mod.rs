@@ -88,7 +88,12 @@ impl KafkaSettings {
         let admin: AdminClient<DefaultClientContext> = self.base("topic-admin").create()?;
         let names: Vec<String> = topics
             .iter()
-            .flat_map(|topic| [(*topic).to_owned(), events::topics::dead_letter_topic(topic)])
+            .flat_map(|topic| {
+                [
+                    (*topic).to_owned(),
+                    events::topics::dead_letter_topic(topic),
+                ]
+            })
             .collect();
         let new_topics: Vec<NewTopic<'_>> = names
             .iter()

@@ -40,7 +40,10 @@ impl LocalSequencer {
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut state)
     }
 
@@ -65,7 +68,9 @@ impl Sequencer for LocalSequencer {
             Box::new(move || {
                 Box::pin(async move {
                     drop(guard);
-                    let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let mut state = state
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
                     if let Some(lock) = state.locks.get(&key_owned)
                         && Arc::strong_count(lock) == 1
                     {
@@ -94,12 +99,18 @@ impl Sequencer for LocalSequencer {
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError> {
         self.with_state(|state| {
             state.delayed.retain(|(_, queued), ()| queued != key);
-            state.delayed.insert((at.timestamp_millis(), key.to_owned()), ());
+            state
+                .delayed
+                .insert((at.timestamp_millis(), key.to_owned()), ());
         });
         Ok(())
     }
 
-    async fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, SequencerError> {
+    async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, SequencerError> {
         Ok(self.with_state(|state| {
             let due: Vec<(i64, String)> = state
                 .delayed

@@ -101,7 +101,11 @@ pub trait Sequencer: Send + Sync + 'static {
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError>;
 
     /// Takes up to `limit` keys whose retry time has come.
-    async fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, SequencerError>;
+    async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, SequencerError>;
 
     /// Tells every instance something changed for `key` (released, applied, due).
     async fn announce(&self, key: &str);
@@ -111,7 +115,11 @@ pub trait Sequencer: Send + Sync + 'static {
 }
 
 /// Runs `work` holding `key`'s lease, and releases it afterwards.
-pub async fn run_in_sequence<S, T, F, Fut>(sequencer: &S, key: &str, work: F) -> Result<T, SequencerError>
+pub async fn run_in_sequence<S, T, F, Fut>(
+    sequencer: &S,
+    key: &str,
+    work: F,
+) -> Result<T, SequencerError>
 where
     S: Sequencer + ?Sized,
     F: FnOnce(u64) -> Fut,

@@ -118,14 +118,20 @@ impl Shared {
     }
 
     fn notify(&self, key: &str) -> Arc<Notify> {
-        let mut notifies = self.notifies.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut notifies = self
+            .notifies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         notifies.entry(key.to_owned()).or_default().clone()
     }
 
     /// Drops `key`'s wake-up slot once nobody else waits on it, so the map does not grow
     /// with every key ever seen.
     fn forget_notify(&self, key: &str, notify: Arc<Notify>) {
-        let mut notifies = self.notifies.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut notifies = self
+            .notifies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // One reference in the map, one here.
         if Arc::strong_count(&notify) == 2 {
             notifies.remove(key);
@@ -197,7 +203,11 @@ impl RedisSequencer {
 impl Sequencer for RedisSequencer {
     async fn acquire(&self, key: &str) -> Result<Lease, SequencerError> {
         let local = {
-            let mut locks = self.shared.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut locks = self
+                .shared
+                .locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             locks.entry(key.to_owned()).or_default().clone()
         };
         let local_guard = local.lock_owned().await;
@@ -258,8 +268,14 @@ impl Sequencer for RedisSequencer {
                         tracing::warn!(%error, key = %key_owned, "releasing a lease failed");
                     }
                     drop(local_guard);
-                    let mut locks = shared.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    if locks.get(&key_owned).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+                    let mut locks = shared
+                        .locks
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if locks
+                        .get(&key_owned)
+                        .is_some_and(|lock| Arc::strong_count(lock) == 1)
+                    {
                         locks.remove(&key_owned);
                     }
                 })
@@ -293,12 +309,20 @@ impl Sequencer for RedisSequencer {
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError> {
         let mut connection = self.shared.connection().await?;
         connection
-            .zadd::<_, _, _, ()>(format!("{}:seq:delayed", self.shared.prefix), key, at.timestamp_millis())
+            .zadd::<_, _, _, ()>(
+                format!("{}:seq:delayed", self.shared.prefix),
+                key,
+                at.timestamp_millis(),
+            )
             .await
             .map_err(unavailable)
     }
 
-    async fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, SequencerError> {
+    async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, SequencerError> {
         let mut connection = self.shared.connection().await?;
         Script::new(TAKE_DUE)
             .key(format!("{}:seq:delayed", self.shared.prefix))
@@ -313,7 +337,8 @@ impl Sequencer for RedisSequencer {
         // Waiters in this process need no round trip.
         self.shared.notify(key).notify_waiters();
         if let Ok(mut connection) = self.shared.connection().await {
-            let published: Result<i64, _> = connection.publish(self.shared.wake_channel(), key).await;
+            let published: Result<i64, _> =
+                connection.publish(self.shared.wake_channel(), key).await;
             if let Err(error) = published {
                 tracing::debug!(%error, "announcing a change failed; waiters time out instead");
             }
@@ -327,7 +352,13 @@ impl Sequencer for RedisSequencer {
     }
 }
 
-async fn renew(shared: Arc<Shared>, lock: String, fence: u64, ttl: Duration, lost: Arc<AtomicBool>) {
+async fn renew(
+    shared: Arc<Shared>,
+    lock: String,
+    fence: u64,
+    ttl: Duration,
+    lost: Arc<AtomicBool>,
+) {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     loop {
         tokio::time::sleep(ttl / 3).await;
@@ -369,7 +400,8 @@ async fn listen_for_wakes(shared: Arc<Shared>) {
                 while let Some(message) = messages.next().await {
                     if let Ok(key) = message.get_payload::<String>() {
                         let notify = {
-                            let notifies = shared.notifies.lock().unwrap_or_else(|p| p.into_inner());
+                            let notifies =
+                                shared.notifies.lock().unwrap_or_else(|p| p.into_inner());
                             notifies.get(&key).cloned()
                         };
                         if let Some(notify) = notify {

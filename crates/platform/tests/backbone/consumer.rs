@@ -1,0 +1,377 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use platform::consumer::{ConsumerRuntime, ConsumerSettings, Handlers};
+use platform::sequencer::{LocalSequencer, RedisSequencer, Sequencer, run_in_sequence};
+use platform::testing::{PrivateRedis, TestBroker, eventually, shared_redis_url};
+use rand::seq::SliceRandom;
+use rdkafka::Message;
+use rdkafka::message::Headers;
+use sea_orm::DatabaseConnection;
+
+use crate::support::{
+    Counted, EffectHandler, TOPIC, counter, database, effects, envelope, produce, reader,
+    record_effect,
+};
+
+fn quick() -> ConsumerSettings {
+    ConsumerSettings {
+        max_attempts: 3,
+        max_retry_backoff_ms: 50,
+        unavailable_max_backoff_ms: 200,
+        commit_interval_ms: 100,
+        recheck_interval_ms: 100,
+    }
+}
+
+fn runtime(
+    broker: &TestBroker,
+    group: &str,
+    db: &DatabaseConnection,
+    handler: EffectHandler,
+    sequencer: Arc<dyn Sequencer>,
+    registry: &prometheus::Registry,
+    settings: ConsumerSettings,
+) -> platform::consumer::ConsumerHandle {
+    ConsumerRuntime::new(
+        &broker.settings(),
+        group,
+        &[TOPIC],
+        db.clone(),
+        Handlers::new().on::<Counted, _>(handler),
+        sequencer,
+        registry,
+    )
+    .with_settings(settings)
+    .start()
+    .unwrap()
+}
+
+fn group() -> String {
+    format!("group-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn a_consumer_killed_before_committing_is_redelivered_without_a_second_effect() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let producer = broker.settings().producer("test").unwrap();
+    let group = group();
+    let sequencer: Arc<dyn Sequencer> = Arc::new(LocalSequencer::new());
+
+    let first_registry = prometheus::Registry::new();
+    let never_commit = ConsumerSettings {
+        commit_interval_ms: 3_600_000,
+        ..quick()
+    };
+    let first = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        sequencer.clone(),
+        &first_registry,
+        never_commit.clone(),
+    );
+    produce(&producer, &envelope("order-1", 1), None).await;
+    eventually(Duration::from_secs(30), "the effect", || async {
+        effects(&db).await.len() == 1
+    })
+    .await;
+    first.kill();
+
+    let second_registry = prometheus::Registry::new();
+    let second = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        sequencer,
+        &second_registry,
+        never_commit,
+    );
+    eventually(Duration::from_secs(30), "the redelivery", || async {
+        counter(&second_registry, "consumer_events_total", Some("duplicate")) >= 1.0
+    })
+    .await;
+    assert_eq!(effects(&db).await.len(), 1, "redelivered, but one effect");
+    second.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn two_instances_and_direct_calls_serialise_every_key_in_sequence() {
+    const KEYS: usize = 50;
+    const EVENTS: u64 = 20;
+    const DIRECT_KEYS: usize = 10;
+    const DIRECT_CALLS: usize = 5;
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 4).await;
+    let db = database().await;
+    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let sequencer = |_: usize| -> Arc<dyn Sequencer> {
+        Arc::new(RedisSequencer::new(&shared_redis_url(), &prefix, Duration::from_secs(5)).unwrap())
+    };
+    let group = group();
+    let (first_sequencer, second_sequencer) = (sequencer(1), sequencer(2));
+    let first = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        first_sequencer.clone(),
+        &prometheus::Registry::new(),
+        quick(),
+    );
+    let second = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        second_sequencer.clone(),
+        &prometheus::Registry::new(),
+        quick(),
+    );
+
+    // Every key's events, in a random global order, each to a random partition.
+    let mut plan: Vec<(String, u64)> = (0..KEYS)
+        .flat_map(|key| (1..=EVENTS).map(move |seq| (format!("order-{key}"), seq)))
+        .collect();
+    plan.shuffle(&mut rand::rng());
+    let producer = broker.settings().producer("test").unwrap();
+    let producing = tokio::spawn(async move {
+        for (key, seq) in plan {
+            let partition = rand::random_range(0..4);
+            produce(&producer, &envelope(&key, seq), Some(partition)).await;
+        }
+    });
+
+    // Meanwhile, direct calls (as the API would make) on some of the same keys.
+    let mut direct = Vec::new();
+    for key in 0..DIRECT_KEYS {
+        let sequencer = if key % 2 == 0 {
+            first_sequencer.clone()
+        } else {
+            second_sequencer.clone()
+        };
+        let db = db.clone();
+        direct.push(tokio::spawn(async move {
+            for call in 0..DIRECT_CALLS {
+                let aggregate = format!("order-{key}");
+                run_in_sequence(sequencer.as_ref(), &aggregate, |_fence| {
+                    let db = db.clone();
+                    let aggregate = aggregate.clone();
+                    async move {
+                        record_effect(&db, &aggregate, call as i64, "direct")
+                            .await
+                            .unwrap()
+                    }
+                })
+                .await
+                .unwrap();
+                tokio::time::sleep(Duration::from_millis(rand::random_range(0..20))).await;
+            }
+        }));
+    }
+    producing.await.unwrap();
+    for task in direct {
+        task.await.unwrap();
+    }
+    let expected = KEYS * EVENTS as usize + DIRECT_KEYS * DIRECT_CALLS;
+    eventually(Duration::from_secs(120), "every effect", || async {
+        effects(&db).await.len() >= expected
+    })
+    .await;
+
+    let all = effects(&db).await;
+    assert_eq!(all.len(), expected, "no effect twice");
+    let mut by_key: BTreeMap<String, Vec<(i64, i64, String)>> = BTreeMap::new();
+    for (aggregate, seq, position, source) in all {
+        by_key
+            .entry(aggregate)
+            .or_default()
+            .push((position, seq, source));
+    }
+    for (key, mut effects) in by_key {
+        effects.sort();
+        let positions: Vec<i64> = effects.iter().map(|effect| effect.0).collect();
+        let count = effects.len() as i64;
+        assert_eq!(
+            positions,
+            (1..=count).collect::<Vec<_>>(),
+            "{key}: effects overlapped"
+        );
+        let event_seqs: Vec<i64> = effects
+            .iter()
+            .filter(|e| e.2 == "event")
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(
+            event_seqs,
+            (1..=EVENTS as i64).collect::<Vec<_>>(),
+            "{key}: out of sequence"
+        );
+        let calls: Vec<i64> = effects
+            .iter()
+            .filter(|e| e.2 == "direct")
+            .map(|e| e.1)
+            .collect();
+        let expected_calls: Vec<i64> = if key_index(&key) < DIRECT_KEYS {
+            (0..DIRECT_CALLS as i64).collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            calls, expected_calls,
+            "{key}: direct calls out of arrival order"
+        );
+    }
+    first.shutdown(Duration::from_secs(5)).await;
+    second.shutdown(Duration::from_secs(5)).await;
+}
+
+fn key_index(key: &str) -> usize {
+    key.trim_start_matches("order-").parse().unwrap()
+}
+
+#[tokio::test]
+async fn processing_pauses_while_redis_is_down_and_resumes_without_loss_or_duplicates() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 3).await;
+    let db = database().await;
+    let mut redis = PrivateRedis::start();
+    let sequencer: Arc<dyn Sequencer> =
+        Arc::new(RedisSequencer::new(&redis.url(), "private", Duration::from_secs(2)).unwrap());
+    let consumer = runtime(
+        &broker,
+        &group(),
+        &db,
+        EffectHandler::default(),
+        sequencer,
+        &prometheus::Registry::new(),
+        quick(),
+    );
+
+    let producer = broker.settings().producer("test").unwrap();
+    for seq in 1..=10u64 {
+        for key in 0..20 {
+            produce(&producer, &envelope(&format!("order-{key}"), seq), None).await;
+        }
+    }
+    eventually(Duration::from_secs(60), "some progress", || async {
+        effects(&db).await.len() >= 20
+    })
+    .await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart();
+
+    eventually(Duration::from_secs(120), "all 200 effects", || async {
+        effects(&db).await.len() >= 200
+    })
+    .await;
+    let all = effects(&db).await;
+    let mut seen: HashMap<(String, i64), usize> = HashMap::new();
+    for (aggregate, seq, _, _) in &all {
+        *seen.entry((aggregate.clone(), *seq)).or_default() += 1;
+    }
+    assert_eq!(all.len(), 200, "0 duplicated");
+    assert_eq!(seen.len(), 200, "0 lost");
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fixed() {
+    use actix_web::web;
+    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
+
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let handler = EffectHandler::default();
+    handler.broken.store(true, Ordering::SeqCst);
+    let registry = prometheus::Registry::new();
+    let consumer = runtime(
+        &broker,
+        &group(),
+        &db,
+        handler.clone(),
+        Arc::new(LocalSequencer::new()),
+        &registry,
+        quick(),
+    );
+    let producer = broker.settings().producer("test").unwrap();
+    produce(&producer, &envelope("order-1", 1), None).await;
+    eventually(Duration::from_secs(30), "the dead letter", || async {
+        counter(&registry, "consumer_dead_lettered_total", None) >= 1.0
+    })
+    .await;
+    // Its successor is not held up by it.
+    handler.broken.store(false, Ordering::SeqCst);
+    produce(&producer, &envelope("order-1", 2), None).await;
+    eventually(Duration::from_secs(30), "the successor applied", || async {
+        effects(&db).await.len() == 1
+    })
+    .await;
+
+    let dlq = reader(&broker.brokers, &events::topics::dead_letter_topic(TOPIC));
+    let message = tokio::time::timeout(Duration::from_secs(30), dlq.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = message.headers().unwrap();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|header| header.key == name)
+            .and_then(|header| header.value)
+            .map(|value| String::from_utf8_lossy(value).into_owned())
+    };
+    assert_eq!(header("dlq-attempts").as_deref(), Some("3"));
+    assert!(header("dlq-error").unwrap().contains("broken"));
+    assert_eq!(
+        header("dlq-origin").as_deref(),
+        Some(format!("{TOPIC}/0/0").as_str())
+    );
+
+    // Admins list and replay it over HTTP.
+    let admin =
+        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
+    let app = crate::support::admin_app(move |cfg| {
+        cfg.app_data(admin.clone());
+        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
+    })
+    .await;
+    let listed: serde_json::Value = app.get("/v1/admin/test/dead-letters").await;
+    assert_eq!(listed["total"], 1);
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed["items"][0]["attempts"], 3);
+
+    let replayed = app
+        .post(&format!("/v1/admin/test/dead-letters/{id}/replay"))
+        .await;
+    assert_eq!(replayed, 202);
+    eventually(
+        Duration::from_secs(30),
+        "the replayed event applied",
+        || async { effects(&db).await.len() == 2 },
+    )
+    .await;
+    let seqs: Vec<i64> = effects(&db)
+        .await
+        .into_iter()
+        .map(|effect| effect.1)
+        .collect();
+    assert_eq!(seqs, [2, 1]);
+    assert_eq!(
+        app.post(&format!("/v1/admin/test/dead-letters/{id}/replay"))
+            .await,
+        409
+    );
+    let after: serde_json::Value = app.get("/v1/admin/test/dead-letters").await;
+    assert_eq!(after["total"], 0);
+    consumer.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(effects(&db).await.len(), 2, "replayed once");
+}
