@@ -10,7 +10,7 @@ TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nexte
 run:
 	$(CARGO) run -p catalog -- dev
 
-## Everything CI checks: formatting, lints, all tests on PostgreSQL, the API suite on SQLite.
+## Everything CI checks: formatting, lints, all tests on PostgreSQL, the database-facing suites again on SQLite.
 test: lint clean-test-databases test-postgres test-sqlite
 
 lint:
@@ -21,7 +21,7 @@ test-postgres:
 	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) --workspace
 
 test-sqlite:
-	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api
+	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone
 
 ## Browse throughput, latency and memory as ratios to a same-run baseline; rewrites BENCHMARKS.md.
 bench:

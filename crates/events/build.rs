@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["recommerce/events/v1/envelope.proto"];
+    let files = [
+        "recommerce/events/v1/envelope.proto",
+        "recommerce/catalog/v1/catalog.proto",
+    ];
     let descriptors = protox::compile(files, [&proto_root])?;
     prost_build::Config::new().compile_fds(descriptors)?;
     println!("cargo:rerun-if-changed={}", proto_root.display());

@@ -16,3 +16,28 @@ pub mod proto {
 }
 
 pub use proto::Envelope;
+
+/// `catalog.events`: the device catalog as other services see it.
+pub mod catalog {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/recommerce.catalog.v1.rs"));
+
+    use crate::{Event, topics::CATALOG_EVENTS};
+
+    macro_rules! catalog_event {
+        ($($name:ident),+) => {
+            $(impl Event for $name {
+                const EVENT_TYPE: &'static str = concat!("catalog.", stringify!($name));
+                const TOPIC: &'static str = CATALOG_EVENTS;
+            })+
+        };
+    }
+
+    catalog_event!(
+        ModelPublished,
+        VariantPriceChanged,
+        VariantRemoved,
+        ModelRetired,
+        QuestionnaireReplaced
+    );
+}

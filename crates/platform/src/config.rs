@@ -69,6 +69,29 @@ pub struct BaseSettings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub kafka: crate::kafka::KafkaSettings,
+    #[serde(default)]
+    pub outbox: crate::outbox::RelaySettings,
+    #[serde(default)]
+    pub consumer: crate::consumer::ConsumerSettings,
+    #[serde(default)]
+    pub sequencer: SequencerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SequencerSettings {
+    /// How long a crashed holder can block its key; renewed while the holder works.
+    pub lease_ttl_ms: u64,
+}
+
+impl Default for SequencerSettings {
+    fn default() -> Self {
+        Self {
+            lease_ttl_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +269,24 @@ impl BaseSettings {
             ));
         }
         self.auth = self.auth.validated(self.profile)?;
+        if self.outbox.batch_size == 0 || self.outbox.batch_size > 10_000 {
+            return Err(ConfigError::invalid(
+                "outbox.batch_size",
+                "between 1 and 10000",
+            ));
+        }
+        if self.consumer.max_attempts == 0 {
+            return Err(ConfigError::invalid("consumer.max_attempts", "at least 1"));
+        }
+        if self.sequencer.lease_ttl_ms < 100 {
+            return Err(ConfigError::invalid(
+                "sequencer.lease_ttl_ms",
+                "at least 100 ms",
+            ));
+        }
+        if self.kafka.is_configured() && self.kafka.topic_partitions < 1 {
+            return Err(ConfigError::invalid("kafka.topic_partitions", "at least 1"));
+        }
         self.telemetry.otlp_endpoint = self
             .telemetry
             .otlp_endpoint

@@ -122,3 +122,41 @@ pub async fn ready(checks: web::Data<HealthChecks>) -> Result<HttpResponse, ApiE
         .with("checks", statuses)),
     }
 }
+
+/// The broker answers a metadata request.
+pub struct KafkaCheck {
+    producer: Arc<rdkafka::producer::BaseProducer>,
+}
+
+impl KafkaCheck {
+    pub fn new(settings: &crate::kafka::KafkaSettings) -> Result<Self, rdkafka::error::KafkaError> {
+        let producer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", settings.brokers.trim())
+            .set("client.id", "readiness")
+            .create()?;
+        Ok(Self {
+            producer: Arc::new(producer),
+        })
+    }
+}
+
+impl ReadinessCheck for KafkaCheck {
+    fn name(&self) -> &'static str {
+        "broker"
+    }
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        use rdkafka::producer::Producer;
+        Box::pin(async move {
+            let producer = self.producer.clone();
+            tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_metadata(None, Duration::from_millis(1500))
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
+            })
+            .await
+            .map_err(|error| error.to_string())?
+        })
+    }
+}

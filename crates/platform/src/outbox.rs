@@ -218,17 +218,33 @@ impl OutboxRelay {
     /// Claims up to one batch of unsent rows, sends them and marks the acknowledged ones
     /// sent. Returns how many were sent.
     pub async fn relay_batch(&self) -> Result<usize, RelayError> {
-        let txn = self.db.begin().await?;
-        let mut query = outbox::Entity::find()
+        let query = outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_null())
             .order_by_asc(outbox::Column::Id)
             .limit(self.settings.batch_size);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            // One relay per SQLite file: no claim needed, and no read transaction held
+            // across the send for a writer's commit to invalidate (SQLITE_BUSY).
+            let rows = query.all(&self.db).await?;
+            return self.send_and_mark(&self.db, rows).await;
         }
-        let rows = query.all(&txn).await?;
+        let txn = self.db.begin().await?;
+        let rows = query
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(&txn)
+            .await?;
+        let sent = self.send_and_mark(&txn, rows).await;
+        txn.commit().await?;
+        sent
+    }
+
+    /// Sends `rows` and marks the acknowledged ones sent, through `db`.
+    async fn send_and_mark<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        rows: Vec<outbox::Model>,
+    ) -> Result<usize, RelayError> {
         if rows.is_empty() {
-            txn.commit().await?;
             return Ok(0);
         }
         let deliveries = rows.iter().map(|row| {
@@ -275,10 +291,9 @@ impl OutboxRelay {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::SentAt, Expr::value(now))
                 .filter(outbox::Column::Id.is_in(sent.clone()))
-                .exec(&txn)
+                .exec(db)
                 .await?;
         }
-        txn.commit().await?;
         self.metrics.published.inc_by(sent.len() as u64);
         if sent.len() < rows.len() {
             return Err(RelayError::Undelivered {

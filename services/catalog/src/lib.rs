@@ -7,6 +7,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod migrations;
+pub mod published;
 pub mod routes;
 pub mod seed;
 pub mod startup;

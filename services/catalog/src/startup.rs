@@ -7,11 +7,13 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use platform::auth::Authenticator;
-use platform::health::{DatabaseCheck, HealthChecks, RedisCheck};
+use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
+use platform::outbox::OutboxRelay;
 use platform::redis::RedisHandle;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
 
 use crate::cache::ResponseCache;
 use crate::configuration::Settings;
@@ -32,12 +34,23 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("the HTTP server could not start: {0}")]
     Http(#[from] std::io::Error),
+    #[error("the outbox relay could not start: {0}")]
+    Relay(#[from] platform::outbox::RelayBuildError),
+    #[error("the broker client could not be created: {0}")]
+    Broker(#[from] rdkafka::error::KafkaError),
+}
+
+/// The outbox relay running beside the HTTP server.
+struct RunningRelay {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    relay: Option<RunningRelay>,
 }
 
 impl Application {
@@ -59,6 +72,26 @@ impl Application {
         if let Some(redis) = redis {
             health = health.with(RedisCheck(redis));
         }
+        let kafka = &settings.base.kafka;
+        let relay = if kafka.is_configured() {
+            kafka
+                .ensure_topics(&[events::topics::CATALOG_EVENTS])
+                .await?;
+            health = health.with(KafkaCheck::new(kafka)?);
+            let relay = OutboxRelay::new(
+                db.clone(),
+                kafka,
+                crate::published::PRODUCER,
+                settings.base.outbox.clone(),
+                &registry,
+            )?;
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(relay.run(stop.clone()));
+            Some(RunningRelay { stop, task })
+        } else {
+            tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
+            None
+        };
         let listener = bind(&settings.base.http)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(CatalogState {
@@ -81,7 +114,12 @@ impl Application {
             cfg.app_data(state.clone());
             routes::configure(cfg);
         })?;
-        Ok(Self { port, server, db })
+        Ok(Self {
+            port,
+            server,
+            db,
+            relay,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -96,6 +134,13 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, finishing in-flight requests within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(relay) = self.relay {
+            // The batch in flight is finished and flushed; the rest waits in the outbox.
+            relay.stop.cancel();
+            if let Err(error) = relay.task.await {
+                tracing::warn!(%error, "the outbox relay ended abnormally");
+            }
+        }
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }

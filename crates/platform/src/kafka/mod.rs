@@ -18,6 +18,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct KafkaSettings {
     /// `host:port[,host:port]`. Empty: no broker, the outbox only accumulates.
     pub brokers: String,
@@ -86,6 +87,7 @@ impl KafkaSettings {
     /// [`EmbeddedBroker::create_topic`].
     pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> = self.base("topic-admin").create()?;
+        let existing = self.existing_topics().await;
         let names: Vec<String> = topics
             .iter()
             .flat_map(|topic| {
@@ -94,7 +96,11 @@ impl KafkaSettings {
                     events::topics::dead_letter_topic(topic),
                 ]
             })
+            .filter(|name| !existing.contains(name))
             .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
         let new_topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|name| {
@@ -123,5 +129,31 @@ impl KafkaSettings {
                 Ok(())
             }
         }
+    }
+
+    /// Names of the topics the cluster has; empty if it cannot be asked.
+    async fn existing_topics(&self) -> Vec<String> {
+        let Ok(client) = self
+            .base("topic-admin")
+            .create::<rdkafka::producer::BaseProducer>()
+        else {
+            return Vec::new();
+        };
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer;
+            client
+                .client()
+                .fetch_metadata(None, Duration::from_secs(5))
+                .map(|metadata| {
+                    metadata
+                        .topics()
+                        .iter()
+                        .map(|topic| topic.name().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
     }
 }

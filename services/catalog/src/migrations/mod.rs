@@ -10,6 +10,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_catalog::Migration)]
+        vec![
+            Box::new(platform::event_tables::Migration),
+            Box::new(m20261122_000001_create_catalog::Migration),
+        ]
     }
 }

@@ -8,12 +8,15 @@ use sea_orm::{
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use platform::outbox::publish;
+
 use super::entities::{device_model, question, question_option, variant};
 use super::{CatalogRepository, ModelFilter, Page, PageRequest, StoreError};
 use crate::domain::{
     AnswerOption, Category, Currency, Deduction, DeviceModel, ModelDraft, ModelPatch, ModelStatus,
     Money, Question, Questionnaire, Variant, VariantDraft, VariantPatch,
 };
+use crate::published::{self, PRODUCER};
 
 #[derive(Clone)]
 pub struct SeaCatalogStore {
@@ -24,6 +27,16 @@ impl SeaCatalogStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+}
+
+/// A model's events are sequenced by its version after the change.
+fn seq(model: &DeviceModel) -> u64 {
+    u64::try_from(model.version).unwrap_or(0)
+}
+
+/// The sequence number of the change about to bump `model`'s version.
+fn next_seq(model: &DeviceModel) -> u64 {
+    seq(model) + 1
 }
 
 fn identity_key(brand: &str, name: &str) -> String {
@@ -136,9 +149,11 @@ impl SeaCatalogStore {
         }
     }
 
-    /// The model as committed, after a write.
-    async fn reload(&self, id: Uuid) -> Result<DeviceModel, StoreError> {
-        Self::load_model(&self.db, id)
+    async fn existing<C: sea_orm::ConnectionTrait>(
+        connection: &C,
+        id: Uuid,
+    ) -> Result<DeviceModel, StoreError> {
+        Self::load_model(connection, id)
             .await?
             .ok_or(StoreError::ModelNotFound(id))
     }
@@ -147,9 +162,7 @@ impl SeaCatalogStore {
         connection: &C,
         id: Uuid,
     ) -> Result<DeviceModel, StoreError> {
-        let model = Self::load_model(connection, id)
-            .await?
-            .ok_or(StoreError::ModelNotFound(id))?;
+        let model = Self::existing(connection, id).await?;
         if model.status == ModelStatus::Retired {
             return Err(StoreError::ModelRetired(id));
         }
@@ -245,8 +258,17 @@ impl CatalogRepository for SeaCatalogStore {
             let variant_id = Uuid::new_v5(&id, variant.name.to_lowercase().as_bytes());
             insert_variant(&txn, id, variant_id, variant).await?;
         }
+        let created = Self::existing(&txn, id).await?;
+        publish(
+            &txn,
+            PRODUCER,
+            &id.to_string(),
+            1,
+            &published::model_published(&created),
+        )
+        .await?;
         txn.commit().await?;
-        self.reload(id).await
+        Ok(created)
     }
 
     async fn update_model(&self, id: Uuid, patch: ModelPatch) -> Result<DeviceModel, StoreError> {
@@ -287,15 +309,22 @@ impl CatalogRepository for SeaCatalogStore {
             other => other?,
         };
         Self::bump_version(&txn, &current).await?;
+        let updated = Self::existing(&txn, id).await?;
+        publish(
+            &txn,
+            PRODUCER,
+            &id.to_string(),
+            seq(&updated),
+            &published::model_published(&updated),
+        )
+        .await?;
         txn.commit().await?;
-        self.reload(id).await
+        Ok(updated)
     }
 
     async fn retire_model(&self, id: Uuid) -> Result<DeviceModel, StoreError> {
         let txn = self.db.begin().await?;
-        let current = Self::load_model(&txn, id)
-            .await?
-            .ok_or(StoreError::ModelNotFound(id))?;
+        let current = Self::existing(&txn, id).await?;
         if current.status == ModelStatus::Retired {
             return Ok(current);
         }
@@ -308,8 +337,17 @@ impl CatalogRepository for SeaCatalogStore {
             .exec(&txn)
             .await?;
         Self::bump_version(&txn, &current).await?;
+        let retired = Self::existing(&txn, id).await?;
+        publish(
+            &txn,
+            PRODUCER,
+            &id.to_string(),
+            seq(&retired),
+            &published::model_retired(&retired),
+        )
+        .await?;
         txn.commit().await?;
-        self.reload(id).await
+        Ok(retired)
     }
 
     async fn add_variant(
@@ -322,12 +360,22 @@ impl CatalogRepository for SeaCatalogStore {
         let model = Self::active_model(&txn, model_id).await?;
         insert_variant(&txn, model_id, id, &draft).await?;
         Self::bump_version(&txn, &model).await?;
-        txn.commit().await?;
         let row = variant::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&txn)
             .await?
             .ok_or(StoreError::VariantNotFound(id))?;
-        to_variant(row)
+        let added = to_variant(row)?;
+        let event = published::variant_price_changed(&added);
+        publish(
+            &txn,
+            PRODUCER,
+            &model_id.to_string(),
+            next_seq(&model),
+            &event,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(added)
     }
 
     async fn update_variant(&self, id: Uuid, patch: VariantPatch) -> Result<Variant, StoreError> {
@@ -358,8 +406,18 @@ impl CatalogRepository for SeaCatalogStore {
             other => other?,
         };
         Self::bump_version(&txn, &model).await?;
+        let changed = to_variant(updated)?;
+        let event = published::variant_price_changed(&changed);
+        publish(
+            &txn,
+            PRODUCER,
+            &model_id.to_string(),
+            next_seq(&model),
+            &event,
+        )
+        .await?;
         txn.commit().await?;
-        to_variant(updated)
+        Ok(changed)
     }
 
     async fn delete_variant(&self, id: Uuid) -> Result<(), StoreError> {
@@ -371,6 +429,15 @@ impl CatalogRepository for SeaCatalogStore {
         let model = Self::active_model(&txn, row.model_id).await?;
         variant::Entity::delete_by_id(id).exec(&txn).await?;
         Self::bump_version(&txn, &model).await?;
+        let event = published::variant_removed(model.id, id);
+        publish(
+            &txn,
+            PRODUCER,
+            &model.id.to_string(),
+            next_seq(&model),
+            &event,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -434,6 +501,15 @@ impl CatalogRepository for SeaCatalogStore {
     async fn replace_questionnaire(&self, questionnaire: Questionnaire) -> Result<(), StoreError> {
         let category = questionnaire.category.as_str();
         let txn = self.db.begin().await?;
+        let event = published::questionnaire_replaced(&questionnaire);
+        publish(
+            &txn,
+            PRODUCER,
+            &published::questionnaire_key(&questionnaire),
+            0,
+            &event,
+        )
+        .await?;
         let old: Vec<Uuid> = question::Entity::find()
             .filter(question::Column::Category.eq(category))
             .all(&txn)

@@ -5,7 +5,6 @@ use catalog::startup::Application;
 use platform::auth::{Authenticator, Role};
 use platform::config::Layers;
 use reqwest::{Client, RequestBuilder, Response};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -20,9 +19,10 @@ pub enum Backend {
 
 impl Backend {
     pub fn from_env() -> Self {
-        match std::env::var("TEST_DATABASE").as_deref() {
-            Ok("sqlite") => Backend::Sqlite,
-            _ => Backend::Postgres,
+        if platform::testing::uses_sqlite() {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
         }
     }
 }
@@ -34,6 +34,8 @@ pub struct TestOptions {
     /// Reuse another app's database and Redis namespace: a second instance of one deployment.
     pub share_with: Option<(String, String)>,
     pub max_body_bytes: Option<usize>,
+    /// `bootstrap.servers` of a broker: the outbox relay runs.
+    pub kafka: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -43,6 +45,7 @@ impl Default for TestOptions {
             redis: true,
             share_with: None,
             max_body_bytes: None,
+            kafka: None,
         }
     }
 }
@@ -71,33 +74,7 @@ pub async fn spawn_seeded_app() -> TestApp {
 }
 
 fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-async fn fresh_database() -> String {
-    match Backend::from_env() {
-        Backend::Postgres => {
-            let admin_url = std::env::var("TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("test_catalog_{}", Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("PostgreSQL must be running for the tests (see README)");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-            format!("{base}/{name}")
-        }
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join("recommerce-tests");
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            let path = dir.join(format!("catalog-{}.db", Uuid::new_v4().simple()));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-    }
+    platform::testing::shared_redis_url()
 }
 
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
@@ -105,7 +82,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let (database_url, redis_prefix) = match options.share_with.clone() {
         Some(shared) => shared,
         None => (
-            fresh_database().await,
+            platform::testing::fresh_database("catalog").await,
             format!("test-{}", Uuid::new_v4().simple()),
         ),
     };
@@ -130,6 +107,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .unwrap();
     if options.redis {
         layers = layers.set("redis.url", redis_url()).unwrap();
+    }
+    if let Some(brokers) = &options.kafka {
+        layers = layers
+            .set("kafka.brokers", brokers.clone())
+            .unwrap()
+            .set("outbox.poll_interval_ms", 10)
+            .unwrap();
     }
     if let Some(limit) = options.max_body_bytes {
         layers = layers.set("http.max_body_bytes", limit as u64).unwrap();

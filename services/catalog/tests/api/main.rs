@@ -11,3 +11,4 @@ mod cli;
 mod health;
 mod helpers;
 mod openapi;
+mod outbox_events;
