@@ -4,7 +4,7 @@ CARGO ?= cargo
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite bench build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite bench bench-catalog bench-backbone benchmarks-file build migrate seed token clean-test-databases
 
 ## Run the catalog on SQLite with seed data, on http://127.0.0.1:8081, printing an admin token.
 run:
@@ -23,11 +23,23 @@ test-postgres:
 test-sqlite:
 	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone
 
-## Browse throughput, latency and memory as ratios to a same-run baseline; rewrites BENCHMARKS.md.
-bench:
-	$(CARGO) bench -p catalog --bench browse > BENCHMARKS.md.new
-	mv BENCHMARKS.md.new BENCHMARKS.md
-	cat BENCHMARKS.md
+## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
+bench: bench-catalog bench-backbone
+
+bench-catalog:
+	$(CARGO) bench -p catalog --bench browse > benchmarks/catalog.md.new
+	mv benchmarks/catalog.md.new benchmarks/catalog.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+bench-backbone:
+	$(CARGO) bench -p platform --bench backbone > benchmarks/backbone.md.new
+	mv benchmarks/backbone.md.new benchmarks/backbone.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+benchmarks-file:
+	@{ printf '# Benchmarks\n\nWritten by `make bench` from the sections in `benchmarks/`; re-run a benchmark rather than editing figures.\n\n'; \
+	   for section in benchmarks/*.md; do cat "$$section"; printf '\n'; done; } > BENCHMARKS.md
+	@cat BENCHMARKS.md
 
 build:
 	$(CARGO) build --workspace

@@ -261,12 +261,8 @@ async fn main() {
         .ok();
 
     let baseline = rows[0].1.requests_per_second;
-    println!("# Benchmarks\n");
-    println!(
-        "Written by `make bench` (`cargo bench -p catalog --bench browse`); re-run it rather than \
-         editing figures.\n"
-    );
     println!("## Catalog browse\n");
+    println!("Command: `make bench-catalog` (`cargo bench -p catalog --bench browse`).\n");
     println!(
         "- date: {}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")

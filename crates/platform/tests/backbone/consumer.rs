@@ -375,3 +375,111 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
     consumer.shutdown(Duration::from_secs(5)).await;
     assert_eq!(effects(&db).await.len(), 2, "replayed once");
 }
+
+/// Fails with `Unavailable` for one aggregate while its downstream is "down".
+#[derive(Clone, Default)]
+struct DownstreamHandler {
+    down_for: Arc<std::sync::Mutex<Option<String>>>,
+    inner: EffectHandler,
+}
+
+#[async_trait::async_trait]
+impl platform::consumer::Handle<Counted> for DownstreamHandler {
+    async fn handle(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event: Counted,
+        incoming: &platform::consumer::IncomingEvent,
+    ) -> Result<(), platform::consumer::HandlerError> {
+        if self.down_for.lock().unwrap().as_deref() == Some(incoming.envelope.aggregate_id.as_str())
+        {
+            return Err(platform::consumer::HandlerError::Unavailable(
+                "quote is down".into(),
+            ));
+        }
+        self.inner.handle(txn, event, incoming).await
+    }
+}
+
+#[tokio::test]
+async fn a_key_whose_downstream_is_down_waits_alone_and_resumes_when_it_is_back() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let sequencer: Arc<dyn Sequencer> = Arc::new(
+        RedisSequencer::new(&shared_redis_url(), &prefix, Duration::from_secs(5)).unwrap(),
+    );
+    let handler = DownstreamHandler::default();
+    *handler.down_for.lock().unwrap() = Some("order-stuck".into());
+    let registry = prometheus::Registry::new();
+    let consumer = ConsumerRuntime::new(
+        &broker.settings(),
+        &group(),
+        &[TOPIC],
+        db.clone(),
+        Handlers::new().on::<Counted, _>(handler.clone()),
+        sequencer,
+        &registry,
+    )
+    .with_settings(quick())
+    .start()
+    .unwrap();
+
+    // One partition: the stuck key's events come first, the others after them.
+    let producer = broker.settings().producer("test").unwrap();
+    produce(&producer, &envelope("order-stuck", 1), None).await;
+    produce(&producer, &envelope("order-stuck", 2), None).await;
+    for key in 0..5 {
+        produce(&producer, &envelope(&format!("order-{key}"), 1), None).await;
+    }
+    eventually(Duration::from_secs(30), "the other keys flow", || async {
+        effects(&db).await.len() == 5
+    })
+    .await;
+
+    // The stuck key is waiting in the sequencer's schedule, not dead-lettered.
+    let redis = redis::Client::open(shared_redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the key is rescheduled in Redis",
+        || {
+            let mut redis = redis.clone();
+            let prefix = prefix.clone();
+            async move {
+                let score: Option<f64> = redis::cmd("ZSCORE")
+                    .arg(format!("{prefix}:seq:delayed"))
+                    .arg("order-stuck")
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                score.is_some()
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        counter(&registry, "consumer_dead_lettered_total", None),
+        0.0
+    );
+
+    *handler.down_for.lock().unwrap() = None;
+    eventually(
+        Duration::from_secs(30),
+        "the stuck key catches up",
+        || async { effects(&db).await.len() == 7 },
+    )
+    .await;
+    let stuck: Vec<i64> = effects(&db)
+        .await
+        .into_iter()
+        .filter(|effect| effect.0 == "order-stuck")
+        .map(|effect| effect.1)
+        .collect();
+    assert_eq!(stuck, [1, 2]);
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
