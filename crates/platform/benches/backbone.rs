@@ -296,18 +296,6 @@ async fn sequencer_rates() -> (f64, f64) {
     (sequenced, bare)
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|line| line.starts_with("model name"))
-        .and_then(|line| line.split(':').nth(1))
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores ({cpu}), {}", std::env::consts::OS)
-}
-
 #[tokio::main]
 async fn main() {
     let broker = TestBroker::start();
@@ -328,7 +316,7 @@ async fn main() {
         "- date: {}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
-    println!("- machine: {}", machine());
+    println!("- machine: {}", platform::testing::machine_description());
     println!(
         "- setup: PostgreSQL outbox, Redis sequencer, {broker_kind} on loopback, all on the same machine\n"
     );

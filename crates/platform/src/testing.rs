@@ -188,3 +188,16 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// "2 cores (CPU model), linux": the machine line benchmarks print beside their figures.
+pub fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split(':').nth(1))
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores ({cpu}), {}", std::env::consts::OS)
+}

@@ -155,18 +155,6 @@ async fn measure(
     load(client, targets, REQUESTS, expected_status).await
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|line| line.starts_with("model name"))
-        .and_then(|line| line.split(':').nth(1))
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores ({cpu}), {}", std::env::consts::OS)
-}
-
 #[tokio::main]
 async fn main() {
     let admin_url = std::env::var("BENCH_POSTGRES_URL")
@@ -267,7 +255,7 @@ async fn main() {
         "- date: {}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
-    println!("- machine: {}", machine());
+    println!("- machine: {}", platform::testing::machine_description());
     println!(
         "- setup: release build of `catalog serve` on PostgreSQL with the seed catalog ({} devices); \
          {REQUESTS} GETs per row after {WARMUP} warm-up, {CONCURRENCY} concurrent connections, \
