@@ -16,8 +16,17 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         ensure_sqlite_directory(url);
     }
     let mut options = ConnectOptions::new(url.to_owned());
+    // SQLite has one writer; with several pooled connections a transaction that read first
+    // and writes second fails with SQLITE_BUSY whenever another commit got in between, and
+    // under load they starve each other. One connection serialises access instead: SQLite is
+    // the embedded single-process mode, PostgreSQL is where concurrency lives.
+    let max_connections = if is_sqlite {
+        1
+    } else {
+        settings.max_connections
+    };
     options
-        .max_connections(settings.max_connections)
+        .max_connections(max_connections)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_seconds))
         .acquire_timeout(Duration::from_secs(settings.connect_timeout_seconds))
         .sqlx_logging(false)

@@ -187,6 +187,16 @@ impl Applier {
         Ok(updated.rows_affected == 1)
     }
 
+    /// Forgets processed event ids recorded before `cutoff`; returns how many.
+    pub async fn forget_before(&self, cutoff: chrono::DateTime<Utc>) -> Result<u64, DbErr> {
+        let deleted = processed_event::Entity::delete_many()
+            .filter(processed_event::Column::Consumer.eq(self.consumer.clone()))
+            .filter(processed_event::Column::ProcessedAt.lt(cutoff))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+
     /// Marks `event`'s sequence slot as passed without applying it (it was dead-lettered),
     /// so its successors are not held forever. A replay applies it later.
     pub async fn skip(&self, event: &IncomingEvent) -> Result<(), DbErr> {

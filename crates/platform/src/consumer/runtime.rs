@@ -34,6 +34,9 @@ pub struct ConsumerSettings {
     pub commit_interval_ms: u64,
     /// Safety net for parked events when a wake-up is missed.
     pub recheck_interval_ms: u64,
+    /// Processed event ids are kept this long for deduplication. Sequenced events stay
+    /// deduplicated by `aggregate_seq` beyond it.
+    pub dedup_retention_hours: u64,
 }
 
 impl Default for ConsumerSettings {
@@ -44,6 +47,7 @@ impl Default for ConsumerSettings {
             unavailable_max_backoff_ms: 30_000,
             commit_interval_ms: 1_000,
             recheck_interval_ms: 500,
+            dedup_retention_hours: 24 * 14,
         }
     }
 }
@@ -84,7 +88,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn commit_list(trackers: &Trackers, only: Option<&[(String, i32)]>) -> TopicPartitionList {
+/// The low-water marks to commit: those that moved since the last commit, or all of them
+/// when `everything` (a final or synchronous commit must not rely on an earlier async one
+/// having succeeded).
+fn commit_list(
+    trackers: &Trackers,
+    only: Option<&[(String, i32)]>,
+    everything: bool,
+) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     let mut trackers = lock(trackers);
     for ((topic, partition), tracker) in trackers.iter_mut() {
@@ -92,7 +103,7 @@ fn commit_list(trackers: &Trackers, only: Option<&[(String, i32)]>) -> TopicPart
             continue;
         }
         let low_water = tracker.low_water();
-        if low_water > tracker.committed {
+        if low_water > tracker.committed || (everything && low_water > 0) {
             let _ = list.add_partition_offset(topic, *partition, Offset::Offset(low_water));
             tracker.committed = low_water;
         }
@@ -161,7 +172,7 @@ impl ConsumerContext for Context {
                 .iter()
                 .map(|element| (element.topic().to_owned(), element.partition()))
                 .collect();
-            let list = commit_list(&self.trackers, Some(&revoked));
+            let list = commit_list(&self.trackers, Some(&revoked), true);
             if list.count() > 0
                 && let Err(error) = consumer.commit(&list, CommitMode::Sync)
             {
@@ -299,7 +310,7 @@ impl ConsumerHandle {
         {
             tracing::warn!("consumer workers did not finish within the grace period");
         }
-        let list = commit_list(&self.shared.trackers, None);
+        let list = commit_list(&self.shared.trackers, None, true);
         if list.count() > 0
             && let Err(error) = self.shared.consumer.commit(&list, CommitMode::Sync)
         {
@@ -384,12 +395,24 @@ fn dispatch(shared: &Arc<Shared>, delivery: Delivery) {
 
 async fn commit_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
     let interval = Duration::from_millis(shared.settings.commit_interval_ms.max(10));
+    let mut last_cleanup = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        let list = commit_list(&shared.trackers, None);
+        if last_cleanup.elapsed() >= Duration::from_secs(3600) {
+            last_cleanup = tokio::time::Instant::now();
+            let retention = chrono::Duration::hours(shared.settings.dedup_retention_hours as i64);
+            if let Err(error) = shared
+                .applier
+                .forget_before(chrono::Utc::now() - retention)
+                .await
+            {
+                tracing::warn!(%error, "pruning processed events failed");
+            }
+        }
+        let list = commit_list(&shared.trackers, None, false);
         if list.count() > 0
             && let Err(error) = shared.consumer.commit(&list, CommitMode::Async)
         {

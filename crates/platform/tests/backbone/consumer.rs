@@ -23,6 +23,7 @@ fn quick() -> ConsumerSettings {
         unavailable_max_backoff_ms: 200,
         commit_interval_ms: 100,
         recheck_interval_ms: 100,
+        ..ConsumerSettings::default()
     }
 }
 

@@ -202,3 +202,34 @@ async fn an_event_applies_once_and_only_in_sequence() {
         .collect();
     assert_eq!(seqs, [1, 2]);
 }
+
+#[tokio::test]
+async fn pruned_event_ids_still_deduplicate_sequenced_events_by_their_sequence() {
+    let db = database().await;
+    let applier = Applier::new(
+        db.clone(),
+        "prune-test",
+        Handlers::new().on::<Counted, _>(EffectHandler::default()),
+    );
+    let sequenced = IncomingEvent {
+        envelope: envelope("order-3", 1),
+        topic: "t".into(),
+        partition: 0,
+        offset: 0,
+        replay: false,
+    };
+    assert_eq!(
+        applier.apply(1, &sequenced).await.unwrap(),
+        Applied::Applied
+    );
+    let forgotten = applier
+        .forget_before(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    assert_eq!(
+        applier.apply(2, &sequenced).await.unwrap(),
+        Applied::Duplicate
+    );
+    assert_eq!(effects(&db).await.len(), 1);
+}

@@ -38,7 +38,16 @@ impl MigratorTrait for Migrator {
 /// A fresh, migrated database with an `effects` table the test handlers write to.
 pub async fn database() -> DatabaseConnection {
     let url = platform::testing::fresh_database("backbone").await;
-    let db = sea_orm::Database::connect(&url).await.unwrap();
+    // Opened as services open it (WAL on SQLite); two consumer instances, direct calls and
+    // the test's own polling share the pool.
+    let db = platform::db::connect(&platform::config::DatabaseSettings {
+        url: url.into(),
+        max_connections: 20,
+        connect_timeout_seconds: 60,
+        migrate_on_start: true,
+    })
+    .await
+    .unwrap();
     platform::db::migrate::<Migrator>(&db).await.unwrap();
     let create = Table::create()
         .table(sea_orm::sea_query::Alias::new("effects"))
