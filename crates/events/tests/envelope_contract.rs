@@ -102,3 +102,59 @@ fn a_corrupt_payload_is_reported_not_panicked_on() {
         Err(DecodeError::Malformed { .. })
     ));
 }
+
+#[test]
+fn catalog_event_type_names_and_topic_never_change() {
+    use events::catalog::{
+        ModelPublished, ModelRetired, QuestionnaireReplaced, VariantPriceChanged, VariantRemoved,
+    };
+    let names = [
+        (ModelPublished::EVENT_TYPE, ModelPublished::TOPIC),
+        (VariantPriceChanged::EVENT_TYPE, VariantPriceChanged::TOPIC),
+        (VariantRemoved::EVENT_TYPE, VariantRemoved::TOPIC),
+        (ModelRetired::EVENT_TYPE, ModelRetired::TOPIC),
+        (
+            QuestionnaireReplaced::EVENT_TYPE,
+            QuestionnaireReplaced::TOPIC,
+        ),
+    ];
+    assert_eq!(
+        names,
+        [
+            ("catalog.ModelPublished", "catalog.events"),
+            ("catalog.VariantPriceChanged", "catalog.events"),
+            ("catalog.VariantRemoved", "catalog.events"),
+            ("catalog.ModelRetired", "catalog.events"),
+            ("catalog.QuestionnaireReplaced", "catalog.events"),
+        ]
+    );
+}
+
+#[test]
+fn catalog_payload_field_numbers_never_change() {
+    use events::catalog::{Money, Variant, VariantPriceChanged};
+    let event = VariantPriceChanged {
+        model_id: "m".into(),
+        variant: Some(Variant {
+            variant_id: "v".into(),
+            name: "n".into(),
+            base_price: Some(Money {
+                amount_minor: 5,
+                currency: "INR".into(),
+            }),
+        }),
+    };
+    let expected: Vec<u8> = [
+        &[0x0a, 1][..],
+        b"m",        // 1: model_id
+        &[0x12, 15], // 2: variant
+        &[0x0a, 1],
+        b"v", //   1: variant_id
+        &[0x12, 1],
+        b"n", //   2: name
+        &[0x1a, 7, 0x08, 5, 0x12, 3],
+        b"INR", // 3: base_price {1: 5, 2: "INR"}
+    ]
+    .concat();
+    assert_eq!(event.encode_to_vec(), expected);
+}

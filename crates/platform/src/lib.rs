@@ -1,6 +1,7 @@
 //! Everything every recommerce service needs and no service should write twice: layered
 //! configuration, telemetry, problem+json errors, JWT auth, health and metrics, the database
-//! and Redis connections, and the HTTP server shell that wires them together.
+//! and Redis connections, the HTTP server shell that wires them together, and the event
+//! backbone behind DESIGN.md's guarantees (outbox, consumer runtime, per-key sequencer).
 
 pub mod auth;
 pub mod config;
