@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -158,6 +159,47 @@ impl SeaCatalogStore {
             .ok_or(StoreError::ModelNotFound(id))
     }
 
+    /// Ends a change to `current`: bumps its version, publishes the event built from its
+    /// new state in the same transaction, commits, and returns the new state.
+    async fn commit_model_change<E: events::Event>(
+        txn: DatabaseTransaction,
+        current: &DeviceModel,
+        event: impl FnOnce(&DeviceModel) -> E,
+    ) -> Result<DeviceModel, StoreError> {
+        Self::bump_version(&txn, current).await?;
+        let changed = Self::existing(&txn, current.id).await?;
+        publish(
+            &txn,
+            PRODUCER,
+            &changed.id.to_string(),
+            seq(&changed),
+            &event(&changed),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+
+    /// Ends a change to one of `model`'s variants: bumps the model's version, publishes
+    /// `event` in the same transaction and commits.
+    async fn commit_variant_change<E: events::Event>(
+        txn: DatabaseTransaction,
+        model: &DeviceModel,
+        event: &E,
+    ) -> Result<(), StoreError> {
+        Self::bump_version(&txn, model).await?;
+        publish(
+            &txn,
+            PRODUCER,
+            &model.id.to_string(),
+            next_seq(model),
+            event,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     async fn active_model<C: sea_orm::ConnectionTrait>(
         connection: &C,
         id: Uuid,
@@ -308,18 +350,7 @@ impl CatalogRepository for SeaCatalogStore {
             }
             other => other?,
         };
-        Self::bump_version(&txn, &current).await?;
-        let updated = Self::existing(&txn, id).await?;
-        publish(
-            &txn,
-            PRODUCER,
-            &id.to_string(),
-            seq(&updated),
-            &published::model_published(&updated),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(updated)
+        Self::commit_model_change(txn, &current, published::model_published).await
     }
 
     async fn retire_model(&self, id: Uuid) -> Result<DeviceModel, StoreError> {
@@ -336,18 +367,7 @@ impl CatalogRepository for SeaCatalogStore {
             .filter(device_model::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        Self::bump_version(&txn, &current).await?;
-        let retired = Self::existing(&txn, id).await?;
-        publish(
-            &txn,
-            PRODUCER,
-            &id.to_string(),
-            seq(&retired),
-            &published::model_retired(&retired),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(retired)
+        Self::commit_model_change(txn, &current, published::model_retired).await
     }
 
     async fn add_variant(
@@ -359,22 +379,12 @@ impl CatalogRepository for SeaCatalogStore {
         let txn = self.db.begin().await?;
         let model = Self::active_model(&txn, model_id).await?;
         insert_variant(&txn, model_id, id, &draft).await?;
-        Self::bump_version(&txn, &model).await?;
         let row = variant::Entity::find_by_id(id)
             .one(&txn)
             .await?
             .ok_or(StoreError::VariantNotFound(id))?;
         let added = to_variant(row)?;
-        let event = published::variant_price_changed(&added);
-        publish(
-            &txn,
-            PRODUCER,
-            &model_id.to_string(),
-            next_seq(&model),
-            &event,
-        )
-        .await?;
-        txn.commit().await?;
+        Self::commit_variant_change(txn, &model, &published::variant_price_changed(&added)).await?;
         Ok(added)
     }
 
@@ -405,18 +415,9 @@ impl CatalogRepository for SeaCatalogStore {
             }
             other => other?,
         };
-        Self::bump_version(&txn, &model).await?;
         let changed = to_variant(updated)?;
-        let event = published::variant_price_changed(&changed);
-        publish(
-            &txn,
-            PRODUCER,
-            &model_id.to_string(),
-            next_seq(&model),
-            &event,
-        )
-        .await?;
-        txn.commit().await?;
+        Self::commit_variant_change(txn, &model, &published::variant_price_changed(&changed))
+            .await?;
         Ok(changed)
     }
 
@@ -428,18 +429,7 @@ impl CatalogRepository for SeaCatalogStore {
             .ok_or(StoreError::VariantNotFound(id))?;
         let model = Self::active_model(&txn, row.model_id).await?;
         variant::Entity::delete_by_id(id).exec(&txn).await?;
-        Self::bump_version(&txn, &model).await?;
-        let event = published::variant_removed(model.id, id);
-        publish(
-            &txn,
-            PRODUCER,
-            &model.id.to_string(),
-            next_seq(&model),
-            &event,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        Self::commit_variant_change(txn, &model, &published::variant_removed(model.id, id)).await
     }
 
     async fn questionnaire(&self, category: Category) -> Result<Questionnaire, StoreError> {
