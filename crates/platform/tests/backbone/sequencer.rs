@@ -75,21 +75,42 @@ async fn the_local_sequencer_keeps_the_same_contract() {
 }
 
 #[tokio::test]
-async fn waiters_are_served_first_come_first_served() {
-    let (sequencer, _) = redis_sequencer(Duration::from_secs(5));
-    let sequencer = Arc::new(sequencer);
-    let holder = sequencer.acquire("k").await.unwrap();
+async fn waiters_from_many_instances_are_served_first_come_first_served() {
+    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let instance = || {
+        Arc::new(RedisSequencer::new(&shared_redis_url(), &prefix, Duration::from_secs(5)).unwrap())
+    };
+    let holder = instance().acquire("k").await.unwrap();
+    let redis = redis::Client::open(shared_redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for index in 0..10 {
-        let sequencer = sequencer.clone();
+    for index in 0..10usize {
+        let sequencer = instance();
         let order = order.clone();
         tasks.push(tokio::spawn(async move {
             let lease = sequencer.acquire("k").await.unwrap();
             order.lock().await.push(index);
             lease.release().await;
         }));
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Arrival order is queue order: wait until this waiter is in line before the next.
+        let queue = format!("{prefix}:seq:{{k}}:queue");
+        platform::testing::eventually(Duration::from_secs(10), "the waiter queued", || {
+            let mut redis = redis.clone();
+            let queue = queue.clone();
+            async move {
+                let length: usize = redis::cmd("LLEN")
+                    .arg(&queue)
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                length == index + 1
+            }
+        })
+        .await;
     }
     holder.release().await;
     for task in tasks {
