@@ -12,8 +12,8 @@ use rdkafka::message::Headers;
 use sea_orm::DatabaseConnection;
 
 use crate::support::{
-    Counted, EffectHandler, TOPIC, counter, database, effects, envelope, produce, reader,
-    record_effect,
+    Counted, EffectHandler, TOPIC, assert_no_dead_letters, counter, database, effects, envelope,
+    produce, reader, record_effect,
 };
 
 fn quick() -> ConsumerSettings {
@@ -181,7 +181,8 @@ async fn two_instances_and_direct_calls_serialise_every_key_in_sequence() {
         task.await.unwrap();
     }
     let expected = KEYS * EVENTS as usize + DIRECT_KEYS * DIRECT_CALLS;
-    eventually(Duration::from_secs(120), "every effect", || async {
+    eventually(Duration::from_secs(100), "every effect", || async {
+        assert_no_dead_letters(&db).await;
         effects(&db).await.len() >= expected
     })
     .await;

@@ -173,9 +173,10 @@ impl Handle<Counted> for EffectHandler {
             return Err(HandlerError::Transient("the handler is broken".into()));
         }
         let seq = i64::try_from(incoming.envelope.aggregate_seq).unwrap();
+        // Database trouble is infrastructure, not a poison event: retry without a limit.
         record_effect(txn, &incoming.envelope.aggregate_id, seq, "event")
             .await
-            .map_err(|error| HandlerError::Transient(error.to_string()))
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))
     }
 }
 
@@ -301,4 +302,19 @@ impl AdminApp {
             .status()
             .as_u16()
     }
+}
+
+/// Fails the test at once, with the reason, if anything was dead-lettered: a dead letter
+/// would otherwise only show as a timeout.
+pub async fn assert_no_dead_letters(db: &DatabaseConnection) {
+    use sea_orm::EntityTrait;
+    let letters = platform::event_tables::dead_letter::Entity::find()
+        .all(db)
+        .await
+        .unwrap();
+    assert!(
+        letters.is_empty(),
+        "dead letters: {:?}",
+        letters.iter().map(|l| &l.error).collect::<Vec<_>>()
+    );
 }
