@@ -7,8 +7,6 @@ use platform::consumer::{ConsumerRuntime, ConsumerSettings, Handlers};
 use platform::sequencer::{LocalSequencer, RedisSequencer, Sequencer, run_in_sequence};
 use platform::testing::{PrivateRedis, TestBroker, eventually, shared_redis_url};
 use rand::seq::SliceRandom;
-use rdkafka::Message;
-use rdkafka::message::Headers;
 use sea_orm::DatabaseConnection;
 
 use crate::support::{
@@ -323,14 +321,7 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
         .await
         .unwrap()
         .unwrap();
-    let headers = message.headers().unwrap();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|header| header.key == name)
-            .and_then(|header| header.value)
-            .map(|value| String::from_utf8_lossy(value).into_owned())
-    };
+    let header = |name: &str| crate::support::header(&message, name);
     assert_eq!(header("dlq-attempts").as_deref(), Some("3"));
     assert!(header("dlq-error").unwrap().contains("broken"));
     assert_eq!(

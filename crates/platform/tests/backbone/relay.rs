@@ -10,6 +10,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{Counted, TOPIC, counter, database, reader};
 
+fn relay(
+    db: &sea_orm::DatabaseConnection,
+    broker: &TestBroker,
+    registry: &prometheus::Registry,
+) -> OutboxRelay {
+    OutboxRelay::new(
+        db.clone(),
+        &broker.settings(),
+        "relay-test",
+        relay_settings(),
+        registry,
+    )
+    .unwrap()
+}
+
 fn relay_settings() -> RelaySettings {
     RelaySettings {
         poll_interval_ms: 10,
@@ -28,14 +43,7 @@ async fn events_committed_while_the_broker_is_down_are_all_delivered_once_it_is_
     broker.create_topics(&[TOPIC], 3).await;
     let db = database().await;
     let registry = prometheus::Registry::new();
-    let relay = OutboxRelay::new(
-        db.clone(),
-        &broker.settings(),
-        "relay-test",
-        relay_settings(),
-        &registry,
-    )
-    .unwrap();
+    let relay = relay(&db, &broker, &registry);
 
     embedded.down().unwrap();
     let shutdown = CancellationToken::new();
@@ -118,14 +126,7 @@ async fn sent_rows_are_deleted_after_the_retention() {
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC], 1).await;
     let db = database().await;
-    let relay = OutboxRelay::new(
-        db.clone(),
-        &broker.settings(),
-        "relay-test",
-        relay_settings(),
-        &prometheus::Registry::new(),
-    )
-    .unwrap();
+    let relay = relay(&db, &broker, &prometheus::Registry::new());
     publish(&db, "relay-test", "agg", 0, &Counted { label: "x".into() })
         .await
         .unwrap();
@@ -157,18 +158,10 @@ async fn sent_rows_are_deleted_after_the_retention() {
 
 #[tokio::test]
 async fn published_events_carry_key_type_and_trace_headers() {
-    use rdkafka::message::Headers;
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC], 2).await;
     let db = database().await;
-    let relay = OutboxRelay::new(
-        db.clone(),
-        &broker.settings(),
-        "relay-test",
-        relay_settings(),
-        &prometheus::Registry::new(),
-    )
-    .unwrap();
+    let relay = relay(&db, &broker, &prometheus::Registry::new());
     let id = publish(
         &db,
         "relay-test",
@@ -186,14 +179,7 @@ async fn published_events_carry_key_type_and_trace_headers() {
         .unwrap()
         .unwrap();
     assert_eq!(message.key(), Some(&b"order-42"[..]));
-    let headers = message.headers().unwrap();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|header| header.key == name)
-            .and_then(|header| header.value)
-            .map(|value| String::from_utf8_lossy(value).into_owned())
-    };
+    let header = |name: &str| crate::support::header(&message, name);
     assert_eq!(header("event-type").as_deref(), Some("test.Counted"));
     assert_eq!(header("event-id"), Some(id.to_string()));
     assert!(header("traceparent").is_some());

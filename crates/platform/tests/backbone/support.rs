@@ -318,3 +318,14 @@ pub async fn assert_no_dead_letters(db: &DatabaseConnection) {
         letters.iter().map(|l| &l.error).collect::<Vec<_>>()
     );
 }
+
+/// The value of Kafka header `name` on `message`, as text.
+pub fn header(message: &impl rdkafka::Message, name: &str) -> Option<String> {
+    use rdkafka::message::Headers;
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|header| header.key == name)
+        .and_then(|header| header.value)
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+}
