@@ -7,6 +7,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "recommerce/events/v1/envelope.proto",
         "recommerce/catalog/v1/catalog.proto",
+        "recommerce/quote/v1/quote.proto",
+        "recommerce/order/v1/order.proto",
+        "recommerce/fulfilment/v1/fulfilment.proto",
+        "recommerce/partner/v1/partner.proto",
     ];
     let descriptors = protox::compile(files, [&proto_root])?;
     prost_build::Config::new().compile_fds(descriptors)?;

@@ -17,27 +17,101 @@ pub mod proto {
 
 pub use proto::Envelope;
 
+/// Declares which topic each generated message is published on, and its stable type name
+/// (`<service>.<Message>`), which is what consumers dispatch on.
+macro_rules! events_on {
+    ($service:literal, $topic:path; $($name:ident),+ $(,)?) => {
+        $(impl $crate::Event for $name {
+            const EVENT_TYPE: &'static str = concat!($service, ".", stringify!($name));
+            const TOPIC: &'static str = $topic;
+        })+
+    };
+}
+
 /// `catalog.events`: the device catalog as other services see it.
 pub mod catalog {
     #![allow(clippy::all, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/recommerce.catalog.v1.rs"));
 
-    use crate::{Event, topics::CATALOG_EVENTS};
-
-    macro_rules! catalog_event {
-        ($($name:ident),+) => {
-            $(impl Event for $name {
-                const EVENT_TYPE: &'static str = concat!("catalog.", stringify!($name));
-                const TOPIC: &'static str = CATALOG_EVENTS;
-            })+
-        };
-    }
-
-    catalog_event!(
+    events_on!(
+        "catalog",
+        crate::topics::CATALOG_EVENTS;
         ModelPublished,
         VariantPriceChanged,
         VariantRemoved,
         ModelRetired,
         QuestionnaireReplaced
+    );
+}
+
+/// `quote.events`: quotes issued and locked to an order.
+pub mod quote {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/recommerce.quote.v1.rs"));
+
+    events_on!(
+        "quote",
+        crate::topics::QUOTE_EVENTS;
+        QuoteIssued,
+        QuoteLocked,
+        QuoteExpired
+    );
+}
+
+/// `order.events`: every transition of an order, keyed by order id.
+pub mod order {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/recommerce.order.v1.rs"));
+
+    events_on!(
+        "order",
+        crate::topics::ORDER_EVENTS;
+        OrderPlaced,
+        OrderConfirmed,
+        OrderRejected,
+        OrderCancelled,
+        OrderPickupScheduled,
+        OrderPickedUp,
+        OrderInspected,
+        OrderPriceRevised,
+        RevisedPriceAccepted,
+        RevisedPriceRefused,
+        OrderCompleted,
+        OrderReturned
+    );
+}
+
+/// `fulfilment.events`: pickup, inspection and return jobs, keyed by order id.
+pub mod fulfilment {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/recommerce.fulfilment.v1.rs"));
+
+    events_on!(
+        "fulfilment",
+        crate::topics::FULFILMENT_EVENTS;
+        JobCreated,
+        PartnerAssigned,
+        JobUnassigned,
+        PickupScheduled,
+        DevicePickedUp,
+        InspectionCompleted,
+        ReturnCompleted,
+        JobCancelled
+    );
+}
+
+/// `partner.events`: what partners report through the portal, keyed by order id.
+pub mod partner {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/recommerce.partner.v1.rs"));
+
+    events_on!(
+        "partner",
+        crate::topics::PARTNER_EVENTS;
+        JobAccepted,
+        JobDeclined,
+        PickupReported,
+        HubDeliveryReported,
+        InspectionReported
     );
 }
