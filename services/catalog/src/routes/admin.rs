@@ -68,7 +68,7 @@ pub async fn list_models(
     state: web::Data<CatalogState>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
-    let page = paging.validated()?;
+    let page = super::page_of(&paging)?;
     let filter = browse.filter(status.status.map(Into::into))?;
     let found = state
         .store

@@ -4,7 +4,9 @@ use platform::error::Problem;
 use platform::http::cacheable_json;
 use uuid::Uuid;
 
-use super::dto::{DeviceDetail, DeviceSummary, Paged, QuestionnaireDto, VariantDto};
+use super::dto::{
+    AdminDevice, DeviceDetail, DeviceSummary, Paged, QuestionnaireDto, VariantDevice, VariantDto,
+};
 use super::{BrowseQuery, CatalogState, PageQuery, to_json};
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
@@ -27,7 +29,7 @@ pub async fn list_devices(
     state: web::Data<CatalogState>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = browse.filter(Some(ModelStatus::Active))?;
-    let page = paging.validated()?;
+    let page = super::page_of(&paging)?;
     let key = format!(
         "devices:c={}:b={}:p={}:n={}:q={}",
         filter.category.map(|c| c.as_str()).unwrap_or_default(),
@@ -98,6 +100,50 @@ pub async fn get_device(
                 questionnaire: QuestionnaireDto::from(&questionnaire),
             };
             to_json(&detail)
+        })
+        .await?;
+    Ok(cacheable_json(&req, body, state.http_max_age_seconds))
+}
+
+/// The device a variant belongs to, retired models included, with the category's
+/// questionnaire. Other services (quote) use it to price a variant they have not yet seen on
+/// `catalog.events`.
+#[utoipa::path(
+    tag = "devices",
+    params(("id" = Uuid, Path, description = "Variant id")),
+    responses(
+        (status = 200, body = VariantDevice),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The id is not a UUID"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No variant with this id"),
+    )
+)]
+#[get("/v1/devices/variants/{id}")]
+pub async fn get_variant_device(
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    state: web::Data<CatalogState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = state
+        .cache
+        .read_through(&format!("variant:{id}"), || async {
+            let model = state
+                .store
+                .model_of_variant(id)
+                .await
+                .map_err(CatalogError::from)?
+                .ok_or(CatalogError::VariantNotFound(id))?;
+            let questionnaire = state
+                .store
+                .questionnaire(model.category)
+                .await
+                .map_err(CatalogError::from)?;
+            to_json(&VariantDevice {
+                variant_id: id,
+                model: AdminDevice::from(&model),
+                questionnaire: QuestionnaireDto::from(&questionnaire),
+            })
         })
         .await?;
     Ok(cacheable_json(&req, body, state.http_max_age_seconds))

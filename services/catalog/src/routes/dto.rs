@@ -9,7 +9,6 @@ use uuid::Uuid;
 use crate::domain::{
     Category, Deduction, DeviceModel, ModelStatus, Money, Question, Questionnaire, Variant,
 };
-use crate::store::PageRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -218,27 +217,7 @@ impl From<&DeviceModel> for DeviceSummary {
     }
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub page: u64,
-    pub per_page: u64,
-    pub total: u64,
-    pub total_pages: u64,
-}
-
-impl<T> Paged<T> {
-    pub fn new(items: Vec<T>, request: PageRequest, total: u64) -> Self {
-        Self {
-            items,
-            page: request.page,
-            per_page: request.per_page,
-            total,
-            total_pages: total.div_ceil(request.per_page.max(1)),
-        }
-    }
-}
+pub use platform::pagination::Paged;
 
 /// A device with everything a shopper needs to get a quote.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -250,6 +229,16 @@ pub struct DeviceDetail {
     pub release_year: i32,
     /// Cheapest first.
     pub variants: Vec<VariantDto>,
+    pub questionnaire: QuestionnaireDto,
+}
+
+/// The device a variant belongs to, retired or not, with its category's questionnaire:
+/// everything another service (quote) needs to price that variant in one call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VariantDevice {
+    pub variant_id: Uuid,
+    /// Includes `status` (a retired model is not quotable) and `version` (newer wins).
+    pub model: AdminDevice,
     pub questionnaire: QuestionnaireDto,
 }
 

@@ -15,13 +15,9 @@ use crate::cache::ResponseCache;
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
 use crate::routes::dto::CategoryDto;
-use crate::store::{CatalogRepository, ModelFilter, PageRequest};
+use crate::store::{CatalogRepository, ModelFilter};
+pub use platform::pagination::{PageQuery, PageRequest};
 
-pub const DEFAULT_PER_PAGE: u64 = 20;
-pub const MAX_PER_PAGE: u64 = 100;
-/// Deep pages of a catalog this size are a scraper, not a shopper; bounding the offset keeps
-/// the query cheap.
-pub const MAX_PAGE: u64 = 10_000;
 pub const MAX_SEARCH_CHARS: usize = 100;
 
 pub struct CatalogState {
@@ -33,6 +29,7 @@ pub struct CatalogState {
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(devices::list_devices)
         .service(devices::get_device)
+        .service(devices::get_variant_device)
         .service(admin::list_models)
         .service(admin::create_model)
         .service(admin::get_model)
@@ -83,33 +80,9 @@ impl BrowseQuery {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 10000, default = 1)]
-    pub page: Option<u64>,
-    /// Items per page.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub per_page: Option<u64>,
-}
-
-impl PageQuery {
-    pub fn validated(&self) -> Result<PageRequest, CatalogError> {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(CatalogError::InvalidQuery(format!(
-                "page must be between 1 and {MAX_PAGE}"
-            )));
-        }
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(CatalogError::InvalidQuery(format!(
-                "per_page must be between 1 and {MAX_PER_PAGE}"
-            )));
-        }
-        Ok(PageRequest { page, per_page })
-    }
+/// The platform's paging, with its complaint as the catalog's `invalid_query`.
+pub(crate) fn page_of(query: &PageQuery) -> Result<PageRequest, CatalogError> {
+    query.validated().map_err(CatalogError::InvalidQuery)
 }
 
 fn current_year() -> i32 {

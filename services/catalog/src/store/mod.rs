@@ -26,12 +26,7 @@ pub struct ModelFilter {
     pub status: Option<ModelStatus>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    /// 1-based.
-    pub page: u64,
-    pub per_page: u64,
-}
+pub use platform::pagination::PageRequest;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -69,6 +64,8 @@ pub trait CatalogRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<DeviceModel>, StoreError>;
     async fn model(&self, id: Uuid) -> Result<Option<DeviceModel>, StoreError>;
+    /// The model (retired or not) that has the variant `variant_id`.
+    async fn model_of_variant(&self, variant_id: Uuid) -> Result<Option<DeviceModel>, StoreError>;
     async fn create_model(&self, id: Uuid, draft: ModelDraft) -> Result<DeviceModel, StoreError>;
     async fn update_model(&self, id: Uuid, patch: ModelPatch) -> Result<DeviceModel, StoreError>;
     /// Idempotent: retiring a retired model changes nothing.

@@ -268,6 +268,16 @@ impl CatalogRepository for SeaCatalogStore {
         Self::load_model(&self.db, id).await
     }
 
+    async fn model_of_variant(&self, variant_id: Uuid) -> Result<Option<DeviceModel>, StoreError> {
+        let Some(row) = variant::Entity::find_by_id(variant_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Self::load_model(&self.db, row.model_id).await
+    }
+
     async fn create_model(&self, id: Uuid, draft: ModelDraft) -> Result<DeviceModel, StoreError> {
         let now = Utc::now();
         let duplicate = || StoreError::DuplicateModel {

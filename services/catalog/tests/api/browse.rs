@@ -374,3 +374,64 @@ async fn seeding_twice_changes_nothing() {
     };
     assert_eq!(by_id(&first), by_id(&second));
 }
+
+#[tokio::test]
+async fn a_variant_lookup_answers_its_model_with_status_version_and_questionnaire() {
+    let app = spawn_seeded_app().await;
+    let created = app.create_model("Acme", "Lookup", "phone", 50_000).await;
+    let variant = created["variants"][0]["id"].as_str().unwrap();
+    let found = app
+        .get_json(&format!("/v1/devices/variants/{variant}"))
+        .await;
+    assert_eq!(found["variant_id"], variant);
+    assert_eq!(found["model"]["id"], created["id"]);
+    assert_eq!(found["model"]["status"], "active");
+    assert_eq!(found["model"]["version"], 1);
+    assert_eq!(
+        found["model"]["variants"][0]["base_price"]["amount_minor"],
+        50_000
+    );
+    assert_eq!(found["questionnaire"]["category"], "phone");
+    assert!(
+        !found["questionnaire"]["questions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "the seed has a phone questionnaire: {found}"
+    );
+}
+
+#[tokio::test]
+async fn a_variant_of_a_retired_model_is_still_found_marked_retired() {
+    let app = spawn_app().await;
+    let created = app.create_model("Acme", "Old", "watch", 9_000).await;
+    let model = created["id"].as_str().unwrap();
+    let variant = created["variants"][0]["id"].as_str().unwrap();
+    let retired = app
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/catalog/models/{model}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retired.status(), 204);
+    let found = app
+        .get_json(&format!("/v1/devices/variants/{variant}"))
+        .await;
+    assert_eq!(found["model"]["status"], "retired");
+    assert_eq!(found["model"]["version"], 2);
+    assert_eq!(found["questionnaire"]["questions"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn an_unknown_variant_lookup_is_a_404_problem() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::new_v4();
+    let response = app
+        .get(&format!("/v1/devices/variants/{unknown}"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "variant_not_found").await;
+}
