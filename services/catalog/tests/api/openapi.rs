@@ -11,6 +11,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/docs"),
     ("get", "/v1/devices"),
     ("get", "/v1/devices/{id}"),
+    ("get", "/v1/devices/variants/{id}"),
     ("get", "/v1/admin/catalog/models"),
     ("post", "/v1/admin/catalog/models"),
     ("get", "/v1/admin/catalog/models/{id}"),
