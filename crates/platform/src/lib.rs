@@ -4,6 +4,7 @@
 //! backbone behind DESIGN.md's guarantees (outbox, consumer runtime, per-key sequencer).
 
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod consumer;
 pub mod db;
@@ -13,10 +14,12 @@ pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod outbox;
+pub mod pagination;
 pub mod redis;
 pub mod sequencer;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod validation;
 
 pub use error::{ApiError, ErrorKind, ProblemCode};

@@ -20,7 +20,7 @@ pub mod dead_letters;
 mod runtime;
 
 pub use apply::{Applied, Applier, ApplyError};
-pub use runtime::{ConsumerHandle, ConsumerRuntime, ConsumerSettings};
+pub use runtime::{ConsumerError, ConsumerHandle, ConsumerRuntime, ConsumerSettings};
 
 use std::collections::HashMap;
 use std::sync::Arc;

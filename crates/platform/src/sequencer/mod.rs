@@ -130,3 +130,26 @@ where
     lease.release().await;
     Ok(output)
 }
+
+/// The sequencer a service runs with: Redis when `redis.url` is set (several instances
+/// coordinate), otherwise the in-process one (a single instance, the embedded run).
+/// `scope` separates services sharing one Redis.
+pub fn from_settings(
+    redis: &crate::config::RedisSettings,
+    settings: &crate::config::SequencerSettings,
+    scope: &str,
+) -> Result<Arc<dyn Sequencer>, SequencerError> {
+    use secrecy::ExposeSecret;
+    match &redis.url {
+        Some(url) => {
+            let prefix = format!("{}{scope}:seq:", redis.key_prefix);
+            let ttl = Duration::from_millis(settings.lease_ttl_ms);
+            Ok(Arc::new(RedisSequencer::new(
+                url.expose_secret(),
+                &prefix,
+                ttl,
+            )?))
+        }
+        None => Ok(Arc::new(LocalSequencer::new())),
+    }
+}

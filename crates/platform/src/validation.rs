@@ -1,0 +1,60 @@
+//! Input rules report every broken field at once, so a client fixes a form in one round
+//! trip; services turn [`Violations`] into a 422 `validation_failed` with the list.
+
+/// A rule a value broke: which field, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    pub field: String,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// All violations of one input, so a client can fix them in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Violations(pub Vec<Violation>);
+
+impl Violations {
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, message: impl Into<String>) {
+        if !ok {
+            self.0.push(Violation::new(field, message));
+        }
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, Violations> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl std::fmt::Display for Violations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|violation| format!("{}: {}", violation.field, violation.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Checks a human-entered text: trimmed, non-empty and at most `max` characters.
+pub fn check_text(violations: &mut Violations, field: &str, value: &str, max: usize) {
+    let trimmed = value.trim();
+    violations.check(!trimmed.is_empty(), field, "must not be empty");
+    violations.check(
+        trimmed.chars().count() <= max,
+        field,
+        format!("must be at most {max} characters"),
+    );
+}

@@ -1,0 +1,96 @@
+//! The order service's settings: the platform's shared sections plus `order.*`.
+
+use std::path::PathBuf;
+
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::processor::ProcessorSettings;
+
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "order",
+    port: 8083,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OrderSettings {
+    /// Where the quote service answers (validate-and-lock).
+    pub quote_url: String,
+    pub quote_timeout_ms: u64,
+    /// A `service` token for quote when this service cannot sign one (JWKS deployments);
+    /// with `auth.jwt_secret` set, short-lived tokens are signed instead.
+    pub quote_token: Option<SecretString>,
+    /// How long an Idempotency-Key is remembered; afterwards it may place a new order.
+    pub idempotency_retention_hours: u64,
+    pub processor: ProcessorSettings,
+    /// Run the processor in this instance (every instance may; they coordinate per order).
+    pub process_orders: bool,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            quote_url: "http://127.0.0.1:8082".into(),
+            quote_timeout_ms: 3_000,
+            quote_token: None,
+            idempotency_retention_hours: 24,
+            processor: ProcessorSettings::default(),
+            process_orders: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub base: BaseSettings,
+    pub order: OrderSettings,
+}
+
+impl Settings {
+    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        Self::from_layers(&Layers::load(SERVICE, file)?)
+    }
+
+    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+        let base = layers.base()?;
+        let order: OrderSettings = layers.section("order")?;
+        if !order.quote_url.starts_with("http://") && !order.quote_url.starts_with("https://") {
+            return Err(ConfigError::invalid("order.quote_url", "an http(s) URL"));
+        }
+        if !(100..=60_000).contains(&order.quote_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "order.quote_timeout_ms",
+                "between 100 and 60000 milliseconds",
+            ));
+        }
+        if !(1..=24 * 365).contains(&order.idempotency_retention_hours) {
+            return Err(ConfigError::invalid(
+                "order.idempotency_retention_hours",
+                "between 1 and 8760 hours",
+            ));
+        }
+        let processor = &order.processor;
+        if processor.batch_size == 0 || processor.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "order.processor.batch_size",
+                "batch_size and concurrency of at least 1",
+            ));
+        }
+        if processor.retry_initial_ms == 0 || processor.retry_max_ms < processor.retry_initial_ms {
+            return Err(ConfigError::invalid(
+                "order.processor.retry_max_ms",
+                "retry_initial_ms > 0 and retry_max_ms >= retry_initial_ms",
+            ));
+        }
+        if base.auth.jwt_secret.is_none() && order.quote_token.is_none() {
+            return Err(ConfigError::invalid(
+                "order.quote_token",
+                "a service token for quote when auth.jwt_secret is not set",
+            ));
+        }
+        Ok(Self { base, order })
+    }
+}

@@ -1,0 +1,233 @@
+//! What a shopper must tell us to place an order, checked before anything is stored.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use platform::validation::check_text;
+pub use platform::validation::{Violation, Violations};
+
+const MAX_ADDRESS_CHARS: usize = 500;
+const MAX_DETAIL_CHARS: usize = 100;
+/// How far ahead a pickup may be booked.
+const MAX_DAYS_AHEAD: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotWindow {
+    Morning,
+    Afternoon,
+    Evening,
+}
+
+impl SlotWindow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Morning => "morning",
+            Self::Afternoon => "afternoon",
+            Self::Evening => "evening",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupRequest {
+    pub address: String,
+    pub pincode: String,
+    pub slot_date: NaiveDate,
+    pub slot_window: SlotWindow,
+}
+
+impl PickupRequest {
+    /// A pickup at a six-digit Indian pincode, on a day from `today` up to two months ahead.
+    pub fn parse(
+        address: &str,
+        pincode: &str,
+        slot_date: NaiveDate,
+        slot_window: SlotWindow,
+        today: NaiveDate,
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::default();
+        check_text(
+            &mut violations,
+            "pickup.address",
+            address,
+            MAX_ADDRESS_CHARS,
+        );
+        violations.check(
+            is_pincode(pincode),
+            "pickup.pincode",
+            "must be six digits, not starting with 0",
+        );
+        violations.check(
+            slot_date >= today,
+            "pickup.slot.date",
+            "must not be in the past",
+        );
+        violations.check(
+            (slot_date - today).num_days() <= MAX_DAYS_AHEAD,
+            "pickup.slot.date",
+            format!("must be at most {MAX_DAYS_AHEAD} days ahead"),
+        );
+        violations.into_result(Self {
+            address: address.trim().to_owned(),
+            pincode: pincode.to_owned(),
+            slot_date,
+            slot_window,
+        })
+    }
+}
+
+pub fn is_pincode(value: &str) -> bool {
+    value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutMethod {
+    Upi,
+    BankTransfer,
+}
+
+impl PayoutMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upi => "upi",
+            Self::BankTransfer => "bank_transfer",
+        }
+    }
+
+    fn required_details(self) -> &'static [&'static str] {
+        match self {
+            Self::Upi => &["vpa"],
+            Self::BankTransfer => &["account_name", "account_number", "ifsc"],
+        }
+    }
+}
+
+/// Where the shopper is paid. Details are exactly the fields the method needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutInstructions {
+    pub method: PayoutMethod,
+    pub details: BTreeMap<String, String>,
+}
+
+impl PayoutInstructions {
+    pub fn parse(
+        method: PayoutMethod,
+        details: BTreeMap<String, String>,
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::default();
+        let required = method.required_details();
+        for field in required {
+            let value = details.get(*field).map(|value| value.trim());
+            violations.check(
+                value.is_some_and(|value| !value.is_empty()),
+                format!("payout.details.{field}"),
+                format!("is required for {}", method.as_str()),
+            );
+        }
+        for (field, value) in &details {
+            violations.check(
+                required.contains(&field.as_str()),
+                format!("payout.details.{field}"),
+                format!("is not a field of {}", method.as_str()),
+            );
+            violations.check(
+                value.chars().count() <= MAX_DETAIL_CHARS,
+                format!("payout.details.{field}"),
+                format!("must be at most {MAX_DETAIL_CHARS} characters"),
+            );
+        }
+        if let Some(vpa) = details.get("vpa") {
+            violations.check(
+                vpa.contains('@') && !vpa.starts_with('@') && !vpa.ends_with('@'),
+                "payout.details.vpa",
+                "must look like name@bank",
+            );
+        }
+        if let Some(ifsc) = details.get("ifsc") {
+            violations.check(
+                ifsc.len() == 11 && ifsc.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "payout.details.ifsc",
+                "must be an 11-character IFSC code",
+            );
+        }
+        if let Some(account) = details.get("account_number") {
+            violations.check(
+                (6..=18).contains(&account.len()) && account.bytes().all(|b| b.is_ascii_digit()),
+                "payout.details.account_number",
+                "must be 6 to 18 digits",
+            );
+        }
+        let details = details
+            .into_iter()
+            .map(|(field, value)| (field, value.trim().to_owned()))
+            .collect();
+        violations.into_result(Self { method, details })
+    }
+
+    /// What responses show: enough to recognise the account, not enough to misuse it.
+    pub fn masked(&self) -> BTreeMap<String, String> {
+        self.details
+            .iter()
+            .map(|(field, value)| {
+                let shown = match field.as_str() {
+                    "account_number" | "vpa" => mask(value),
+                    _ => value.clone(),
+                };
+                (field.clone(), shown)
+            })
+            .collect()
+    }
+}
+
+fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let keep = chars.len().min(4);
+    let hidden = chars.len() - keep;
+    "•".repeat(hidden) + &chars[hidden..].iter().collect::<String>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_pickup_in_the_past_or_at_a_bad_pincode_is_refused_with_every_reason() {
+        let violations = PickupRequest::parse(
+            " ",
+            "01234",
+            day("2026-01-01"),
+            SlotWindow::Morning,
+            day("2026-01-02"),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["pickup.address", "pickup.pincode", "pickup.slot.date"]
+        );
+    }
+
+    #[test]
+    fn upi_needs_a_vpa_and_nothing_else() {
+        let ok = PayoutInstructions::parse(
+            PayoutMethod::Upi,
+            BTreeMap::from([("vpa".into(), "asha@okbank".into())]),
+        )
+        .unwrap();
+        assert_eq!(ok.masked()["vpa"], "•••••••bank");
+        let refused = PayoutInstructions::parse(
+            PayoutMethod::Upi,
+            BTreeMap::from([("ifsc".into(), "X".into())]),
+        )
+        .unwrap_err();
+        assert_eq!(refused.0.len(), 3, "{refused}");
+    }
+}

@@ -1,0 +1,153 @@
+//! The back office: search every order, find the stuck ones, cancel when a person must.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::error::{AuthProblems, BodyProblems, Problem};
+use platform::pagination::{PageQuery, Paged};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::dto::{AdminCancelRequest, OrderView};
+use super::orders::decide;
+use super::{OrderState, page_of};
+use crate::domain::{Actor, OrderStatus, Step, Violations, is_pincode};
+use crate::error::OrderError;
+use crate::store::OrderFilter;
+
+const ADMIN: &[Role] = &[Role::Admin];
+const MAX_REASON_CHARS: usize = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AdminSearch {
+    #[param(value_type = Option<String>, example = "received")]
+    pub status: Option<OrderStatus>,
+    /// Pickup pincode, six digits.
+    pub pincode: Option<String>,
+    /// Placed at or after (RFC 3339).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Placed before (RFC 3339).
+    pub created_to: Option<DateTime<Utc>>,
+    /// Stuck orders: not final, and in their current state for longer than this.
+    #[param(minimum = 1)]
+    pub stuck_for_minutes: Option<u32>,
+}
+
+/// Search all orders, newest first; `stuck_for_minutes` lists the stuck ones.
+#[utoipa::path(
+    tag = "admin orders",
+    security(("bearer" = [])),
+    params(AdminSearch, PageQuery),
+    responses(
+        (status = 200, body = Paged<OrderView>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("")]
+pub async fn search_orders(
+    principal: Principal,
+    search: web::Query<AdminSearch>,
+    paging: web::Query<PageQuery>,
+    state: web::Data<OrderState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let page = page_of(&paging)?;
+    if let Some(pincode) = &search.pincode
+        && !is_pincode(pincode)
+    {
+        return Err(OrderError::InvalidQuery("pincode must be six digits".into()).into());
+    }
+    if let (Some(from), Some(to)) = (search.created_from, search.created_to)
+        && from > to
+    {
+        return Err(
+            OrderError::InvalidQuery("created_from must not be after created_to".into()).into(),
+        );
+    }
+    if search.stuck_for_minutes == Some(0) {
+        return Err(OrderError::InvalidQuery("stuck_for_minutes must be at least 1".into()).into());
+    }
+    let filter = OrderFilter {
+        shopper_id: None,
+        status: search.status,
+        pincode: search.pincode.clone(),
+        created_from: search.created_from,
+        created_to: search.created_to,
+        unchanged_since: search
+            .stuck_for_minutes
+            .map(|minutes| Utc::now() - chrono::Duration::minutes(i64::from(minutes))),
+    };
+    let (orders, total) = state
+        .store
+        .list(&filter, page)
+        .await
+        .map_err(OrderError::from)?;
+    let items = orders
+        .iter()
+        .map(|order| OrderView::of(order, true))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Paged::new(items, page, total)))
+}
+
+/// One order, with the processor's view of it.
+#[utoipa::path(
+    tag = "admin orders",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/{id}")]
+pub async fn get_order(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<OrderState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let order = state.store.get(*id).await.map_err(OrderError::from)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OrderView::of(&order, true)))
+}
+
+/// Cancel an order on someone's behalf, before pickup, with a reason.
+#[utoipa::path(
+    tag = "admin orders",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = AdminCancelRequest,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        BodyProblems,
+    )
+)]
+#[post("/{id}/cancel")]
+pub async fn cancel_order(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<AdminCancelRequest>,
+    state: web::Data<OrderState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let mut violations = Violations::default();
+    platform::validation::check_text(&mut violations, "reason", &body.reason, MAX_REASON_CHARS);
+    violations.into_result(()).map_err(OrderError::from)?;
+    let step = Step::Cancel {
+        by: Actor::Admin,
+        reason: body.reason.trim().to_owned(),
+    };
+    decide(&state, &principal, *id, step).await
+}

@@ -1,0 +1,58 @@
+//! HTTP handlers. Accepting an order touches only the order database; every change to an
+//! existing order runs under that order's lease, like the processor and the consumer.
+
+mod admin;
+pub mod dto;
+mod orders;
+
+use std::sync::Arc;
+
+use platform::auth::{Principal, Role};
+use platform::pagination::{PageQuery, PageRequest};
+use platform::sequencer::Sequencer;
+use tokio::sync::Notify;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::OrderError;
+use crate::store::{OrderRecord, OrderStore};
+
+pub struct OrderState {
+    pub store: OrderStore,
+    pub sequencer: Arc<dyn Sequencer>,
+    pub wake: Arc<Notify>,
+}
+
+/// `dead_letters`: mount the dead-letter admin routes (there is a consumer to have them).
+pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
+    let mut admin = utoipa_actix_web::scope::scope("/v1/admin/orders");
+    if dead_letters {
+        admin = admin.configure(platform::consumer::dead_letters::configure);
+    }
+    cfg.service(orders::place_order)
+        .service(orders::list_orders)
+        .service(orders::get_order)
+        .service(orders::get_timeline)
+        .service(orders::cancel_order)
+        .service(orders::accept_revised_price)
+        .service(orders::refuse_revised_price)
+        .service(
+            admin
+                .service(admin::search_orders)
+                .service(admin::get_order)
+                .service(admin::cancel_order),
+        );
+}
+
+fn page_of(query: &PageQuery) -> Result<PageRequest, OrderError> {
+    query.validated().map_err(OrderError::InvalidQuery)
+}
+
+/// A shopper sees only their own orders; anyone else's is "not found", not "forbidden",
+/// so ids cannot be probed.
+fn visible_to(order: OrderRecord, principal: &Principal) -> Result<OrderRecord, OrderError> {
+    if principal.role == Role::Admin || order.shopper_id == principal.subject {
+        Ok(order)
+    } else {
+        Err(OrderError::OrderNotFound(order.id))
+    }
+}

@@ -1,0 +1,221 @@
+//! Builds the order service from its settings: database (migrated), sequencer, the HTTP
+//! server, and beside it the processor, the idempotency-key pruner and, with a broker, the
+//! outbox relay and the `fulfilment.events` consumer. Accepting orders needs only the
+//! database: nothing here waits for quote, the broker or Redis to be reachable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::web;
+use chrono::Utc;
+use platform::auth::Authenticator;
+use platform::background::Background;
+use platform::consumer::ConsumerRuntime;
+use platform::consumer::dead_letters::DeadLetterAdmin;
+use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck};
+use platform::http::{ServerParts, bind, openapi_skeleton, serve};
+use platform::outbox::OutboxRelay;
+use prometheus::Registry;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::configuration::Settings;
+use crate::fulfilment_events::{self, CONSUMER_GROUP};
+use crate::migrations::Migrator;
+use crate::payout::{PayoutProvider, SandboxPayouts};
+use crate::processor::Processor;
+use crate::published::PRODUCER;
+use crate::quote_client::{QuoteClient, ServiceCredentials};
+use crate::routes::{self, OrderState};
+use crate::store::OrderStore;
+
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the database is unavailable: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("the sequencer cannot be set up: {0}")]
+    Sequencer(#[from] platform::sequencer::SequencerError),
+    #[error("metrics could not be registered: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("the HTTP server could not start: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("the HTTP client could not be built: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("the outbox relay could not start: {0}")]
+    Relay(#[from] platform::outbox::RelayBuildError),
+    #[error("the consumer could not start: {0}")]
+    Consumer(#[from] platform::consumer::ConsumerError),
+    #[error("the broker client could not be created: {0}")]
+    Broker(#[from] rdkafka::error::KafkaError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    background: Background,
+    grace: Duration,
+    payouts: Arc<SandboxPayouts>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = platform::db::connect(&settings.base.database).await?;
+        if settings.base.database.migrate_on_start {
+            platform::db::migrate::<Migrator>(&db).await?;
+        }
+        let registry = Registry::new();
+        let sequencer = platform::sequencer::from_settings(
+            &settings.base.redis,
+            &settings.base.sequencer,
+            "order",
+        )?;
+        let store = OrderStore::new(db.clone());
+        let wake = Arc::new(Notify::new());
+        let authenticator = Authenticator::new(&settings.base.auth);
+        let credentials = match &settings.order.quote_token {
+            Some(token) => ServiceCredentials::Static(token.clone()),
+            None => ServiceCredentials::Signed(authenticator.clone()),
+        };
+        let quotes = QuoteClient::new(
+            &settings.order.quote_url,
+            Duration::from_millis(settings.order.quote_timeout_ms),
+            credentials,
+        )?;
+        let payouts = Arc::new(SandboxPayouts::default());
+        let mut background = Background::new();
+        let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
+        let kafka = &settings.base.kafka;
+        let dead_letters = if kafka.is_configured() {
+            // Topic creation is best effort: the broker may be down, which must not stop
+            // orders from being accepted. The relay and the consumer wait for it.
+            if let Err(error) = kafka
+                .ensure_topics(&[
+                    events::topics::ORDER_EVENTS,
+                    events::topics::FULFILMENT_EVENTS,
+                ])
+                .await
+            {
+                tracing::warn!(%error, "could not ensure topics; continuing");
+            }
+            health = health.with(KafkaCheck::new(kafka)?);
+            background.relay(OutboxRelay::new(
+                db.clone(),
+                kafka,
+                PRODUCER,
+                settings.base.outbox.clone(),
+                &registry,
+            )?);
+            let consumer = ConsumerRuntime::new(
+                kafka,
+                CONSUMER_GROUP,
+                &[events::topics::FULFILMENT_EVENTS],
+                db.clone(),
+                fulfilment_events::handlers(),
+                sequencer.clone(),
+                &registry,
+            )
+            .with_settings(settings.base.consumer.clone())
+            .start()?;
+            background.consumer(consumer);
+            Some(web::Data::new(DeadLetterAdmin::new(
+                db.clone(),
+                kafka,
+                "order-dead-letters",
+            )?))
+        } else {
+            tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
+            None
+        };
+        if settings.order.process_orders {
+            let processor = Processor {
+                store: store.clone(),
+                sequencer: sequencer.clone(),
+                quotes,
+                payouts: payouts.clone() as Arc<dyn PayoutProvider>,
+                settings: settings.order.processor.clone(),
+                wake: wake.clone(),
+            };
+            background.spawn("order processor", |stop| processor.run(stop));
+        }
+        let retention = chrono::Duration::hours(
+            i64::try_from(settings.order.idempotency_retention_hours).unwrap_or(24),
+        );
+        let pruner = store.clone();
+        background.spawn("idempotency key pruner", move |stop| async move {
+            loop {
+                match pruner.prune_idempotency_keys(Utc::now() - retention).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "expired idempotency keys forgotten"),
+                    Err(error) => tracing::warn!(%error, "pruning idempotency keys failed"),
+                }
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        });
+
+        let listener = bind(&settings.base.http)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(OrderState {
+            store,
+            sequencer,
+            wake,
+        });
+        let parts = ServerParts {
+            http: settings.base.http.clone(),
+            openapi: openapi_skeleton(
+                "recommerce order",
+                "Orders: accepted durably and once, then moved through the trade-in lifecycle.",
+            ),
+            authenticator,
+            health,
+            metrics_registry: registry,
+            metrics_namespace: "order",
+        };
+        let server = serve(listener, parts, move |cfg| {
+            cfg.app_data(state.clone());
+            if let Some(dead_letters) = &dead_letters {
+                cfg.app_data(dead_letters.clone());
+            }
+            routes::configure(cfg, dead_letters.is_some());
+        })?;
+        Ok(Self {
+            port,
+            server,
+            db,
+            background,
+            grace: Duration::from_secs(settings.base.http.shutdown_grace_seconds),
+            payouts,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from outside (tests, the dev runner).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The sandbox payout provider's ledger (tests and the dev run).
+    pub fn sandbox_payouts(&self) -> Arc<SandboxPayouts> {
+        self.payouts.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM or [`Application::handle`] stops it, finishing in-flight
+    /// requests, then stops the background work in order.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.background.shutdown(self.grace).await;
+        if let Err(error) = self.db.close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        result
+    }
+}

@@ -1,0 +1,591 @@
+//! Persistence of orders, their timeline, idempotency keys and payouts. Every transition is
+//! one transaction: the version-checked update, the timeline row and the outbox event
+//! commit together or not at all, and a writer holding a stale view (a lease that expired)
+//! finds the version moved and commits nothing.
+
+pub mod entities;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use self::entities::{idempotency_keys, order_timeline, orders, payouts};
+use crate::domain::{
+    Currency, IllegalTransition, Money, OrderStatus, PayoutInstructions, PickupRequest, Step,
+};
+use crate::published;
+pub use platform::pagination::PageRequest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("order {0} does not exist")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("order {0} was changed by another writer at the same time")]
+    Concurrent(Uuid),
+    #[error("the idempotency key was already used with a different request")]
+    KeyReused,
+    #[error("stored order {0} cannot be read: {1}")]
+    Corrupt(Uuid, String),
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// An order as the service works with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRecord {
+    pub id: Uuid,
+    pub shopper_id: String,
+    pub quote_id: Uuid,
+    pub status: OrderStatus,
+    pub version: i64,
+    pub pickup: PickupRequest,
+    pub payout: PayoutInstructions,
+    pub variant_id: Option<Uuid>,
+    pub quoted_price: Option<Money>,
+    pub final_price: Option<Money>,
+    pub partner_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub payout_reference: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub status_changed_at: DateTime<Utc>,
+}
+
+/// What the shopper asked for, validated.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: Uuid,
+    pub shopper_id: String,
+    pub quote_id: Uuid,
+    pub pickup: PickupRequest,
+    pub payout: PayoutInstructions,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub shopper_id: String,
+    pub key: String,
+    /// SHA-256 of the request body as parsed, so formatting differences do not matter.
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acceptance {
+    Created { order_id: Uuid, body: String },
+    Replayed { order_id: Uuid, body: String },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub status: String,
+    pub event: String,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub shopper_id: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub pincode: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Only orders not in a final state whose status has not changed since then.
+    pub unchanged_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PayoutRecord {
+    pub reference: String,
+    pub amount: Money,
+    pub method: String,
+    pub provider_reference: String,
+}
+
+fn money(amount_minor: Option<i64>, currency: &Option<String>) -> Option<Money> {
+    let currency = Currency::parse(currency.as_deref()?)?;
+    Some(Money {
+        amount_minor: amount_minor?,
+        currency,
+    })
+}
+
+impl TryFrom<orders::Model> for OrderRecord {
+    type Error = StoreError;
+
+    fn try_from(row: orders::Model) -> Result<Self, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt(row.id, what);
+        let status = OrderStatus::parse(&row.status)
+            .ok_or_else(|| corrupt(format!("unknown status {}", row.status)))?;
+        let pickup: PickupRequest = serde_json::from_value(row.pickup.clone())
+            .map_err(|error| corrupt(format!("pickup: {error}")))?;
+        let payout: PayoutInstructions = serde_json::from_value(row.payout.clone())
+            .map_err(|error| corrupt(format!("payout: {error}")))?;
+        Ok(Self {
+            id: row.id,
+            shopper_id: row.shopper_id,
+            quote_id: row.quote_id,
+            status,
+            version: row.version,
+            pickup,
+            payout,
+            variant_id: row.variant_id,
+            quoted_price: money(row.quoted_price_minor, &row.currency),
+            final_price: money(row.final_price_minor, &row.currency),
+            partner_id: row.partner_id,
+            reason: row.reason,
+            payout_reference: row.payout_reference,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            status_changed_at: row.status_changed_at,
+        })
+    }
+}
+
+impl OrderRecord {
+    fn received(order: NewOrder, now: DateTime<Utc>) -> Self {
+        Self {
+            id: order.id,
+            shopper_id: order.shopper_id,
+            quote_id: order.quote_id,
+            status: OrderStatus::Received,
+            version: 1,
+            pickup: order.pickup,
+            payout: order.payout,
+            variant_id: None,
+            quoted_price: None,
+            final_price: None,
+            partner_id: None,
+            reason: None,
+            payout_reference: None,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            status_changed_at: now,
+        }
+    }
+
+    fn to_row(&self) -> Result<orders::ActiveModel, StoreError> {
+        let to_json = |value: serde_json::Result<serde_json::Value>| {
+            value.map_err(|error| StoreError::Corrupt(self.id, error.to_string()))
+        };
+        let currency = self
+            .quoted_price
+            .or(self.final_price)
+            .map(|price| price.currency.as_str().to_owned());
+        Ok(orders::ActiveModel {
+            id: Set(self.id),
+            shopper_id: Set(self.shopper_id.clone()),
+            quote_id: Set(self.quote_id),
+            status: Set(self.status.as_str().to_owned()),
+            version: Set(self.version),
+            pickup: Set(to_json(serde_json::to_value(&self.pickup))?),
+            pincode: Set(self.pickup.pincode.clone()),
+            payout: Set(to_json(serde_json::to_value(&self.payout))?),
+            variant_id: Set(self.variant_id),
+            quoted_price_minor: Set(self.quoted_price.map(|price| price.amount_minor)),
+            final_price_minor: Set(self.final_price.map(|price| price.amount_minor)),
+            currency: Set(currency),
+            partner_id: Set(self.partner_id),
+            reason: Set(self.reason.clone()),
+            payout_reference: Set(self.payout_reference.clone()),
+            attempts: Set(self.attempts),
+            next_attempt_at: Set(self.next_attempt_at),
+            last_error: Set(self.last_error.clone()),
+            created_at: Set(self.created_at),
+            updated_at: Set(self.updated_at),
+            status_changed_at: Set(self.status_changed_at),
+        })
+    }
+
+    /// The order after `step`, at the next version, or why the step is illegal now.
+    fn after(&self, step: &Step, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
+        let status = self.status.after(step)?;
+        let mut next = self.clone();
+        next.status = status;
+        next.version += 1;
+        next.updated_at = now;
+        next.status_changed_at = now;
+        match step {
+            Step::Confirm {
+                variant_id, quoted, ..
+            } => {
+                next.variant_id = Some(*variant_id);
+                next.quoted_price = Some(*quoted);
+            }
+            Step::Reject { reason } | Step::Cancel { reason, .. } => {
+                next.reason = Some(reason.clone());
+            }
+            Step::SchedulePickup { partner_id } => next.partner_id = Some(*partner_id),
+            Step::Inspect { final_price, .. } => next.final_price = Some(*final_price),
+            Step::Complete {
+                payout_reference, ..
+            } => next.payout_reference = Some(payout_reference.clone()),
+            Step::PickUp | Step::AcceptRevisedPrice | Step::RefuseRevisedPrice | Step::Return => {}
+        }
+        // A fresh state the processor acts on starts its retries from zero.
+        next.attempts = 0;
+        next.last_error = None;
+        next.next_attempt_at = status.needs_processing().then_some(now);
+        Ok(next)
+    }
+}
+
+fn money_json(money: &Money) -> serde_json::Value {
+    json!({ "amount_minor": money.amount_minor, "currency": money.currency.as_str() })
+}
+
+fn detail(step: &Step) -> serde_json::Value {
+    match step {
+        Step::Confirm {
+            variant_id, quoted, ..
+        } => json!({ "variant_id": variant_id, "quoted_price": money_json(quoted) }),
+        Step::Reject { reason } => json!({ "reason": reason }),
+        Step::Cancel { by, reason } => json!({ "by": by, "reason": reason }),
+        Step::SchedulePickup { partner_id } => json!({ "partner_id": partner_id }),
+        Step::Inspect {
+            final_price,
+            lower_than_quoted,
+        } => json!({
+            "final_price": money_json(final_price),
+            "lower_than_quoted": lower_than_quoted,
+        }),
+        Step::Complete {
+            paid,
+            payout_reference,
+        } => json!({ "paid": money_json(paid), "payout_reference": payout_reference }),
+        Step::PickUp | Step::AcceptRevisedPrice | Step::RefuseRevisedPrice | Step::Return => {
+            json!({})
+        }
+    }
+}
+
+async fn add_to_timeline<C: ConnectionTrait>(
+    db: &C,
+    order: &OrderRecord,
+    event: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbErr> {
+    order_timeline::Entity::insert(order_timeline::ActiveModel {
+        order_id: Set(order.id),
+        seq: Set(order.version),
+        status: Set(order.status.as_str().to_owned()),
+        event: Set(event.to_owned()),
+        detail: Set(detail),
+        at: Set(order.updated_at),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Loads an order inside `db` (usually the transaction that will change it).
+pub async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<OrderRecord, StoreError> {
+    orders::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound(id))?
+        .try_into()
+}
+
+/// Moves the order one step inside `db`: checks the rules, writes the new version only if
+/// nobody wrote since it was read, records the timeline and publishes the event.
+pub async fn apply_step<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    step: &Step,
+) -> Result<OrderRecord, StoreError> {
+    let current = load(db, id).await?;
+    let next = current.after(step, Utc::now())?;
+    let updated = orders::Entity::update_many()
+        .set(next.to_row()?)
+        .filter(orders::Column::Id.eq(id))
+        .filter(orders::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Concurrent(id));
+    }
+    let event = published::transition(db, &next, step).await?;
+    add_to_timeline(db, &next, event, detail(step)).await?;
+    Ok(next)
+}
+
+#[derive(Clone)]
+pub struct OrderStore {
+    db: DatabaseConnection,
+}
+
+impl OrderStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Stores a new order with its `OrderPlaced` event and the response to replay, in one
+    /// transaction, unless the key was used before: then the first response is replayed
+    /// (same request) or refused (another request). Two concurrent first uses of one key
+    /// meet at the key's primary key: the second waits for the first and replays it.
+    pub async fn accept(
+        &self,
+        key: &IdempotencyKey,
+        order: NewOrder,
+        render: impl FnOnce(&OrderRecord) -> String,
+    ) -> Result<Acceptance, StoreError> {
+        if let Some(first) = self.find_key(key).await? {
+            return replay(first, key);
+        }
+        let record = OrderRecord::received(order, Utc::now());
+        let body = render(&record);
+        let txn = self.db.begin().await?;
+        let claimed = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+            shopper_id: Set(key.shopper_id.clone()),
+            key: Set(key.key.clone()),
+            request_hash: Set(key.request_hash.clone()),
+            order_id: Set(record.id),
+            response: Set(body.clone()),
+            created_at: Set(record.created_at),
+        })
+        .exec(&txn)
+        .await;
+        if let Err(error) = claimed {
+            txn.rollback().await?;
+            if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                let first = self
+                    .find_key(key)
+                    .await?
+                    .ok_or(StoreError::Concurrent(record.id))?;
+                return replay(first, key);
+            }
+            return Err(error.into());
+        }
+        orders::Entity::insert(record.to_row()?).exec(&txn).await?;
+        let event = published::placed(&txn, &record).await?;
+        add_to_timeline(&txn, &record, event, json!({})).await?;
+        txn.commit().await?;
+        Ok(Acceptance::Created {
+            order_id: record.id,
+            body,
+        })
+    }
+
+    async fn find_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<idempotency_keys::Model>, StoreError> {
+        Ok(
+            idempotency_keys::Entity::find_by_id((key.shopper_id.clone(), key.key.clone()))
+                .one(&self.db)
+                .await?,
+        )
+    }
+
+    /// Forgets keys older than `before`; after that a key may be used for a new order.
+    pub async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = idempotency_keys::Entity::delete_many()
+            .filter(idempotency_keys::Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+
+    /// [`apply_step`] in a transaction of its own.
+    pub async fn step(&self, id: Uuid, step: &Step) -> Result<OrderRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        let order = apply_step(&txn, id, step).await?;
+        txn.commit().await?;
+        Ok(order)
+    }
+
+    /// Records the payout and completes the order, in one transaction.
+    pub async fn complete_with_payout(
+        &self,
+        id: Uuid,
+        payout: &PayoutRecord,
+    ) -> Result<OrderRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        payouts::Entity::insert(payouts::ActiveModel {
+            order_id: Set(id),
+            reference: Set(payout.reference.clone()),
+            amount_minor: Set(payout.amount.amount_minor),
+            currency: Set(payout.amount.currency.as_str().to_owned()),
+            method: Set(payout.method.clone()),
+            provider_reference: Set(payout.provider_reference.clone()),
+            paid_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(payouts::Column::OrderId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let step = Step::Complete {
+            paid: payout.amount,
+            payout_reference: payout.reference.clone(),
+        };
+        let order = apply_step(&txn, id, &step).await?;
+        txn.commit().await?;
+        Ok(order)
+    }
+
+    /// The processor failed to move this order; try again at `retry_at`. Writes nothing if
+    /// the order moved meanwhile.
+    pub async fn postpone(
+        &self,
+        order: &OrderRecord,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let error: String = error.chars().take(500).collect();
+        orders::Entity::update_many()
+            .col_expr(
+                orders::Column::Attempts,
+                Expr::col(orders::Column::Attempts).add(1),
+            )
+            .col_expr(orders::Column::NextAttemptAt, Expr::value(retry_at))
+            .col_expr(orders::Column::LastError, Expr::value(error))
+            .filter(orders::Column::Id.eq(order.id))
+            .filter(orders::Column::Version.eq(order.version))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Orders the processor should look at now, longest waiting first.
+    pub async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>, StoreError> {
+        let statuses = OrderStatus::ALL
+            .into_iter()
+            .filter(|status| status.needs_processing())
+            .map(OrderStatus::as_str);
+        let ids = orders::Entity::find()
+            .select_only()
+            .column(orders::Column::Id)
+            .filter(orders::Column::Status.is_in(statuses))
+            .filter(orders::Column::NextAttemptAt.lte(now))
+            .order_by_asc(orders::Column::NextAttemptAt)
+            .limit(limit)
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?;
+        Ok(ids)
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<OrderRecord, StoreError> {
+        load(&self.db, id).await
+    }
+
+    pub async fn timeline(&self, id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
+        let rows = order_timeline::Entity::find()
+            .filter(order_timeline::Column::OrderId.eq(id))
+            .order_by_asc(order_timeline::Column::Seq)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| TimelineEntry {
+                seq: row.seq,
+                status: row.status,
+                event: row.event,
+                detail: row.detail,
+                at: row.at,
+            })
+            .collect())
+    }
+
+    pub async fn list(
+        &self,
+        filter: &OrderFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<OrderRecord>, u64), StoreError> {
+        let mut condition = Condition::all();
+        if let Some(shopper) = &filter.shopper_id {
+            condition = condition.add(orders::Column::ShopperId.eq(shopper.as_str()));
+        }
+        if let Some(status) = filter.status {
+            condition = condition.add(orders::Column::Status.eq(status.as_str()));
+        }
+        if let Some(pincode) = &filter.pincode {
+            condition = condition.add(orders::Column::Pincode.eq(pincode.as_str()));
+        }
+        if let Some(from) = filter.created_from {
+            condition = condition.add(orders::Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = filter.created_to {
+            condition = condition.add(orders::Column::CreatedAt.lt(to));
+        }
+        if let Some(since) = filter.unchanged_since {
+            let open = OrderStatus::ALL
+                .into_iter()
+                .filter(|status| !status.is_final())
+                .map(OrderStatus::as_str);
+            condition = condition
+                .add(orders::Column::StatusChangedAt.lt(since))
+                .add(orders::Column::Status.is_in(open));
+        }
+        let query = orders::Entity::find().filter(condition);
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(orders::Column::CreatedAt)
+            .order_by_desc(orders::Column::Id)
+            .offset(page.offset())
+            .limit(page.per_page)
+            .all(&self.db)
+            .await?;
+        let orders = rows
+            .into_iter()
+            .map(OrderRecord::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((orders, total))
+    }
+
+    pub async fn payout(&self, id: Uuid) -> Result<Option<PayoutRecord>, StoreError> {
+        let row = payouts::Entity::find_by_id(id).one(&self.db).await?;
+        Ok(row.and_then(|row| {
+            Some(PayoutRecord {
+                amount: Money {
+                    amount_minor: row.amount_minor,
+                    currency: Currency::parse(&row.currency)?,
+                },
+                reference: row.reference,
+                method: row.method,
+                provider_reference: row.provider_reference,
+            })
+        }))
+    }
+}
+
+fn replay(first: idempotency_keys::Model, key: &IdempotencyKey) -> Result<Acceptance, StoreError> {
+    if first.request_hash == key.request_hash {
+        Ok(Acceptance::Replayed {
+            order_id: first.order_id,
+            body: first.response,
+        })
+    } else {
+        Err(StoreError::KeyReused)
+    }
+}
+
+/// Today's date, where the shopper's pickup slots are counted from.
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
