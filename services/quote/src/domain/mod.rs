@@ -1,0 +1,34 @@
+//! The quote service's rules, free of HTTP and storage so they can be read and tested on
+//! their own: what the catalog looks like from here, which answers are valid, how a price is
+//! computed, which adjustments apply, and when a quote may be locked to an order.
+
+mod adjustment;
+mod answers;
+mod catalog;
+mod pricing;
+mod quote;
+
+pub use adjustment::{
+    Adjustment, AdjustmentDraft, AdjustmentScope, MAX_ADJUSTMENT_BASIS_POINTS, MAX_LABEL_CHARS,
+};
+pub use answers::{Answer, AnsweredOption, MAX_ANSWERS, check_pincode, match_answers};
+pub use catalog::{
+    AnswerOption, CatalogModel, CatalogVariant, Category, Deduction, FULL_PRICE_BASIS_POINTS,
+    PricingSource, Question, Questionnaire,
+};
+pub use pricing::{
+    AnswerChange, AppliedAdjustment, BreakdownKind, BreakdownLine, PriceInput, Priced,
+    answer_changes, price,
+};
+pub use quote::{LockDecision, LockedQuote, Quote, QuoteStatus, decide_lock};
+
+use serde::{Deserialize, Serialize};
+
+/// Money is integer minor units plus an ISO 4217 currency: never floating point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+pub use platform::validation::{Violation, Violations};

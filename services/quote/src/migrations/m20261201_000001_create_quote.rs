@@ -1,0 +1,293 @@
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum CatalogModels {
+    Table,
+    Id,
+    Brand,
+    Name,
+    Category,
+    Retired,
+    Version,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum CatalogVariants {
+    Table,
+    Id,
+    ModelId,
+    Name,
+    BasePriceMinor,
+    Currency,
+}
+
+#[derive(DeriveIden)]
+enum CatalogQuestionnaires {
+    Table,
+    Category,
+    Questions,
+    AsOf,
+}
+
+#[derive(DeriveIden)]
+enum PricingAdjustments {
+    Table,
+    Id,
+    Scope,
+    Value,
+    PercentBasisPoints,
+    Label,
+    StartsAt,
+    EndsAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Quotes {
+    Table,
+    Id,
+    ShopperId,
+    VariantId,
+    ModelId,
+    Category,
+    Brand,
+    Currency,
+    BasePriceMinor,
+    FloorMinor,
+    PriceMinor,
+    Answers,
+    Adjustments,
+    Breakdown,
+    Pincode,
+    ExpiresAt,
+    CreatedAt,
+    LockedOrderId,
+    LockedAt,
+    Version,
+}
+
+fn timestamp(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(CatalogModels::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(CatalogModels::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogModels::Brand)
+                            .string_len(60)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogModels::Name)
+                            .string_len(120)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogModels::Category)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(CatalogModels::Retired).boolean().not_null())
+                    .col(
+                        ColumnDef::new(CatalogModels::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(timestamp(CatalogModels::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CatalogVariants::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(CatalogVariants::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(CatalogVariants::ModelId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(CatalogVariants::Name)
+                            .string_len(60)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogVariants::BasePriceMinor)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogVariants::Currency)
+                            .string_len(3)
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_catalog_variants_model")
+                    .table(CatalogVariants::Table)
+                    .col(CatalogVariants::ModelId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CatalogQuestionnaires::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(CatalogQuestionnaires::Category)
+                            .string_len(16)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(CatalogQuestionnaires::Questions)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(timestamp(CatalogQuestionnaires::AsOf))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PricingAdjustments::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(PricingAdjustments::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(PricingAdjustments::Scope)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PricingAdjustments::Value)
+                            .string_len(60)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PricingAdjustments::PercentBasisPoints)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PricingAdjustments::Label)
+                            .string_len(120)
+                            .not_null(),
+                    )
+                    .col(timestamp(PricingAdjustments::StartsAt))
+                    .col(
+                        ColumnDef::new(PricingAdjustments::EndsAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(timestamp(PricingAdjustments::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_pricing_adjustments_window")
+                    .table(PricingAdjustments::Table)
+                    .col(PricingAdjustments::StartsAt)
+                    .col(PricingAdjustments::EndsAt)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Quotes::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Quotes::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Quotes::ShopperId).string_len(255).not_null())
+                    .col(ColumnDef::new(Quotes::VariantId).uuid().not_null())
+                    .col(ColumnDef::new(Quotes::ModelId).uuid().not_null())
+                    .col(ColumnDef::new(Quotes::Category).string_len(16).not_null())
+                    .col(ColumnDef::new(Quotes::Brand).string_len(60).not_null())
+                    .col(ColumnDef::new(Quotes::Currency).string_len(3).not_null())
+                    .col(
+                        ColumnDef::new(Quotes::BasePriceMinor)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Quotes::FloorMinor).big_integer().not_null())
+                    .col(ColumnDef::new(Quotes::PriceMinor).big_integer().not_null())
+                    .col(ColumnDef::new(Quotes::Answers).text().not_null())
+                    .col(ColumnDef::new(Quotes::Adjustments).text().not_null())
+                    .col(ColumnDef::new(Quotes::Breakdown).text().not_null())
+                    .col(ColumnDef::new(Quotes::Pincode).string_len(6).not_null())
+                    .col(timestamp(Quotes::ExpiresAt))
+                    .col(timestamp(Quotes::CreatedAt))
+                    .col(ColumnDef::new(Quotes::LockedOrderId).uuid().null())
+                    .col(
+                        ColumnDef::new(Quotes::LockedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(Quotes::Version).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_quotes_shopper")
+                    .table(Quotes::Table)
+                    .col(Quotes::ShopperId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            Quotes::Table.into_iden(),
+            PricingAdjustments::Table.into_iden(),
+            CatalogQuestionnaires::Table.into_iden(),
+            CatalogVariants::Table.into_iden(),
+            CatalogModels::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

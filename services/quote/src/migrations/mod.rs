@@ -1,0 +1,18 @@
+//! Schema history of the quote database. Migrations only ever get appended: a deployed
+//! migration is never edited, because some database somewhere already ran it.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_create_quote;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::event_tables::Migration),
+            Box::new(m20261201_000001_create_quote::Migration),
+        ]
+    }
+}
