@@ -90,17 +90,18 @@ impl Application {
         let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
         let kafka = &settings.base.kafka;
         let dead_letters = if kafka.is_configured() {
-            // Topic creation is best effort: the broker may be down, which must not stop
-            // orders from being accepted. The relay and the consumer wait for it.
-            if let Err(error) = kafka
-                .ensure_topics(&[
+            // In the background and best effort: a broker that is down must not delay
+            // accepting orders. The relay and the consumer wait for it.
+            let topics = kafka.clone();
+            tokio::spawn(async move {
+                let wanted = [
                     events::topics::ORDER_EVENTS,
                     events::topics::FULFILMENT_EVENTS,
-                ])
-                .await
-            {
-                tracing::warn!(%error, "could not ensure topics; continuing");
-            }
+                ];
+                if let Err(error) = topics.ensure_topics(&wanted).await {
+                    tracing::warn!(%error, "could not ensure topics; continuing");
+                }
+            });
             health = health.with(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),

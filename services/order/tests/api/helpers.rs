@@ -1,0 +1,229 @@
+use std::time::Duration;
+
+use order::configuration::{SERVICE, Settings};
+use order::startup::Application;
+use platform::auth::{Authenticator, Role};
+use platform::config::Layers;
+use reqwest::{Client, Response};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// `bootstrap.servers` of a broker: the relay and the consumer run.
+    pub kafka: Option<String>,
+    /// Where quote is supposed to be; by default a port nobody listens on (quote is down).
+    pub quote_url: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    pub retry_max_ms: u64,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            kafka: None,
+            quote_url: None,
+            max_body_bytes: None,
+            retry_max_ms: 500,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub db: DatabaseConnection,
+    pub admin_token: String,
+    pub shopper_token: String,
+    pub authenticator: Authenticator,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    platform::telemetry::init_for_tests();
+    let database_url = platform::testing::fresh_database("order").await;
+    let quote_url = options
+        .quote_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", platform::testing::free_port()));
+    let mut layers = Layers::defaults(SERVICE)
+        .unwrap()
+        .set("profile", "test")
+        .unwrap()
+        .set("http.port", 0)
+        .unwrap()
+        .set("http.workers", 2)
+        .unwrap()
+        .set("database.url", database_url.clone())
+        .unwrap()
+        .set("database.max_connections", 10)
+        .unwrap()
+        .set("auth.jwt_secret", JWT_SECRET)
+        .unwrap()
+        .set("redis.url", platform::testing::shared_redis_url())
+        .unwrap()
+        .set(
+            "redis.key_prefix",
+            format!("test-{}:", Uuid::new_v4().simple()),
+        )
+        .unwrap()
+        .set("order.quote_url", quote_url)
+        .unwrap()
+        .set("order.quote_timeout_ms", 1_000)
+        .unwrap()
+        .set("order.processor.retry_initial_ms", 50)
+        .unwrap()
+        .set("order.processor.retry_max_ms", options.retry_max_ms)
+        .unwrap();
+    if let Some(brokers) = &options.kafka {
+        layers = layers
+            .set("kafka.brokers", brokers.clone())
+            .unwrap()
+            .set("outbox.poll_interval_ms", 10)
+            .unwrap();
+    }
+    if let Some(limit) = options.max_body_bytes {
+        layers = layers.set("http.max_body_bytes", limit as u64).unwrap();
+    }
+    let settings = Settings::from_layers(&layers).expect("test settings are valid");
+    let authenticator = Authenticator::new(&settings.base.auth);
+    let db = platform::db::connect(&settings.base.database)
+        .await
+        .unwrap();
+    let application = Application::build(settings).await.expect("order starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let token = |subject: &str, role| {
+        authenticator
+            .issue(subject, role, None, Duration::from_secs(3600))
+            .unwrap()
+    };
+    TestApp {
+        address,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        admin_token: token("admin-1", Role::Admin),
+        shopper_token: token("shopper-1", Role::Shopper),
+        authenticator,
+    }
+}
+
+/// A valid order body for `quote_id`.
+pub fn order_body(quote_id: Uuid) -> Value {
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    json!({
+        "quote_id": quote_id,
+        "pickup": {
+            "address": "12 MG Road, Bengaluru",
+            "pincode": "560001",
+            "slot": {"date": tomorrow.to_string(), "window": "morning"}
+        },
+        "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn token_for(&self, subject: &str, role: Role) -> String {
+        self.authenticator
+            .issue(subject, role, None, Duration::from_secs(3600))
+            .unwrap()
+    }
+
+    pub async fn place_order_as(&self, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/orders"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn place_order(&self, key: &str, body: &Value) -> Response {
+        self.place_order_as(&self.shopper_token, key, body).await
+    }
+
+    /// Places an order that must be accepted; returns its id.
+    pub async fn accepted_order(&self) -> Uuid {
+        let response = self
+            .place_order(&Uuid::new_v4().to_string(), &order_body(Uuid::new_v4()))
+            .await;
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET as the admin that must answer 200.
+    pub async fn admin_json(&self, path: &str) -> Value {
+        let response = self.get_as(&self.admin_token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with(PROBLEM_JSON),
+        "content type was {content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    body
+}
