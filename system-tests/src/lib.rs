@@ -1,0 +1,378 @@
+//! Starts recommerce's real services side by side, as one deployment would run them: each
+//! on its own database, all on one broker (embedded, or `KAFKA_BROKERS`) and one Redis, and
+//! talking to each other over HTTP. Scenarios drive them through their public APIs and the
+//! broker only; nothing here reaches into a service's code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use events::{Envelope, Event};
+use platform::auth::{Authenticator, Role};
+use platform::config::{Layers, ServiceDefaults};
+use platform::testing::{TestBroker, eventually};
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "system-test-secret-that-is-at-least-32-bytes";
+/// How long a scenario waits for the platform to settle before it fails.
+pub const SETTLE: Duration = Duration::from_secs(60);
+
+/// A running service: where it answers, and how to stop it.
+pub struct Service {
+    pub address: String,
+    pub port: u16,
+    pub database_url: String,
+    handle: ServerHandle,
+}
+
+impl Service {
+    /// Stops it like an orchestrator would: in-flight requests finish, then it is gone.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+pub struct Platform {
+    pub broker: TestBroker,
+    pub http: Client,
+    pub authenticator: Authenticator,
+    pub admin_token: String,
+    redis_prefix: String,
+}
+
+/// Which of the order service's neighbours a scenario wants it to find.
+pub struct OrderOptions {
+    pub quote_url: String,
+}
+
+impl Platform {
+    /// The broker with every topic; no service yet.
+    pub async fn start() -> Self {
+        platform::telemetry::init_for_tests();
+        let broker = TestBroker::start();
+        broker.create_topics(&events::topics::ALL, 2).await;
+        let layers = Layers::defaults(catalog::configuration::SERVICE)
+            .unwrap()
+            .set("auth.jwt_secret", JWT_SECRET)
+            .unwrap();
+        let authenticator = Authenticator::new(&layers.base().unwrap().auth);
+        let admin_token = authenticator
+            .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
+            .unwrap();
+        Self {
+            broker,
+            http: Client::new(),
+            authenticator,
+            admin_token,
+            redis_prefix: format!("sys-{}:", Uuid::new_v4().simple()),
+        }
+    }
+
+    fn layers(&self, service: ServiceDefaults, database_url: &str, port: u16) -> Layers {
+        Layers::defaults(service)
+            .unwrap()
+            .set("profile", "test")
+            .unwrap()
+            .set("http.host", "127.0.0.1")
+            .unwrap()
+            .set("http.port", port)
+            .unwrap()
+            .set("http.workers", 2)
+            .unwrap()
+            .set("http.shutdown_grace_seconds", 5)
+            .unwrap()
+            .set("database.url", database_url)
+            .unwrap()
+            .set("database.max_connections", 10)
+            .unwrap()
+            .set("auth.jwt_secret", JWT_SECRET)
+            .unwrap()
+            .set("redis.url", platform::testing::shared_redis_url())
+            .unwrap()
+            .set("redis.key_prefix", self.redis_prefix.clone())
+            .unwrap()
+            .set("kafka.brokers", self.broker.brokers.clone())
+            .unwrap()
+            .set("outbox.poll_interval_ms", 10)
+            .unwrap()
+    }
+
+    pub fn token(&self, subject: &str, role: Role) -> String {
+        self.authenticator
+            .issue(subject, role, None, Duration::from_secs(3600))
+            .unwrap()
+    }
+
+    /// The catalog with its seed data, publishing to `catalog.events`.
+    pub async fn catalog(&self) -> Service {
+        let database_url = platform::testing::fresh_database("sys_catalog").await;
+        let layers = self
+            .layers(catalog::configuration::SERVICE, &database_url, 0)
+            .set("catalog.seed_on_start", true)
+            .unwrap();
+        let settings = catalog::configuration::Settings::from_layers(&layers).unwrap();
+        let app = catalog::startup::Application::build(settings)
+            .await
+            .unwrap();
+        let (port, handle) = (app.port(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        service(port, handle, database_url)
+    }
+
+    /// Quote on `port` (0: any) and `database_url` (a restart reuses both).
+    pub async fn quote(&self, port: u16, database_url: &str, catalog: &Service) -> Service {
+        let layers = self
+            .layers(quote_service::configuration::SERVICE, database_url, port)
+            .set("quote.catalog_url", catalog.address.clone())
+            .unwrap();
+        let settings = quote_service::configuration::Settings::from_layers(&layers).unwrap();
+        let app = quote_service::startup::Application::build(settings)
+            .await
+            .unwrap();
+        let (port, handle) = (app.port(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        service(port, handle, database_url.to_owned())
+    }
+
+    pub async fn order(&self, database_url: &str, options: OrderOptions) -> Service {
+        let layers = self
+            .layers(order::configuration::SERVICE, database_url, 0)
+            .set("order.quote_url", options.quote_url)
+            .unwrap()
+            .set("order.quote_timeout_ms", 2_000)
+            .unwrap()
+            .set("order.processor.retry_initial_ms", 100)
+            .unwrap()
+            .set("order.processor.retry_max_ms", 1_000)
+            .unwrap();
+        let settings = order::configuration::Settings::from_layers(&layers).unwrap();
+        let app = order::startup::Application::build(settings).await.unwrap();
+        let (port, handle) = (app.port(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        service(port, handle, database_url.to_owned())
+    }
+
+    /// A seeded device: its first variant, and answers for the best and the worst condition.
+    pub async fn device(&self, catalog: &Service) -> Device {
+        let list: Value = self.get(catalog, "/v1/devices?category=phone", None).await;
+        let id = list["items"][0]["id"].as_str().unwrap();
+        let detail: Value = self.get(catalog, &format!("/v1/devices/{id}"), None).await;
+        let questions = detail["questionnaire"]["questions"].as_array().unwrap();
+        let answers = |pick: fn(&Vec<Value>) -> &Value| -> Value {
+            questions
+                .iter()
+                .map(|question| {
+                    let option = pick(question["options"].as_array().unwrap());
+                    json!({"question_id": question["id"], "option_id": option["id"]})
+                })
+                .collect()
+        };
+        Device {
+            variant_id: detail["variants"][0]["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+            best: answers(|options| options.first().unwrap()),
+            worst: answers(|options| options.last().unwrap()),
+        }
+    }
+
+    pub async fn get(&self, service: &Service, path: &str, token: Option<&str>) -> Value {
+        let mut request = self.http.get(service.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// A quote for `shopper`, which must be issued (201).
+    pub async fn quote_for(
+        &self,
+        quote: &Service,
+        shopper: &str,
+        variant: Uuid,
+        answers: &Value,
+    ) -> Value {
+        let response = self
+            .http
+            .post(quote.url("/v1/quotes"))
+            .bearer_auth(shopper)
+            .json(&json!({"variant_id": variant, "answers": answers, "pincode": "560001"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    pub async fn place_order(
+        &self,
+        order: &Service,
+        shopper: &str,
+        key: &str,
+        quote_id: &str,
+    ) -> Response {
+        let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+        self.http
+            .post(order.url("/v1/orders"))
+            .bearer_auth(shopper)
+            .header("Idempotency-Key", key)
+            .json(&json!({
+                "quote_id": quote_id,
+                "pickup": {
+                    "address": "12 MG Road, Bengaluru",
+                    "pincode": "560001",
+                    "slot": {"date": tomorrow.to_string(), "window": "morning"}
+                },
+                "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Places an order that must be accepted; returns its id.
+    pub async fn accepted_order(&self, order: &Service, shopper: &str, quote_id: &str) -> Uuid {
+        let response = self
+            .place_order(order, shopper, &Uuid::new_v4().to_string(), quote_id)
+            .await;
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn order_json(&self, order: &Service, id: Uuid) -> Value {
+        self.get(
+            order,
+            &format!("/v1/admin/orders/{id}"),
+            Some(&self.admin_token),
+        )
+        .await
+    }
+
+    /// The order's timeline as `(seq, status, event)`.
+    pub async fn timeline(&self, order: &Service, id: Uuid) -> Vec<(i64, String, String)> {
+        let timeline: Value = self
+            .get(
+                order,
+                &format!("/v1/orders/{id}/timeline"),
+                Some(&self.admin_token),
+            )
+            .await;
+        timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                (
+                    item["seq"].as_i64().unwrap(),
+                    item["status"].as_str().unwrap().to_owned(),
+                    item["event"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn wait_for_status(&self, order: &Service, id: Uuid, status: &str) -> Value {
+        let what = format!("order {id} reaches {status}");
+        eventually(SETTLE, &what, || async {
+            self.order_json(order, id).await["status"] == status
+        })
+        .await;
+        self.order_json(order, id).await
+    }
+
+    /// Publishes a fulfilment event for `order_id` as the fulfilment service would.
+    pub async fn publish_fulfilment<E: Event>(
+        &self,
+        order_id: Uuid,
+        seq: u64,
+        event: &E,
+    ) -> String {
+        let envelope = Envelope::wrap(
+            event,
+            &order_id.to_string(),
+            seq,
+            "fulfilment",
+            String::new(),
+        );
+        let producer: FutureProducer = self.broker.settings().producer("system-test").unwrap();
+        let key = order_id.to_string();
+        let payload = envelope.encode_to_vec();
+        producer
+            .send(
+                FutureRecord::to(E::TOPIC).key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        envelope.event_id
+    }
+
+    /// Reads `topic` from the start with a consumer group of its own until `enough` holds for
+    /// what was read (each event once, by event id), or fails after [`SETTLE`].
+    pub async fn read_topic(
+        &self,
+        topic: &str,
+        enough: impl Fn(&[Envelope]) -> bool,
+    ) -> Vec<Envelope> {
+        let group = format!("reader-{}", Uuid::new_v4().simple());
+        let consumer: StreamConsumer = self
+            .broker
+            .settings()
+            .consumer_config(&group, &group)
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        let mut seen: HashMap<String, Envelope> = HashMap::new();
+        let mut read = Vec::new();
+        let until = Instant::now() + SETTLE;
+        while !enough(&read) {
+            assert!(
+                Instant::now() < until,
+                "timed out reading {topic}: {} events",
+                read.len()
+            );
+            if let Ok(Ok(message)) =
+                tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+            {
+                let envelope = Envelope::decode(message.payload().unwrap_or_default()).unwrap();
+                if !seen.contains_key(&envelope.event_id) {
+                    seen.insert(envelope.event_id.clone(), envelope.clone());
+                    read.push(envelope);
+                }
+            }
+        }
+        read
+    }
+}
+
+pub struct Device {
+    pub variant_id: Uuid,
+    pub best: Value,
+    pub worst: Value,
+}
+
+fn service(port: u16, handle: ServerHandle, database_url: String) -> Service {
+    Service {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        database_url,
+        handle,
+    }
+}

@@ -1,0 +1,101 @@
+use std::collections::HashMap;
+
+use platform::auth::Role;
+use platform::testing::eventually;
+use system_tests::{OrderOptions, Platform, SETTLE};
+use uuid::Uuid;
+
+/// Quote, the broker and every consumer of `order.events` (fulfilment's part) are down
+/// while 100 orders arrive. All are accepted; once everything is back, each is confirmed
+/// exactly once.
+#[tokio::test]
+async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_confirmed_once_they_return()
+ {
+    let platform = Platform::start().await;
+    let catalog = platform.catalog().await;
+    let quote_db = platform::testing::fresh_database("sys_quote").await;
+    let quote = platform.quote(0, &quote_db, &catalog).await;
+    let shopper = platform.token("shopper-outage", Role::Shopper);
+    let device = platform.device(&catalog).await;
+    let mut quotes = Vec::new();
+    for _ in 0..100 {
+        let issued = platform
+            .quote_for(&quote, &shopper, device.variant_id, &device.best)
+            .await;
+        quotes.push(issued["id"].as_str().unwrap().to_owned());
+    }
+
+    // Everything behind the order service goes down.
+    quote.stop().await;
+    let embedded = platform.broker.embedded();
+    if let Some(broker) = embedded {
+        broker.down().unwrap();
+    }
+    let order_db = platform::testing::fresh_database("sys_order").await;
+    let order = platform
+        .order(
+            &order_db,
+            OrderOptions {
+                quote_url: quote.address.clone(),
+            },
+        )
+        .await;
+
+    let mut orders = HashMap::new();
+    for quote_id in &quotes {
+        let id = platform.accepted_order(&order, &shopper, quote_id).await;
+        orders.insert(id, quote_id.clone());
+    }
+    assert_eq!(orders.len(), 100);
+    let some_order = *orders.keys().next().unwrap();
+    eventually(SETTLE, "the processor has tried and postponed", || async {
+        let json = platform.order_json(&order, some_order).await;
+        json["status"] == "received" && json["processing"]["attempts"].as_i64().unwrap() >= 1
+    })
+    .await;
+
+    // Everything comes back: the broker, then quote on its old address.
+    if let Some(broker) = embedded {
+        broker.up().unwrap();
+    }
+    let _quote = platform.quote(quote.port, &quote_db, &catalog).await;
+
+    for (id, quote_id) in &orders {
+        let confirmed = platform.wait_for_status(&order, *id, "confirmed").await;
+        assert_eq!(confirmed["quote_id"], quote_id.as_str());
+        let steps: Vec<String> = platform
+            .timeline(&order, *id)
+            .await
+            .into_iter()
+            .map(|(_, _, event)| event)
+            .collect();
+        assert_eq!(steps, ["OrderPlaced", "OrderConfirmed"], "order {id}");
+    }
+
+    // What fulfilment will read once it is back: one OrderConfirmed per order, no more.
+    let confirmations = |read: &[events::Envelope]| {
+        read.iter()
+            .filter(|envelope| envelope.event_type == "order.OrderConfirmed")
+            .count()
+    };
+    let read = platform
+        .read_topic(events::topics::ORDER_EVENTS, |read| {
+            confirmations(read) >= 100
+        })
+        .await;
+    let mut per_order: HashMap<String, usize> = HashMap::new();
+    for envelope in read
+        .iter()
+        .filter(|envelope| envelope.event_type == "order.OrderConfirmed")
+    {
+        *per_order.entry(envelope.aggregate_id.clone()).or_default() += 1;
+        assert_eq!(envelope.aggregate_seq, 2);
+    }
+    assert_eq!(per_order.len(), 100);
+    assert!(per_order.values().all(|count| *count == 1), "{per_order:?}");
+    assert!(
+        per_order
+            .keys()
+            .all(|id| orders.contains_key(&Uuid::parse_str(id).unwrap()))
+    );
+}
