@@ -44,7 +44,10 @@ async fn a_cancel_racing_a_pickup_schedule_ends_as_if_they_ran_one_after_the_oth
     }
 
     let partner_id = Uuid::new_v4();
-    let races = orders.iter().map(|id| {
+    // Stagger the cancels across the event's typical delivery time, so some land before the
+    // event and some after. The assertions hold for either order; the spread only makes
+    // both orders happen.
+    let races = orders.iter().enumerate().map(|(index, id)| {
         let platform = &platform;
         let order = &order;
         let shopper = &shopper;
@@ -56,14 +59,16 @@ async fn a_cancel_racing_a_pickup_schedule_ends_as_if_they_ran_one_after_the_oth
                 slot_date: String::new(),
                 slot_window: String::new(),
             };
-            let (_, cancel) = tokio::join!(
-                platform.publish_fulfilment(*id, 1, &event),
+            let stagger = std::time::Duration::from_millis(15 * index as u64);
+            let (_, cancel) = tokio::join!(platform.publish_fulfilment(*id, 1, &event), async {
+                tokio::time::sleep(stagger).await;
                 platform
                     .http
                     .post(order.url(&format!("/v1/orders/{id}/cancel")))
                     .bearer_auth(shopper)
                     .send()
-            );
+                    .await
+            });
             let cancel = cancel.unwrap();
             assert_eq!(
                 cancel.status(),
