@@ -2,7 +2,7 @@
 //! model of a category or a brand, during a time window (a festival bonus, a glut of one
 //! brand). Only adjustments active at pricing time apply.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -67,6 +67,12 @@ impl Adjustment {
     }
 }
 
+/// Times are kept to the microsecond, the database's precision, so what was answered at
+/// creation is what is read back.
+fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
+}
+
 /// A validated new adjustment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdjustmentDraft {
@@ -126,8 +132,8 @@ impl AdjustmentDraft {
             value,
             percent_basis_points,
             label: label.to_owned(),
-            starts_at,
-            ends_at,
+            starts_at: to_micros(starts_at),
+            ends_at: ends_at.map(to_micros),
         })
     }
 }
