@@ -4,7 +4,7 @@ CARGO ?= cargo
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite bench bench-catalog bench-backbone benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite bench bench-catalog bench-backbone bench-order benchmarks-file build migrate seed token clean-test-databases
 
 ## Run the catalog on SQLite with seed data, on http://127.0.0.1:8081, printing an admin token.
 run:
@@ -24,7 +24,7 @@ test-sqlite:
 	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
-bench: bench-catalog bench-backbone
+bench: bench-catalog bench-backbone bench-order
 
 bench-catalog:
 	$(CARGO) bench -p catalog --bench browse > benchmarks/catalog.md.new
@@ -34,6 +34,11 @@ bench-catalog:
 bench-backbone:
 	$(CARGO) bench -p platform --bench backbone > benchmarks/backbone.md.new
 	mv benchmarks/backbone.md.new benchmarks/backbone.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+bench-order:
+	TEST_DATABASE=postgres $(CARGO) bench -p system-tests --bench order_accept > benchmarks/order.md.new
+	mv benchmarks/order.md.new benchmarks/order.md
 	@$(MAKE) --no-print-directory benchmarks-file
 
 benchmarks-file:

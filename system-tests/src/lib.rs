@@ -42,6 +42,11 @@ impl Service {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
+
+    /// To stop it from another runtime.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
 }
 
 pub struct Platform {
