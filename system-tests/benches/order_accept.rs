@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 const P99_LIMIT_MS: f64 = 50.0;
 const STEP: Duration = Duration::from_secs(4);
-const TRIES: usize = 3;
+const TRIES: usize = 5;
 const FIXED_RUN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]

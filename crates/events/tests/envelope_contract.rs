@@ -158,3 +158,87 @@ fn catalog_payload_field_numbers_never_change() {
     .concat();
     assert_eq!(event.encode_to_vec(), expected);
 }
+
+#[test]
+fn order_fulfilment_quote_and_partner_event_names_never_change() {
+    use events::{fulfilment, order, partner, quote};
+    let names = [
+        order::OrderPlaced::EVENT_TYPE,
+        order::OrderConfirmed::EVENT_TYPE,
+        order::OrderCancelled::EVENT_TYPE,
+        order::RevisedPriceRefused::EVENT_TYPE,
+        fulfilment::PickupScheduled::EVENT_TYPE,
+        fulfilment::InspectionCompleted::EVENT_TYPE,
+        quote::QuoteLocked::EVENT_TYPE,
+        partner::InspectionReported::EVENT_TYPE,
+    ];
+    assert_eq!(
+        names,
+        [
+            "order.OrderPlaced",
+            "order.OrderConfirmed",
+            "order.OrderCancelled",
+            "order.RevisedPriceRefused",
+            "fulfilment.PickupScheduled",
+            "fulfilment.InspectionCompleted",
+            "quote.QuoteLocked",
+            "partner.InspectionReported",
+        ]
+    );
+    assert_eq!(order::OrderConfirmed::TOPIC, "order.events");
+    assert_eq!(fulfilment::PickupScheduled::TOPIC, "fulfilment.events");
+    assert_eq!(quote::QuoteLocked::TOPIC, "quote.events");
+    assert_eq!(partner::JobAccepted::TOPIC, "partner.events");
+}
+
+#[test]
+fn fields_other_services_read_keep_their_numbers() {
+    use events::{fulfilment, order};
+    let inr = |amount_minor| fulfilment::Money {
+        amount_minor,
+        currency: "INR".into(),
+    };
+    // The order service reads these from fulfilment.
+    let inspected = fulfilment::InspectionCompleted {
+        order_id: "o".into(),
+        final_price: Some(inr(5)),
+        ..Default::default()
+    };
+    let expected: Vec<u8> = [
+        &[0x0a, 1][..],
+        b"o",                         // 1: order_id
+        &[0x22, 7, 0x08, 5, 0x12, 3], // 4: final_price {1: 5, 2: "INR"}
+        b"INR",
+    ]
+    .concat();
+    assert_eq!(inspected.encode_to_vec(), expected);
+    let scheduled = fulfilment::PickupScheduled {
+        order_id: "o".into(),
+        partner_id: "p".into(),
+        ..Default::default()
+    };
+    assert_eq!(scheduled.encode_to_vec(), b"\x0a\x01o\x1a\x01p");
+    // Fulfilment reads these from order.
+    let confirmed = order::OrderConfirmed {
+        order_id: "o".into(),
+        quoted_price: Some(order::Money {
+            amount_minor: 5,
+            currency: "INR".into(),
+        }),
+        pickup: Some(order::PickupDetails {
+            pincode: "5".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let expected: Vec<u8> = [
+        &[0x0a, 1][..],
+        b"o",                         // 1: order_id
+        &[0x2a, 7, 0x08, 5, 0x12, 3], // 5: quoted_price
+        b"INR",
+        &[0x32, 3, 0x12, 1], // 6: pickup {2: pincode}
+        b"5",
+    ]
+    .concat();
+    assert_eq!(confirmed.encode_to_vec(), expected);
+}

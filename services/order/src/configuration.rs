@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::processor::ProcessorSettings;
@@ -77,6 +77,13 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "order.processor.batch_size",
                 "batch_size and concurrency of at least 1",
+            ));
+        }
+        let sqlite = base.database.url.expose_secret().starts_with("sqlite:");
+        if !sqlite && processor.concurrency as u64 * 2 > u64::from(base.database.max_connections) {
+            return Err(ConfigError::invalid(
+                "order.processor.concurrency",
+                "at most half of database.max_connections, so accepting orders always finds a free connection",
             ));
         }
         if processor.retry_initial_ms == 0 || processor.retry_max_ms < processor.retry_initial_ms {

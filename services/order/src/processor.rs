@@ -29,7 +29,8 @@ pub struct ProcessorSettings {
     pub poll_interval_ms: u64,
     /// Orders picked per round.
     pub batch_size: u64,
-    /// Orders worked on at once.
+    /// Orders worked on at once. At most half of `database.max_connections`: accepting
+    /// must always find a free connection, whatever the processor is doing.
     pub concurrency: usize,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -40,7 +41,7 @@ impl Default for ProcessorSettings {
         Self {
             poll_interval_ms: 250,
             batch_size: 64,
-            concurrency: 16,
+            concurrency: 4,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
         }
