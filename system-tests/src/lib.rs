@@ -311,7 +311,7 @@ impl Platform {
     ) -> String {
         let envelope = Envelope::wrap(
             event,
-            &order_id.to_string(),
+            order_id.to_string(),
             seq,
             "fulfilment",
             String::new(),
