@@ -31,6 +31,8 @@ const P99_LIMIT_MS: f64 = 50.0;
 const STEP: Duration = Duration::from_secs(4);
 const TRIES: usize = 5;
 const FIXED_RUN: Duration = Duration::from_secs(10);
+/// Well within both endpoints' capacity, so the comparison is about what is down.
+const FIXED_RATE: f64 = 200.0;
 
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -168,8 +170,65 @@ fn main() {
         .build()
         .unwrap();
     let deployment = services.block_on(Deployment::start());
-    let report = generator.block_on(measure(&services, &deployment));
-    println!("{report}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let bare = bare_sender(&client, &deployment);
+    let accept = accept_sender(&client, &deployment, &accepted);
+
+    // Accept latency at a fixed rate with everything up, then with quote and the broker
+    // down; first, while the system has no backlog.
+    let (up, down) = generator.block_on(async {
+        open_loop(100.0, Duration::from_secs(2), bare.clone()).await;
+        open_loop(100.0, Duration::from_secs(2), accept.clone()).await;
+        let up = open_loop(FIXED_RATE, FIXED_RUN, accept.clone()).await;
+        let quote = deployment.quote.server_handle();
+        services
+            .spawn(async move { quote.stop(true).await })
+            .await
+            .unwrap();
+        if let Some(broker) = deployment.platform.broker.embedded() {
+            broker.down().unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let down = open_loop(FIXED_RATE, FIXED_RUN, accept.clone()).await;
+        (up, down)
+    });
+
+    // Everything back, quote on its old address, the backlog drained, before capacity.
+    let _quote = services.block_on(async {
+        if let Some(broker) = deployment.platform.broker.embedded() {
+            broker.up().unwrap();
+        }
+        let quote = deployment
+            .platform
+            .quote(
+                deployment.quote.port,
+                &deployment.quote_db,
+                &deployment.catalog,
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        quote
+    });
+    let (bare_best, accept_best) = generator.block_on(async {
+        let bare_best = capacity("bare insert", bare).await;
+        let accept_best = capacity("order accept", accept).await;
+        (bare_best, accept_best)
+    });
+    println!(
+        "{}",
+        report(
+            bare_best,
+            accept_best,
+            up,
+            down,
+            accepted.load(Ordering::Relaxed)
+        )
+    );
     // Background loops (relays, consumers) never end by themselves; the report is out.
     std::process::exit(0);
 }
@@ -177,10 +236,11 @@ fn main() {
 struct Deployment {
     platform: Platform,
     quote: system_tests::Service,
+    quote_db: String,
+    catalog: system_tests::Service,
     order_url: String,
     bare_url: String,
     shopper: String,
-    _catalog: system_tests::Service,
     _order: system_tests::Service,
 }
 
@@ -224,85 +284,72 @@ impl Deployment {
             order_url: order.url("/v1/orders"),
             bare_url,
             quote,
+            quote_db,
+            catalog,
             platform,
-            _catalog: catalog,
             _order: order,
         }
     }
 }
 
-async fn measure(services: &tokio::runtime::Runtime, deployment: &Deployment) -> String {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(512)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let bare = {
+fn bare_sender(
+    client: &reqwest::Client,
+    deployment: &Deployment,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ 'static {
+    let client = client.clone();
+    let url = Arc::new(deployment.bare_url.clone());
+    move |_| {
         let client = client.clone();
-        let url = Arc::new(deployment.bare_url.clone());
-        move |_| {
-            let client = client.clone();
-            let url = url.clone();
-            async move {
-                client
-                    .post(url.as_str())
-                    .json(&order_body())
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status() == 202)
-            }
-        }
-    };
-    let accepted = Arc::new(AtomicU64::new(0));
-    let accept = {
-        let client = client.clone();
-        let url = Arc::new(deployment.order_url.clone());
-        let shopper = Arc::new(deployment.shopper.clone());
-        let accepted = accepted.clone();
-        move |_| {
-            let client = client.clone();
-            let url = url.clone();
-            let shopper = shopper.clone();
-            let accepted = accepted.clone();
-            async move {
-                let ok = client
-                    .post(url.as_str())
-                    .bearer_auth(shopper.as_str())
-                    .header("Idempotency-Key", Uuid::new_v4().to_string())
-                    .json(&order_body())
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status() == 202);
-                if ok {
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                }
-                ok
-            }
-        }
-    };
-
-    // Warm both up: connections, statement caches, page cache.
-    open_loop(100.0, Duration::from_secs(2), bare.clone()).await;
-    open_loop(100.0, Duration::from_secs(2), accept.clone()).await;
-
-    let bare_best = capacity("bare insert", bare).await;
-    let accept_best = capacity("order accept", accept.clone()).await;
-
-    // The same accept rate, first with everything up, then with quote and the broker down.
-    let fixed = (accept_best.rate * 0.5).max(50.0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let up = open_loop(fixed, FIXED_RUN, accept.clone()).await;
-    let quote = deployment.quote.server_handle();
-    services
-        .spawn(async move { quote.stop(true).await })
-        .await
-        .unwrap();
-    if let Some(broker) = deployment.platform.broker.embedded() {
-        broker.down().unwrap();
+        let url = url.clone();
+        Box::pin(async move {
+            client
+                .post(url.as_str())
+                .json(&order_body())
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == 202)
+        })
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let down = open_loop(fixed, FIXED_RUN, accept.clone()).await;
+}
 
+fn accept_sender(
+    client: &reqwest::Client,
+    deployment: &Deployment,
+    accepted: &Arc<AtomicU64>,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ 'static {
+    let client = client.clone();
+    let url = Arc::new(deployment.order_url.clone());
+    let shopper = Arc::new(deployment.shopper.clone());
+    let accepted = accepted.clone();
+    move |_| {
+        let client = client.clone();
+        let url = url.clone();
+        let shopper = shopper.clone();
+        let accepted = accepted.clone();
+        Box::pin(async move {
+            let ok = client
+                .post(url.as_str())
+                .bearer_auth(shopper.as_str())
+                .header("Idempotency-Key", Uuid::new_v4().to_string())
+                .json(&order_body())
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == 202);
+            if ok {
+                accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            ok
+        })
+    }
+}
+
+fn report(bare_best: Run, accept_best: Run, up: Run, down: Run, accepted: u64) -> String {
     let mut out = String::new();
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let machine = platform::testing::machine_description();
@@ -343,7 +390,7 @@ async fn measure(services: &tokio::runtime::Runtime, deployment: &Deployment) ->
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| accept at {fixed:.0} req/s for {} s | p50 ms | p99 ms | errors | p99 vs all up |",
+        "| accept at {FIXED_RATE:.0} req/s for {} s, before the capacity runs | p50 ms | p99 ms | errors | p99 vs all up |",
         FIXED_RUN.as_secs()
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
@@ -362,8 +409,12 @@ async fn measure(services: &tokio::runtime::Runtime, deployment: &Deployment) ->
     }
     let _ = writeln!(
         out,
+        "\nCapacity swings between runs on a shared 2-core VM: a storage stall of 100 ms or more (every commit waits for an fsync) breaks p99 in whichever window it lands, for the baseline as much as for the order service, so compare runs, not single rows. The fixed-rate comparison is steadier."
+    );
+    let _ = writeln!(
+        out,
         "\n{} orders accepted in this run; every request got a 202 or is counted as an error above.",
-        accepted.load(Ordering::Relaxed)
+        accepted
     );
     out
 }
