@@ -78,7 +78,10 @@ impl Platform {
             .unwrap();
         Self {
             broker,
-            http: Client::new(),
+            http: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             authenticator,
             admin_token,
             redis_prefix: format!("sys-{}:", Uuid::new_v4().simple()),

@@ -74,9 +74,7 @@ impl Application {
         }
         let kafka = &settings.base.kafka;
         let relay = if kafka.is_configured() {
-            kafka
-                .ensure_topics(&[events::topics::CATALOG_EVENTS])
-                .await?;
+            kafka.ensure_topics_in_background(&[events::topics::CATALOG_EVENTS]);
             health = health.with(KafkaCheck::new(kafka)?);
             let relay = OutboxRelay::new(
                 db.clone(),

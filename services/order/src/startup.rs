@@ -90,18 +90,10 @@ impl Application {
         let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
         let kafka = &settings.base.kafka;
         let dead_letters = if kafka.is_configured() {
-            // In the background and best effort: a broker that is down must not delay
-            // accepting orders. The relay and the consumer wait for it.
-            let topics = kafka.clone();
-            tokio::spawn(async move {
-                let wanted = [
-                    events::topics::ORDER_EVENTS,
-                    events::topics::FULFILMENT_EVENTS,
-                ];
-                if let Err(error) = topics.ensure_topics(&wanted).await {
-                    tracing::warn!(%error, "could not ensure topics; continuing");
-                }
-            });
+            kafka.ensure_topics_in_background(&[
+                events::topics::ORDER_EVENTS,
+                events::topics::FULFILMENT_EVENTS,
+            ]);
             health = health.with(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),

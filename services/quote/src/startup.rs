@@ -86,9 +86,10 @@ impl Application {
         let mut consumer = None;
         let mut dead_letter_admin = None;
         if kafka.is_configured() {
-            kafka
-                .ensure_topics(&[events::topics::QUOTE_EVENTS, events::topics::CATALOG_EVENTS])
-                .await?;
+            kafka.ensure_topics_in_background(&[
+                events::topics::QUOTE_EVENTS,
+                events::topics::CATALOG_EVENTS,
+            ]);
             health = health.with(KafkaCheck::new(kafka)?);
             let outbox = OutboxRelay::new(
                 db.clone(),

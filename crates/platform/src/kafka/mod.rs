@@ -131,6 +131,18 @@ impl KafkaSettings {
         }
     }
 
+    /// [`KafkaSettings::ensure_topics`] without waiting for it: a service starts (and
+    /// accepts work into its outbox) while the broker is down or slow to answer; its relay
+    /// and consumers wait for the broker on their own.
+    pub fn ensure_topics_in_background(&self, topics: &'static [&'static str]) {
+        let settings = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = settings.ensure_topics(topics).await {
+                tracing::warn!(%error, "could not ensure topics; continuing");
+            }
+        });
+    }
+
     /// Names of the topics the cluster has; empty if it cannot be asked.
     async fn existing_topics(&self) -> Vec<String> {
         let Ok(client) = self
