@@ -343,17 +343,15 @@ impl OrderStore {
 
     /// Stores a new order with its `OrderPlaced` event and the response to replay, in one
     /// transaction, unless the key was used before: then the first response is replayed
-    /// (same request) or refused (another request). Two concurrent first uses of one key
-    /// meet at the key's primary key: the second waits for the first and replays it.
+    /// (same request) or refused (another request). The key's primary key decides, so a new
+    /// order costs no lookup first; two concurrent first uses meet there too, and the
+    /// second waits for the first and replays it.
     pub async fn accept(
         &self,
         key: &IdempotencyKey,
         order: NewOrder,
         render: impl FnOnce(&OrderRecord) -> String,
     ) -> Result<Acceptance, StoreError> {
-        if let Some(first) = self.find_key(key).await? {
-            return replay(first, key);
-        }
         let record = OrderRecord::received(order, Utc::now());
         let body = render(&record);
         let txn = self.db.begin().await?;
