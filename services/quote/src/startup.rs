@@ -9,17 +9,16 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use platform::auth::Authenticator;
+use platform::background::Background;
+use platform::consumer::ConsumerRuntime;
 use platform::consumer::dead_letters::{self, DeadLetterAdmin};
-use platform::consumer::{ConsumerHandle, ConsumerRuntime};
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
 use platform::redis::RedisHandle;
-use platform::sequencer::{LocalSequencer, RedisSequencer, Sequencer, SequencerError};
+use platform::sequencer::SequencerError;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
-use secrecy::ExposeSecret;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog_client::CatalogClient;
 use crate::catalog_events::{self, CONSUMER_GROUP};
@@ -51,21 +50,12 @@ pub enum StartupError {
     Broker(#[from] rdkafka::error::KafkaError),
 }
 
-/// The outbox relay running beside the HTTP server.
-struct RunningRelay {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// How long the consumer may finish the events in hand when the service stops.
-const CONSUMER_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
-    relay: Option<RunningRelay>,
-    consumer: Option<ConsumerHandle>,
+    background: Background,
+    grace: Duration,
 }
 
 impl Application {
@@ -82,8 +72,7 @@ impl Application {
         }
 
         let kafka = &settings.base.kafka;
-        let mut relay = None;
-        let mut consumer = None;
+        let mut background = Background::new();
         let mut dead_letter_admin = None;
         if kafka.is_configured() {
             kafka.ensure_topics_in_background(&[
@@ -91,25 +80,25 @@ impl Application {
                 events::topics::CATALOG_EVENTS,
             ]);
             health = health.with(KafkaCheck::new(kafka)?);
-            let outbox = OutboxRelay::new(
+            background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,
                 crate::published::PRODUCER,
                 settings.base.outbox.clone(),
                 &registry,
-            )?;
-            let stop = CancellationToken::new();
-            let task = tokio::spawn(outbox.run(stop.clone()));
-            relay = Some(RunningRelay { stop, task });
-
-            consumer = Some(
+            )?);
+            background.consumer(
                 ConsumerRuntime::new(
                     kafka,
                     CONSUMER_GROUP,
                     &[events::topics::CATALOG_EVENTS],
                     db.clone(),
                     catalog_events::handlers(),
-                    sequencer(&settings)?,
+                    platform::sequencer::from_settings(
+                        &settings.base.redis,
+                        &settings.base.sequencer,
+                        "quote",
+                    )?,
                     &registry,
                 )
                 .with_settings(settings.base.consumer.clone())
@@ -161,8 +150,8 @@ impl Application {
             port,
             server,
             db,
-            relay,
-            consumer,
+            background,
+            grace: Duration::from_secs(settings.base.http.shutdown_grace_seconds),
         })
     }
 
@@ -179,33 +168,11 @@ impl Application {
     /// then stops the consumer and the relay and closes the database.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(consumer) = self.consumer {
-            // Events in hand are finished and their offsets committed; the rest is replayed.
-            consumer.shutdown(CONSUMER_SHUTDOWN_GRACE).await;
-        }
-        if let Some(relay) = self.relay {
-            // The batch in flight is finished and flushed; the rest waits in the outbox.
-            relay.stop.cancel();
-            if let Err(error) = relay.task.await {
-                tracing::warn!(%error, "the outbox relay ended abnormally");
-            }
-        }
+        // Consumers commit what they finished, then the relay flushes its batch in flight.
+        self.background.shutdown(self.grace).await;
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
         result
     }
-}
-
-/// One consumer's per-key order across instances: Redis when configured, else in-process.
-fn sequencer(settings: &Settings) -> Result<Arc<dyn Sequencer>, SequencerError> {
-    let ttl = Duration::from_millis(settings.base.sequencer.lease_ttl_ms);
-    Ok(match &settings.base.redis.url {
-        Some(url) if !url.expose_secret().trim().is_empty() => Arc::new(RedisSequencer::new(
-            url.expose_secret(),
-            &format!("{}:quote", settings.base.redis.key_prefix),
-            ttl,
-        )?),
-        _ => Arc::new(LocalSequencer::new()),
-    })
 }

@@ -140,7 +140,11 @@ pub fn from_settings(
     scope: &str,
 ) -> Result<Arc<dyn Sequencer>, SequencerError> {
     use secrecy::ExposeSecret;
-    match &redis.url {
+    match redis
+        .url
+        .as_ref()
+        .filter(|url| !url.expose_secret().trim().is_empty())
+    {
         Some(url) => {
             let prefix = format!("{}{scope}:seq:", redis.key_prefix);
             let ttl = Duration::from_millis(settings.lease_ttl_ms);
