@@ -7,13 +7,13 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use platform::auth::Authenticator;
+use platform::background::Background;
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
 use platform::redis::RedisHandle;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
-use tokio_util::sync::CancellationToken;
 
 use crate::cache::ResponseCache;
 use crate::configuration::Settings;
@@ -40,17 +40,12 @@ pub enum StartupError {
     Broker(#[from] rdkafka::error::KafkaError),
 }
 
-/// The outbox relay running beside the HTTP server.
-struct RunningRelay {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
 pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
-    relay: Option<RunningRelay>,
+    background: Background,
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -73,23 +68,20 @@ impl Application {
             health = health.with(RedisCheck(redis));
         }
         let kafka = &settings.base.kafka;
-        let relay = if kafka.is_configured() {
+        let mut background = Background::new();
+        if kafka.is_configured() {
             kafka.ensure_topics_in_background(&[events::topics::CATALOG_EVENTS]);
             health = health.with(KafkaCheck::new(kafka)?);
-            let relay = OutboxRelay::new(
+            background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,
                 crate::published::PRODUCER,
                 settings.base.outbox.clone(),
                 &registry,
-            )?;
-            let stop = CancellationToken::new();
-            let task = tokio::spawn(relay.run(stop.clone()));
-            Some(RunningRelay { stop, task })
+            )?);
         } else {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
-            None
-        };
+        }
         let listener = bind(&settings.base.http)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(CatalogState {
@@ -116,7 +108,8 @@ impl Application {
             port,
             server,
             db,
-            relay,
+            background,
+            grace: std::time::Duration::from_secs(settings.base.http.shutdown_grace_seconds),
         })
     }
 
@@ -132,13 +125,8 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, finishing in-flight requests within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(relay) = self.relay {
-            // The batch in flight is finished and flushed; the rest waits in the outbox.
-            relay.stop.cancel();
-            if let Err(error) = relay.task.await {
-                tracing::warn!(%error, "the outbox relay ended abnormally");
-            }
-        }
+        // The batch in flight is finished and flushed; the rest waits in the outbox.
+        self.background.shutdown(self.grace).await;
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
