@@ -11,6 +11,9 @@ use uuid::Uuid;
 #[tokio::test]
 async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_confirmed_once_they_return()
  {
+    let started = std::time::Instant::now();
+    // Where the time goes, shown if the test fails or times out.
+    let phase = |name: &str| eprintln!("[{:>6.1}s] {name}", started.elapsed().as_secs_f64());
     let platform = Platform::start().await;
     let catalog = platform.catalog().await;
     let quote_db = platform::testing::fresh_database("sys_quote").await;
@@ -25,12 +28,14 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
         quotes.push(issued["id"].as_str().unwrap().to_owned());
     }
 
+    phase("100 quotes issued");
     // Everything behind the order service goes down.
     quote.stop().await;
     let embedded = platform.broker.embedded();
     if let Some(broker) = embedded {
         broker.down().unwrap();
     }
+    phase("quote stopped, broker down");
     let order_db = platform::testing::fresh_database("sys_order").await;
     let order = platform
         .order(
@@ -47,6 +52,7 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
         orders.insert(id, quote_id.clone());
     }
     assert_eq!(orders.len(), 100);
+    phase("100 orders accepted");
     let some_order = *orders.keys().next().unwrap();
     eventually(SETTLE, "the processor has tried and postponed", || async {
         let json = platform.order_json(&order, some_order).await;
@@ -59,6 +65,7 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
         broker.up().unwrap();
     }
     let _quote = platform.quote(quote.port, &quote_db, &catalog).await;
+    phase("broker up, quote restarted");
 
     for (id, quote_id) in &orders {
         let confirmed = platform.wait_for_status(&order, *id, "confirmed").await;
@@ -72,6 +79,7 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
         assert_eq!(steps, ["OrderPlaced", "OrderConfirmed"], "order {id}");
     }
 
+    phase("100 orders confirmed");
     // What fulfilment will read once it is back: one OrderConfirmed per order, no more.
     let confirmations = |read: &[events::Envelope]| {
         read.iter()
