@@ -96,7 +96,8 @@ pub mod fulfilment {
         DevicePickedUp,
         InspectionCompleted,
         ReturnCompleted,
-        JobCancelled
+        JobCancelled,
+        JobStatusChanged
     );
 }
 
@@ -112,6 +113,7 @@ pub mod partner {
         JobDeclined,
         PickupReported,
         HubDeliveryReported,
-        InspectionReported
+        InspectionReported,
+        ReturnDeliveryReported
     );
 }

@@ -171,6 +171,8 @@ fn order_fulfilment_quote_and_partner_event_names_never_change() {
         fulfilment::InspectionCompleted::EVENT_TYPE,
         quote::QuoteLocked::EVENT_TYPE,
         partner::InspectionReported::EVENT_TYPE,
+        fulfilment::JobStatusChanged::EVENT_TYPE,
+        partner::ReturnDeliveryReported::EVENT_TYPE,
     ];
     assert_eq!(
         names,
@@ -183,6 +185,8 @@ fn order_fulfilment_quote_and_partner_event_names_never_change() {
             "fulfilment.InspectionCompleted",
             "quote.QuoteLocked",
             "partner.InspectionReported",
+            "fulfilment.JobStatusChanged",
+            "partner.ReturnDeliveryReported",
         ]
     );
     assert_eq!(order::OrderConfirmed::TOPIC, "order.events");

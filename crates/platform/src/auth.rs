@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use uuid::Uuid;
@@ -311,6 +311,38 @@ impl Jwks {
                 tracing::warn!(%error, url = %self.url, "fetching JWKS failed");
                 Err(AuthError::KeysUnavailable)
             }
+        }
+    }
+}
+
+/// How a service proves to another that it is a service when it calls it over HTTP.
+#[derive(Clone)]
+pub enum ServiceCredentials {
+    /// Signs its own short-lived `service` token with the shared HS256 secret.
+    Signed(Authenticator),
+    /// A token issued by the identity provider (JWKS deployments).
+    Static(SecretString),
+}
+
+/// Long enough for one call with retries, short enough that a leaked one soon expires.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+impl ServiceCredentials {
+    /// Signed tokens when this service holds the HS256 secret, else the configured token.
+    pub fn from_settings(authenticator: &Authenticator, token: Option<&SecretString>) -> Self {
+        match token {
+            Some(token) => Self::Static(token.clone()),
+            None => Self::Signed(authenticator.clone()),
+        }
+    }
+
+    /// The bearer token to send now; `caller` becomes the signed token's subject.
+    pub fn bearer(&self, caller: &str) -> Result<String, AuthError> {
+        match self {
+            Self::Signed(authenticator) => {
+                authenticator.issue(caller, Role::Service, None, SERVICE_TOKEN_TTL)
+            }
+            Self::Static(token) => Ok(token.expose_secret().to_owned()),
         }
     }
 }

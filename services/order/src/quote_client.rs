@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use platform::auth::{Authenticator, Role};
-use secrecy::{ExposeSecret, SecretString};
+pub use platform::auth::ServiceCredentials;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -14,7 +13,6 @@ use crate::domain::{Currency, Money};
 
 /// The codes with which quote says no for good.
 const REFUSALS: [&str; 3] = ["quote_not_found", "quote_expired", "quote_already_used"];
-const TOKEN_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LockOutcome {
@@ -55,26 +53,6 @@ struct ProblemBody {
     code: Option<String>,
 }
 
-/// How the order service proves to quote that it is a service.
-#[derive(Clone)]
-pub enum ServiceCredentials {
-    /// Signs its own short-lived `service` token with the shared HS256 secret.
-    Signed(Authenticator),
-    /// A token issued by the identity provider (JWKS deployments).
-    Static(SecretString),
-}
-
-impl ServiceCredentials {
-    fn bearer(&self) -> Result<String, QuoteUnavailable> {
-        match self {
-            Self::Signed(authenticator) => authenticator
-                .issue("order-service", Role::Service, None, TOKEN_TTL)
-                .map_err(|error| QuoteUnavailable(format!("cannot sign a service token: {error}"))),
-            Self::Static(token) => Ok(token.expose_secret().to_owned()),
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct QuoteClient {
     http: reqwest::Client,
@@ -111,7 +89,9 @@ impl QuoteClient {
         let mut request = self
             .http
             .post(&url)
-            .bearer_auth(self.credentials.bearer()?)
+            .bearer_auth(self.credentials.bearer("order-service").map_err(|error| {
+                QuoteUnavailable(format!("cannot sign a service token: {error}"))
+            })?)
             .json(&LockRequest {
                 order_id,
                 shopper_id,

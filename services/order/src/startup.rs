@@ -76,10 +76,8 @@ impl Application {
         let store = OrderStore::new(db.clone());
         let wake = Arc::new(Notify::new());
         let authenticator = Authenticator::new(&settings.base.auth);
-        let credentials = match &settings.order.quote_token {
-            Some(token) => ServiceCredentials::Static(token.clone()),
-            None => ServiceCredentials::Signed(authenticator.clone()),
-        };
+        let credentials =
+            ServiceCredentials::from_settings(&authenticator, settings.order.quote_token.as_ref());
         let quotes = QuoteClient::new(
             &settings.order.quote_url,
             Duration::from_millis(settings.order.quote_timeout_ms),

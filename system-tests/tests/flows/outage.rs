@@ -31,6 +31,10 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
     phase("100 quotes issued");
     // Everything behind the order service goes down.
     quote.stop().await;
+    // Hold quote's port while it is down, so no other test's server can take it (ports are
+    // handed out by the OS) and the restart gets its address back.
+    let placeholder = std::net::TcpListener::bind(("127.0.0.1", quote.port))
+        .expect("quote's port is free right after it stopped");
     let embedded = platform.broker.embedded();
     if let Some(broker) = embedded {
         broker.down().unwrap();
@@ -64,6 +68,7 @@ async fn a_hundred_orders_placed_while_quote_and_the_broker_are_down_are_all_con
     if let Some(broker) = embedded {
         broker.up().unwrap();
     }
+    drop(placeholder);
     let _quote = platform.quote(quote.port, &quote_db, &catalog).await;
     phase("broker up, quote restarted");
 
