@@ -21,7 +21,7 @@ test-postgres:
 	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) --workspace
 
 test-sqlite:
-	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api
+	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api -p fulfilment --test api -p partner-portal --test api
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
 bench: bench-catalog bench-backbone bench-order

@@ -172,6 +172,47 @@ impl Platform {
         service(port, handle, database_url.to_owned())
     }
 
+    /// Fulfilment on `port` (0: any) and `database_url` (a restart reuses both), re-pricing
+    /// through `quote`. Offers wait for acceptance far longer than any scenario runs.
+    pub async fn fulfilment(&self, port: u16, database_url: &str, quote: &Service) -> Service {
+        let layers = self
+            .layers(fulfilment::configuration::SERVICE, database_url, port)
+            .set("fulfilment.quote_url", quote.address.clone())
+            .unwrap()
+            .set("fulfilment.quote_timeout_ms", 2_000)
+            .unwrap()
+            .set("fulfilment.requote.retry_initial_ms", 100)
+            .unwrap()
+            .set("fulfilment.requote.retry_max_ms", 1_000)
+            .unwrap();
+        let settings = fulfilment::configuration::Settings::from_layers(&layers).unwrap();
+        let app = fulfilment::startup::Application::build(settings)
+            .await
+            .unwrap();
+        let (port, handle) = (app.port(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        service(port, handle, database_url.to_owned())
+    }
+
+    /// The partner portal; webhooks may call loopback receivers (the scenarios' own).
+    pub async fn portal(&self, database_url: &str) -> Service {
+        let layers = self
+            .layers(partner_portal::configuration::SERVICE, database_url, 0)
+            .set("portal.webhooks.allow_private_targets", true)
+            .unwrap()
+            .set("portal.webhooks.retry_initial_ms", 100)
+            .unwrap()
+            .set("portal.webhooks.retry_max_ms", 1_000)
+            .unwrap();
+        let settings = partner_portal::configuration::Settings::from_layers(&layers).unwrap();
+        let app = partner_portal::startup::Application::build(settings)
+            .await
+            .unwrap();
+        let (port, handle) = (app.port(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        service(port, handle, database_url.to_owned())
+    }
+
     /// A seeded device: its first variant, and answers for the best and the worst condition.
     pub async fn device(&self, catalog: &Service) -> Device {
         let list: Value = self.get(catalog, "/v1/devices?category=phone", None).await;
@@ -367,6 +408,222 @@ impl Platform {
             }
         }
         read
+    }
+}
+
+/// Waits until `condition` holds, for checks that need no I/O.
+pub async fn eventually_true(what: &str, condition: impl Fn() -> bool) {
+    eventually(SETTLE, what, || std::future::ready(condition())).await;
+}
+
+/// A partner as fulfilment knows it, with a portal user's token to act as it.
+#[derive(Clone)]
+pub struct Partner {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub token: String,
+}
+
+/// All five services on one broker and one Redis, the way a deployment runs them.
+pub struct Marketplace {
+    pub platform: Platform,
+    pub catalog: Service,
+    pub quote: Service,
+    pub order: Service,
+    pub fulfilment: Service,
+    pub portal: Service,
+}
+
+impl Marketplace {
+    pub async fn start() -> Self {
+        let platform = Platform::start().await;
+        let catalog = platform.catalog().await;
+        let quote_db = platform::testing::fresh_database("sys_quote").await;
+        let quote = platform.quote(0, &quote_db, &catalog).await;
+        let order_db = platform::testing::fresh_database("sys_order").await;
+        let order = platform
+            .order(
+                &order_db,
+                OrderOptions {
+                    quote_url: quote.address.clone(),
+                },
+            )
+            .await;
+        let fulfilment_db = platform::testing::fresh_database("sys_fulfilment").await;
+        let fulfilment = platform.fulfilment(0, &fulfilment_db, &quote).await;
+        let portal_db = platform::testing::fresh_database("sys_portal").await;
+        let portal = platform.portal(&portal_db).await;
+        Self {
+            platform,
+            catalog,
+            quote,
+            order,
+            fulfilment,
+            portal,
+        }
+    }
+
+    /// Registers a partner with fulfilment (the admin's back office) and gives it a portal
+    /// user with a token issued by the portal.
+    pub async fn partner(&self, name: &str, kind: &str, pincodes: &[&str]) -> Partner {
+        let platform = &self.platform;
+        let response = platform
+            .http
+            .post(self.fulfilment.url("/v1/admin/partners"))
+            .bearer_auth(&platform.admin_token)
+            .json(&json!({
+                "name": name,
+                "kind": kind,
+                "pincodes": pincodes,
+                "daily_capacity": 50,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let partner: Value = response.json().await.unwrap();
+        let id: Uuid = partner["id"].as_str().unwrap().parse().unwrap();
+        let response = platform
+            .http
+            .post(self.portal.url("/v1/portal/admin/users"))
+            .bearer_auth(&platform.admin_token)
+            .json(&json!({
+                "partner_id": id,
+                "email": format!("{}@partners.example", name.to_lowercase().replace(' ', "-")),
+                "name": format!("{name} dispatcher"),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let user: Value = response.json().await.unwrap();
+        let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+        let response = platform
+            .http
+            .post(
+                self.portal
+                    .url(&format!("/v1/portal/admin/users/{user_id}/tokens")),
+            )
+            .bearer_auth(&platform.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let token: Value = response.json().await.unwrap();
+        Partner {
+            id,
+            user_id,
+            token: token["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// The partner's portal job list (first 100).
+    pub async fn portal_jobs(&self, partner: &Partner) -> Vec<Value> {
+        let list = self
+            .platform
+            .get(
+                &self.portal,
+                "/v1/portal/jobs?per_page=100",
+                Some(&partner.token),
+            )
+            .await;
+        list["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until `partner` sees a `kind` job of `order_id` in `status`, and returns it.
+    pub async fn wait_for_job(
+        &self,
+        partner: &Partner,
+        order_id: Uuid,
+        kind: &str,
+        status: &str,
+    ) -> Value {
+        let find = |jobs: Vec<Value>| {
+            jobs.into_iter().find(|job| {
+                job["order_id"] == order_id.to_string()
+                    && job["kind"] == kind
+                    && job["status"] == status
+            })
+        };
+        let what = format!("the partner sees the {kind} job of order {order_id} {status}");
+        eventually(SETTLE, &what, || async {
+            find(self.portal_jobs(partner).await).is_some()
+        })
+        .await;
+        find(self.portal_jobs(partner).await).unwrap()
+    }
+
+    /// A partner's action on a job through the portal.
+    pub async fn act(&self, partner: &Partner, job: &Value, action: &str, body: Value) -> Response {
+        let id = job["id"].as_str().unwrap();
+        self.platform
+            .http
+            .post(self.portal.url(&format!("/v1/portal/jobs/{id}/{action}")))
+            .bearer_auth(&partner.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// As [`Marketplace::act`], which the portal must accept (202).
+    pub async fn acts(&self, partner: &Partner, job: &Value, action: &str, body: Value) {
+        let response = self.act(partner, job, action, body).await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{action}: {:?}",
+            response.text().await
+        );
+    }
+}
+
+/// A partner's webhook endpoint: records every delivery and answers 200.
+pub struct WebhookReceiver {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    handle: ServerHandle,
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> Self {
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = actix_web::HttpServer::new(move || {
+            let sink = sink.clone();
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |body: actix_web::web::Bytes| {
+                    let sink = sink.clone();
+                    async move {
+                        if let Ok(value) = serde_json::from_slice::<Value>(&body) {
+                            sink.lock().unwrap().push(value);
+                        }
+                        actix_web::HttpResponse::Ok().finish()
+                    }
+                },
+            ))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}/hooks"),
+            received,
+            handle,
+        }
+    }
+
+    pub fn deliveries(&self) -> Vec<Value> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 }
 

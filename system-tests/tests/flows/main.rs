@@ -1,9 +1,12 @@
-//! Cross-service scenarios: catalog, quote and order running together on one broker and one
+//! Cross-service scenarios: the services running together on one broker and one
 //! Redis, each on its own database, driven through their public APIs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod isolation;
 mod lifecycle;
 mod outage;
+mod partner_reports;
 mod quote_locking;
 mod sequencing;
+mod trade_in;

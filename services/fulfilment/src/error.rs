@@ -1,0 +1,64 @@
+//! Every way a fulfilment request can fail, and the one place each maps to a problem `code`.
+
+use actix_web::http::StatusCode;
+use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::validation::Violations;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FulfilmentError {
+    #[error("partner {0} does not exist")]
+    PartnerNotFound(Uuid),
+    #[error("job {0} does not exist")]
+    JobNotFound(Uuid),
+    #[error("{0}")]
+    Validation(Violations),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("the fulfilment store failed: {0}")]
+    Storage(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for FulfilmentError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<Violations> for FulfilmentError {
+    fn from(violations: Violations) -> Self {
+        Self::Validation(violations)
+    }
+}
+
+impl ProblemCode for FulfilmentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::PartnerNotFound(_) => ErrorKind::new(
+                StatusCode::NOT_FOUND,
+                "partner_not_found",
+                "No such partner",
+            ),
+            Self::JobNotFound(_) => {
+                ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
+            }
+            Self::Validation(_) => kinds::VALIDATION_FAILED,
+            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
+            Self::Storage(_) => kinds::INTERNAL,
+        }
+    }
+
+    fn extensions(&self) -> Map<String, Value> {
+        let mut extensions = Map::new();
+        if let Self::Validation(violations) = self {
+            extensions.insert(
+                "errors".into(),
+                serde_json::to_value(&violations.0).unwrap_or(Value::Null),
+            );
+        }
+        extensions
+    }
+}

@@ -1,0 +1,505 @@
+//! Fulfilment's persistence. Every change to an order's jobs runs in one transaction that
+//! also writes its `fulfilment.events` rows; `trade_ins.seq` numbers them per order and is
+//! bumped with a compare-and-set, so a writer holding a stale lease cannot commit.
+
+pub mod entities;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use events::fulfilment as proto;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::domain::{Candidate, JobKind, JobStatus, PartnerKind, choose_partner};
+pub use entities::{job_history, jobs, partners, trade_ins};
+
+/// The `producer` in every envelope fulfilment writes.
+pub const PRODUCER: &str = "fulfilment";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} was changed concurrently")]
+    Concurrent(Uuid),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+pub fn job_kind(job: &jobs::Model) -> Result<JobKind, StoreError> {
+    JobKind::parse(&job.kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {}", job.kind)))
+}
+
+pub fn job_status(job: &jobs::Model) -> Result<JobStatus, StoreError> {
+    JobStatus::parse(&job.status)
+        .ok_or_else(|| StoreError::Corrupt(format!("job status {}", job.status)))
+}
+
+fn excluded(job: &jobs::Model) -> Vec<Uuid> {
+    job.excluded
+        .split(',')
+        .filter_map(|id| Uuid::parse_str(id.trim()).ok())
+        .collect()
+}
+
+pub fn pincodes(partner: &partners::Model) -> Vec<String> {
+    partner
+        .pincodes
+        .split(',')
+        .filter(|pincode| !pincode.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Writes `event` for `order_id` with the next `aggregate_seq`.
+pub async fn emit<C: ConnectionTrait, E: events::Event>(
+    db: &C,
+    order_id: Uuid,
+    event: &E,
+) -> Result<(), StoreError> {
+    let trade_in = trade_ins::Entity::find_by_id(order_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("no trade-in for order {order_id}")))?;
+    let next = trade_in.seq + 1;
+    let updated = trade_ins::Entity::update_many()
+        .col_expr(trade_ins::Column::Seq, Expr::value(next))
+        .filter(trade_ins::Column::OrderId.eq(order_id))
+        .filter(trade_ins::Column::Seq.eq(trade_in.seq))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Concurrent(order_id));
+    }
+    let seq = u64::try_from(next).unwrap_or(0);
+    platform::outbox::publish(db, PRODUCER, &order_id.to_string(), seq, event).await?;
+    Ok(())
+}
+
+async fn remember<C: ConnectionTrait>(
+    db: &C,
+    job: &jobs::Model,
+    reason: Option<String>,
+) -> Result<(), StoreError> {
+    job_history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job_id: Set(job.id),
+        status: Set(job.status.clone()),
+        partner_id: Set(job.partner_id),
+        reason: Set(reason),
+        at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Saves `job` (already changed) and its history row.
+async fn save<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    reason: Option<String>,
+) -> Result<jobs::Model, StoreError> {
+    job.updated_at = Utc::now();
+    let active: jobs::ActiveModel = job.clone().into();
+    let job = active.reset_all().update(db).await?;
+    remember(db, &job, reason).await?;
+    Ok(job)
+}
+
+/// The partners of `kind` with their load on `day` (jobs held that day, not cancelled).
+pub async fn candidates<C: ConnectionTrait>(
+    db: &C,
+    kind: PartnerKind,
+    day: &str,
+) -> Result<Vec<Candidate>, StoreError> {
+    let partners = partners::Entity::find()
+        .filter(partners::Column::Kind.eq(kind.as_str()))
+        .filter(partners::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    let held: Vec<Option<Uuid>> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::PartnerId)
+        .filter(jobs::Column::Day.eq(day))
+        .filter(jobs::Column::PartnerId.is_not_null())
+        .filter(jobs::Column::Status.ne(JobStatus::Cancelled.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(partners
+        .iter()
+        .map(|partner| Candidate {
+            id: partner.id,
+            kind,
+            active: partner.active,
+            pincodes: pincodes(partner),
+            daily_capacity: partner.daily_capacity,
+            load: i64::try_from(
+                held.iter()
+                    .filter(|holder| **holder == Some(partner.id))
+                    .count(),
+            )
+            .unwrap_or(i64::MAX),
+        })
+        .collect())
+}
+
+/// Offers `job` to the best partner, or leaves it unassigned. `quiet`: an unassigned job
+/// that stays unassigned publishes nothing again.
+pub async fn assign<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    reason: &str,
+    quiet: bool,
+) -> Result<jobs::Model, StoreError> {
+    let kind = job_kind(&job)?;
+    let candidates = candidates(db, kind.partner_kind(), &job.day).await?;
+    match choose_partner(kind, &job.pincode, &excluded(&job), &candidates) {
+        Some(partner_id) => {
+            job.partner_id = Some(partner_id);
+            job.status = JobStatus::Offered.as_str().to_owned();
+            job.offered_at = Some(Utc::now());
+            let job = save(db, job, Some(reason.to_owned())).await?;
+            let event = proto::PartnerAssigned {
+                order_id: job.order_id.to_string(),
+                job_id: job.id.to_string(),
+                partner_id: partner_id.to_string(),
+                kind: job.kind.clone(),
+            };
+            emit(db, job.order_id, &event).await?;
+            Ok(job)
+        }
+        None if quiet && job.status == JobStatus::Unassigned.as_str() => Ok(job),
+        None => {
+            job.partner_id = None;
+            job.status = JobStatus::Unassigned.as_str().to_owned();
+            job.offered_at = None;
+            let why = "no active partner serves the pincode with capacity left".to_owned();
+            let job = save(db, job, Some(why.clone())).await?;
+            let event = proto::JobUnassigned {
+                order_id: job.order_id.to_string(),
+                job_id: job.id.to_string(),
+                reason: why,
+            };
+            emit(db, job.order_id, &event).await?;
+            Ok(job)
+        }
+    }
+}
+
+/// Takes the job away from its partner (declined, or the offer lapsed) and offers it again.
+pub async fn reassign<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    reason: &str,
+) -> Result<jobs::Model, StoreError> {
+    if let Some(previous) = job.partner_id {
+        let mut excluded = excluded(&job);
+        excluded.push(previous);
+        job.excluded = excluded
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    assign(db, job, reason, false).await
+}
+
+pub struct NewJob<'a> {
+    pub kind: JobKind,
+    pub day: NaiveDate,
+    pub pincode: &'a str,
+    pub address: &'a str,
+    pub slot_date: &'a str,
+    pub slot_window: &'a str,
+}
+
+/// Creates a job for the trade-in and offers it.
+pub async fn create_job<C: ConnectionTrait>(
+    db: &C,
+    trade_in: &trade_ins::Model,
+    new: NewJob<'_>,
+) -> Result<jobs::Model, StoreError> {
+    let now = Utc::now();
+    let job = jobs::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        order_id: Set(trade_in.order_id),
+        kind: Set(new.kind.as_str().to_owned()),
+        status: Set(JobStatus::Unassigned.as_str().to_owned()),
+        partner_id: Set(None),
+        day: Set(new.day.to_string()),
+        pincode: Set(new.pincode.to_owned()),
+        address: Set(new.address.to_owned()),
+        slot_date: Set(new.slot_date.to_owned()),
+        slot_window: Set(new.slot_window.to_owned()),
+        offered_at: Set(None),
+        excluded: Set(String::new()),
+        answers: Set(None),
+        notes: Set(None),
+        requote_due_at: Set(None),
+        requote_attempts: Set(0),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    remember(db, &job, Some("created".into())).await?;
+    let event = proto::JobCreated {
+        order_id: job.order_id.to_string(),
+        job_id: job.id.to_string(),
+        kind: job.kind.clone(),
+        pincode: job.pincode.clone(),
+        address: job.address.clone(),
+        slot_date: job.slot_date.clone(),
+        slot_window: job.slot_window.clone(),
+        variant_id: trade_in.variant_id.to_string(),
+    };
+    emit(db, job.order_id, &event).await?;
+    assign(db, job, "offered", false).await
+}
+
+/// Moves `job` to `status` and tells its partner (the portal) through `JobStatusChanged`.
+pub async fn progress<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    status: JobStatus,
+    reason: Option<String>,
+) -> Result<jobs::Model, StoreError> {
+    job.status = status.as_str().to_owned();
+    let job = save(db, job, reason).await?;
+    let event = proto::JobStatusChanged {
+        order_id: job.order_id.to_string(),
+        job_id: job.id.to_string(),
+        partner_id: job.partner_id.map(|id| id.to_string()).unwrap_or_default(),
+        kind: job.kind.clone(),
+        status: job.status.clone(),
+    };
+    emit(db, job.order_id, &event).await?;
+    Ok(job)
+}
+
+pub async fn cancel<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    reason: &str,
+) -> Result<jobs::Model, StoreError> {
+    job.status = JobStatus::Cancelled.as_str().to_owned();
+    job.requote_due_at = None;
+    let job = save(db, job, Some(reason.to_owned())).await?;
+    let event = proto::JobCancelled {
+        order_id: job.order_id.to_string(),
+        job_id: job.id.to_string(),
+        reason: reason.to_owned(),
+    };
+    emit(db, job.order_id, &event).await?;
+    Ok(job)
+}
+
+/// Stores an inspection report and makes the job due for re-pricing.
+pub async fn inspection_reported<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    answers: serde_json::Value,
+    notes: String,
+) -> Result<jobs::Model, StoreError> {
+    job.answers = Some(answers);
+    job.notes = Some(notes);
+    job.requote_due_at = Some(Utc::now());
+    job.requote_attempts = 0;
+    job.last_error = None;
+    progress(db, job, JobStatus::InspectionReported, None).await
+}
+
+/// Re-pricing failed: try again at `next` (or never, with `None`).
+pub async fn requote_failed<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+    error: String,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    job.requote_attempts = job.requote_attempts.saturating_add(1);
+    job.requote_due_at = next;
+    job.last_error = Some(error);
+    job.updated_at = Utc::now();
+    let active: jobs::ActiveModel = job.into();
+    active.reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<jobs::Model>, StoreError> {
+    Ok(jobs::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn trade_in<C: ConnectionTrait>(
+    db: &C,
+    order_id: Uuid,
+) -> Result<Option<trade_ins::Model>, StoreError> {
+    Ok(trade_ins::Entity::find_by_id(order_id).one(db).await?)
+}
+
+pub async fn open_jobs_of<C: ConnectionTrait>(
+    db: &C,
+    order_id: Uuid,
+) -> Result<Vec<jobs::Model>, StoreError> {
+    Ok(jobs::Entity::find()
+        .filter(jobs::Column::OrderId.eq(order_id))
+        .filter(
+            jobs::Column::Status
+                .is_not_in([JobStatus::Completed.as_str(), JobStatus::Cancelled.as_str()]),
+        )
+        .order_by_asc(jobs::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+) -> Result<Vec<job_history::Model>, StoreError> {
+    Ok(job_history::Entity::find()
+        .filter(job_history::Column::JobId.eq(job_id))
+        .order_by_asc(job_history::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Offers that lapsed before `cutoff`, and unassigned jobs worth another try.
+pub async fn jobs_to_reassign(
+    db: &DatabaseConnection,
+    cutoff: DateTime<Utc>,
+) -> Result<(Vec<jobs::Model>, Vec<jobs::Model>), StoreError> {
+    let lapsed = jobs::Entity::find()
+        .filter(jobs::Column::Status.eq(JobStatus::Offered.as_str()))
+        .filter(jobs::Column::OfferedAt.lt(cutoff))
+        .limit(100)
+        .all(db)
+        .await?;
+    let unassigned = jobs::Entity::find()
+        .filter(jobs::Column::Status.eq(JobStatus::Unassigned.as_str()))
+        .order_by_asc(jobs::Column::CreatedAt)
+        .limit(100)
+        .all(db)
+        .await?;
+    Ok((lapsed, unassigned))
+}
+
+pub async fn due_requotes(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<jobs::Model>, StoreError> {
+    Ok(jobs::Entity::find()
+        .filter(jobs::Column::Status.eq(JobStatus::InspectionReported.as_str()))
+        .filter(jobs::Column::RequoteDueAt.lte(now))
+        .order_by_asc(jobs::Column::RequoteDueAt)
+        .limit(32)
+        .all(db)
+        .await?)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub partner_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+}
+
+pub async fn list_jobs(
+    db: &DatabaseConnection,
+    filter: &JobFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<jobs::Model>, u64), StoreError> {
+    let mut query = jobs::Entity::find();
+    if let Some(status) = &filter.status {
+        query = query.filter(jobs::Column::Status.eq(status.as_str()));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(jobs::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(partner_id) = filter.partner_id {
+        query = query.filter(jobs::Column::PartnerId.eq(partner_id));
+    }
+    if let Some(order_id) = filter.order_id {
+        query = query.filter(jobs::Column::OrderId.eq(order_id));
+    }
+    let total = query.clone().count(db).await?;
+    let items = query
+        .order_by_desc(jobs::Column::CreatedAt)
+        .order_by_desc(jobs::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((items, total))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PartnerFilter {
+    pub kind: Option<String>,
+    pub active: Option<bool>,
+    pub pincode: Option<String>,
+    pub only: Option<Uuid>,
+}
+
+pub async fn list_partners(
+    db: &DatabaseConnection,
+    filter: &PartnerFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<partners::Model>, u64), StoreError> {
+    let mut query = partners::Entity::find();
+    if let Some(kind) = &filter.kind {
+        query = query.filter(partners::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(active) = filter.active {
+        query = query.filter(partners::Column::Active.eq(active));
+    }
+    if let Some(pincode) = &filter.pincode {
+        query = query.filter(partners::Column::Pincodes.contains(pincode.as_str()));
+    }
+    if let Some(only) = filter.only {
+        query = query.filter(partners::Column::Id.eq(only));
+    }
+    let total = query.clone().count(db).await?;
+    let items = query
+        .order_by_asc(partners::Column::Name)
+        .order_by_asc(partners::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn partner(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<partners::Model>, StoreError> {
+    Ok(partners::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn insert_partner(
+    db: &DatabaseConnection,
+    partner: partners::Model,
+) -> Result<partners::Model, StoreError> {
+    let active: partners::ActiveModel = partner.into();
+    Ok(active.reset_all().insert(db).await?)
+}
+
+pub async fn update_partner(
+    db: &DatabaseConnection,
+    partner: partners::Model,
+) -> Result<partners::Model, StoreError> {
+    let active: partners::ActiveModel = partner.into();
+    Ok(active.reset_all().update(db).await?)
+}

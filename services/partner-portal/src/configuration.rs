@@ -1,0 +1,77 @@
+//! The portal's settings: the platform's shared sections plus `portal.*`.
+
+use std::path::PathBuf;
+
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use serde::Deserialize;
+
+use crate::delivery::WebhookSettings;
+
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "partner-portal",
+    port: 8085,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PortalSettings {
+    /// Lifetime of the tokens admins issue to partner users.
+    pub user_token_ttl_seconds: u64,
+    pub webhooks: WebhookSettings,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            user_token_ttl_seconds: 8 * 3600,
+            webhooks: WebhookSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub base: BaseSettings,
+    pub portal: PortalSettings,
+}
+
+impl Settings {
+    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        Self::from_layers(&Layers::load(SERVICE, file)?)
+    }
+
+    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+        let base = layers.base()?;
+        let portal: PortalSettings = layers.section("portal")?;
+        if !(60..=30 * 24 * 3600).contains(&portal.user_token_ttl_seconds) {
+            return Err(ConfigError::invalid(
+                "portal.user_token_ttl_seconds",
+                "between 60 seconds and 30 days",
+            ));
+        }
+        let hooks = &portal.webhooks;
+        if !(100..=60_000).contains(&hooks.timeout_ms) {
+            return Err(ConfigError::invalid(
+                "portal.webhooks.timeout_ms",
+                "between 100 and 60000 milliseconds",
+            ));
+        }
+        if hooks.retry_initial_ms == 0 || hooks.retry_max_ms < hooks.retry_initial_ms {
+            return Err(ConfigError::invalid(
+                "portal.webhooks.retry_max_ms",
+                "retry_initial_ms ≥ 1 and retry_max_ms ≥ retry_initial_ms",
+            ));
+        }
+        if !(1..=50).contains(&hooks.max_attempts) {
+            return Err(ConfigError::invalid(
+                "portal.webhooks.max_attempts",
+                "between 1 and 50",
+            ));
+        }
+        if hooks.allow_private_targets && base.profile == platform::config::Profile::Production {
+            tracing::warn!("portal.webhooks.allow_private_targets is on in production");
+        }
+        Ok(Self { base, portal })
+    }
+}

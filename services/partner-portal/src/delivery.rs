@@ -1,0 +1,205 @@
+//! Calls partners' webhooks. Each delivery is claimed by one instance at a time, signed,
+//! sent, and logged attempt by attempt; failures wait longer each time, then give up and
+//! wait for a manual redelivery. Host names are resolved through a resolver that drops
+//! private addresses, so a name that later points inside our network is not followed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::webhook::{is_public, retry_delay, signature};
+use crate::store::{
+    self, DELIVERED, FAILED, StoreError, webhook_attempts, webhook_deliveries, webhooks,
+};
+
+pub const ID_HEADER: &str = "Recommerce-Webhook-Id";
+pub const TIMESTAMP_HEADER: &str = "Recommerce-Webhook-Timestamp";
+pub const SIGNATURE_HEADER: &str = "Recommerce-Webhook-Signature";
+const POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Let webhooks target loopback and private networks (tests, a partner on the LAN).
+    pub allow_private_targets: bool,
+    pub timeout_ms: u64,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Attempts per delivery before it is `failed` (a redelivery starts a new round).
+    pub max_attempts: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            timeout_ms: 5_000,
+            retry_initial_ms: 1_000,
+            retry_max_ms: 600_000,
+            max_attempts: 8,
+        }
+    }
+}
+
+/// DNS that never answers with a private address.
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|addr| is_public(addr.ip())).collect();
+            if public.is_empty() {
+                return Err("the host resolves only to private addresses".into());
+            }
+            let addrs: Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+pub fn client(settings: &WebhookSettings) -> Result<reqwest::Client, reqwest::Error> {
+    let timeout = Duration::from_millis(settings.timeout_ms);
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if !settings.allow_private_targets {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder.build()
+}
+
+pub struct Deliverer {
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    pub settings: WebhookSettings,
+    pub wake: Arc<Notify>,
+}
+
+impl Deliverer {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match store::due_deliveries(&self.db, Utc::now()).await {
+                Ok(due) => {
+                    for delivery in due {
+                        if stop.is_cancelled() {
+                            return;
+                        }
+                        if let Err(error) = self.attempt(delivery).await {
+                            tracing::warn!(%error, "a webhook delivery attempt could not be recorded");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "looking for due webhook deliveries failed"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, delivery: webhook_deliveries::Model) -> Result<(), StoreError> {
+        // Long enough for the request to finish; if this instance dies, another retries then.
+        let lease = Duration::from_millis(self.settings.timeout_ms.saturating_mul(2) + 5_000);
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        if !store::claim(&self.db, &delivery, until).await? {
+            return Ok(());
+        }
+        let hook = webhooks::Entity::find_by_id(delivery.webhook_id)
+            .one(&self.db)
+            .await?
+            .filter(|hook| hook.active);
+        let started = Instant::now();
+        let outcome = match &hook {
+            None => Err("the webhook was removed".to_owned()),
+            Some(hook) => self.send(hook, &delivery).await,
+        };
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let attempt = i32::try_from(store::attempt_count(&self.db, delivery.id).await?)
+            .unwrap_or(i32::MAX)
+            .saturating_add(1);
+        let (status_code, error) = match &outcome {
+            Ok(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
+            Ok(code) => (
+                Some(i32::from(*code)),
+                Some(format!("the receiver answered {code}")),
+            ),
+            Err(error) => (None, Some(error.clone())),
+        };
+        webhook_attempts::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            delivery_id: Set(delivery.id),
+            attempt: Set(attempt),
+            at: Set(Utc::now()),
+            status_code: Set(status_code),
+            error: Set(error.clone()),
+            duration_ms: Set(duration_ms),
+        }
+        .insert(&self.db)
+        .await?;
+        let tries = delivery.tries.saturating_add(1);
+        let mut row: webhook_deliveries::ActiveModel = delivery.into();
+        row.tries = Set(tries);
+        row.last_status_code = Set(status_code);
+        row.last_error = Set(error.clone());
+        if error.is_none() {
+            row.status = Set(DELIVERED.into());
+            row.next_attempt_at = Set(None);
+            row.delivered_at = Set(Some(Utc::now()));
+        } else if hook.is_none()
+            || u32::try_from(tries).unwrap_or(u32::MAX) >= self.settings.max_attempts
+        {
+            row.status = Set(FAILED.into());
+            row.next_attempt_at = Set(None);
+        } else {
+            let entropy = u64::try_from(Uuid::new_v4().as_u128() % 41).unwrap_or(20);
+            let delay = retry_delay(
+                self.settings.retry_initial_ms,
+                self.settings.retry_max_ms,
+                u32::try_from(tries - 1).unwrap_or(0),
+                entropy,
+            );
+            row.next_attempt_at = Set(Some(
+                Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+            ));
+        }
+        row.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// Sends one signed attempt; the receiver's status, or why there was none.
+    async fn send(
+        &self,
+        hook: &webhooks::Model,
+        delivery: &webhook_deliveries::Model,
+    ) -> Result<u16, String> {
+        // Checked again at send time: the rules may have tightened since registration.
+        crate::domain::webhook::check_url(&hook.url, self.settings.allow_private_targets)
+            .map_err(|refused| refused.to_string())?;
+        let timestamp = Utc::now().timestamp();
+        let body = delivery.payload.as_bytes().to_vec();
+        let response = self
+            .http
+            .post(&hook.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(ID_HEADER, delivery.id.to_string())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, signature(&hook.secret, timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(response.status().as_u16())
+    }
+}

@@ -1,0 +1,170 @@
+//! Webhook rules. A partner's receiver checks `Recommerce-Webhook-Signature` against its
+//! secret; the portal refuses targets that would let a partner reach our own network.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// `v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`: the timestamp is signed too, so a
+/// captured delivery cannot be replayed later with a fresh timestamp.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length; this arm cannot happen.
+        Err(_) => return String::new(),
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether an address is on the public internet (not ours, not a neighbour's).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(mapped) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(mapped));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlRefused {
+    #[error("not a valid absolute URL")]
+    Invalid,
+    #[error("only http and https URLs can receive webhooks")]
+    Scheme,
+    #[error("URLs with credentials are not accepted")]
+    Credentials,
+    #[error("longer than 2048 characters")]
+    TooLong,
+    #[error("targets a private, loopback or link-local address")]
+    Private,
+}
+
+/// Checks a webhook URL as written. Host names are checked again, resolved, at delivery.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+    if raw.len() > 2048 {
+        return Err(UrlRefused::TooLong);
+    }
+    let url = url::Url::parse(raw).map_err(|_| UrlRefused::Invalid)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UrlRefused::Scheme);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlRefused::Credentials);
+    }
+    let host = url.host().ok_or(UrlRefused::Invalid)?;
+    if !allow_private {
+        let private = match host {
+            url::Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => !is_public(IpAddr::V6(ip)),
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                name == "localhost"
+                    || name.ends_with(".localhost")
+                    || name.ends_with(".internal")
+                    || name.ends_with(".local")
+            }
+        };
+        if private {
+            return Err(UrlRefused::Private);
+        }
+    }
+    Ok(url)
+}
+
+/// Exponential backoff, capped, with ±20 % jitter from `entropy` (0..=40).
+pub fn retry_delay(initial_ms: u64, max_ms: u64, tries: u32, entropy: u64) -> Duration {
+    let base = initial_ms
+        .saturating_mul(2u64.saturating_pow(tries.min(20)))
+        .min(max_ms);
+    Duration::from_millis(base.saturating_mul(80 + entropy.min(40)) / 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_covers_timestamp_and_body() {
+        let one = signature("secret", 1_700_000_000, b"{}");
+        assert!(one.starts_with("v1="));
+        assert_eq!(one.len(), 3 + 64);
+        assert_eq!(one, signature("secret", 1_700_000_000, b"{}"));
+        assert_ne!(one, signature("secret", 1_700_000_001, b"{}"));
+        assert_ne!(one, signature("other", 1_700_000_000, b"{}"));
+        assert_ne!(one, signature("secret", 1_700_000_000, b"{ }"));
+    }
+
+    #[test]
+    fn only_public_http_targets_pass_unless_private_ones_are_allowed() {
+        assert!(check_url("https://hooks.example.com/recommerce", false).is_ok());
+        assert_eq!(
+            check_url("file:///etc/passwd", false),
+            Err(UrlRefused::Scheme)
+        );
+        assert_eq!(
+            check_url("gopher://x.example", false),
+            Err(UrlRefused::Scheme)
+        );
+        assert_eq!(
+            check_url("http://u:p@x.example/", false),
+            Err(UrlRefused::Credentials)
+        );
+        for private in [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://localhost:8080/",
+        ] {
+            assert_eq!(
+                check_url(private, false),
+                Err(UrlRefused::Private),
+                "{private}"
+            );
+        }
+        assert!(check_url("http://127.0.0.1:9/hooks", true).is_ok());
+        assert_eq!(check_url("not a url", true), Err(UrlRefused::Invalid));
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_cap() {
+        assert_eq!(retry_delay(100, 10_000, 0, 20), Duration::from_millis(100));
+        assert_eq!(retry_delay(100, 10_000, 3, 20), Duration::from_millis(800));
+        assert_eq!(
+            retry_delay(100, 1_000, 10, 20),
+            Duration::from_millis(1_000)
+        );
+        assert_eq!(retry_delay(100, 10_000, 0, 0), Duration::from_millis(80));
+        assert_eq!(retry_delay(100, 10_000, 0, 40), Duration::from_millis(120));
+    }
+}

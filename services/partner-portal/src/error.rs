@@ -1,0 +1,153 @@
+//! Every way a portal request can fail, and the one place each maps to a problem `code`.
+
+use actix_web::http::StatusCode;
+use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::validation::Violations;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("job {0} does not exist")]
+    JobNotFound(Uuid),
+    #[error("user {0} does not exist")]
+    UserNotFound(Uuid),
+    #[error("webhook {0} does not exist")]
+    WebhookNotFound(Uuid),
+    #[error("delivery {0} does not exist")]
+    DeliveryNotFound(Uuid),
+    #[error("cannot {action} a job that is {current}")]
+    IllegalTransition {
+        current: String,
+        action: &'static str,
+    },
+    #[error("this portal user is disabled or does not belong to the token's partner")]
+    UserDisabled,
+    #[error("a partner token must name its partner (partner_id)")]
+    NoPartner,
+    #[error("user {0} is disabled; enable it before issuing tokens")]
+    UserInactive(Uuid),
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("the webhook URL is refused: {0}")]
+    UrlRefused(String),
+    #[error("{0}")]
+    Validation(Violations),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("the job was changed by another request at the same time; retry")]
+    Concurrent,
+    #[error("jobs cannot be changed right now: {0}")]
+    CoordinatorUnavailable(String),
+    #[error("the portal store failed: {0}")]
+    Storage(StoreError),
+}
+
+impl From<StoreError> for PortalError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Concurrent(_) => Self::Concurrent,
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for PortalError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<Violations> for PortalError {
+    fn from(violations: Violations) -> Self {
+        Self::Validation(violations)
+    }
+}
+
+impl From<platform::sequencer::SequencerError> for PortalError {
+    fn from(error: platform::sequencer::SequencerError) -> Self {
+        Self::CoordinatorUnavailable(error.to_string())
+    }
+}
+
+impl ProblemCode for PortalError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::JobNotFound(_) => {
+                ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
+            }
+            Self::UserNotFound(_) => {
+                ErrorKind::new(StatusCode::NOT_FOUND, "user_not_found", "No such user")
+            }
+            Self::WebhookNotFound(_) => ErrorKind::new(
+                StatusCode::NOT_FOUND,
+                "webhook_not_found",
+                "No such webhook",
+            ),
+            Self::DeliveryNotFound(_) => ErrorKind::new(
+                StatusCode::NOT_FOUND,
+                "delivery_not_found",
+                "No such delivery",
+            ),
+            Self::IllegalTransition { .. } => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                "Not possible in the job's current state",
+            ),
+            Self::UserDisabled => ErrorKind::new(
+                StatusCode::UNAUTHORIZED,
+                "user_disabled",
+                "Portal user disabled",
+            ),
+            Self::NoPartner => ErrorKind::new(
+                StatusCode::FORBIDDEN,
+                "partner_required",
+                "Not a partner token",
+            ),
+            Self::UserInactive(_) => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "user_inactive",
+                "The user is disabled",
+            ),
+            Self::EmailTaken => ErrorKind::new(StatusCode::CONFLICT, "email_taken", "Email in use"),
+            Self::UrlRefused(_) => ErrorKind::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "webhook_url_refused",
+                "The webhook URL cannot be used",
+            ),
+            Self::Validation(_) => kinds::VALIDATION_FAILED,
+            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
+            Self::Concurrent => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "concurrent_update",
+                "The job was changed concurrently",
+            ),
+            Self::CoordinatorUnavailable(_) => ErrorKind::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "coordinator_unavailable",
+                "Job changes are paused",
+            ),
+            Self::Storage(_) => kinds::INTERNAL,
+        }
+    }
+
+    fn extensions(&self) -> Map<String, Value> {
+        let mut extensions = Map::new();
+        match self {
+            Self::Validation(violations) => {
+                extensions.insert(
+                    "errors".into(),
+                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
+                );
+            }
+            Self::IllegalTransition { current, action } => {
+                extensions.insert("current_status".into(), current.clone().into());
+                extensions.insert("action".into(), (*action).into());
+            }
+            _ => {}
+        }
+        extensions
+    }
+}

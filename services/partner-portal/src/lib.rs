@@ -1,0 +1,13 @@
+//! The partner portal: where logistics and repair partners see the jobs fulfilment gave
+//! them and report progress, and from where their webhooks are called. A report is the
+//! partner's to make at any time, so it needs nothing but the portal's own database.
+
+pub mod configuration;
+pub mod consumers;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod migrations;
+pub mod routes;
+pub mod startup;
+pub mod store;

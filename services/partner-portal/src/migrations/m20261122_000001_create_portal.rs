@@ -1,0 +1,345 @@
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum PortalUsers {
+    Table,
+    Id,
+    PartnerId,
+    Email,
+    Name,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum PortalJobs {
+    Table,
+    Id,
+    OrderId,
+    Kind,
+    Status,
+    PartnerId,
+    Pincode,
+    Address,
+    SlotDate,
+    SlotWindow,
+    VariantId,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum PortalJobHistory {
+    Table,
+    Id,
+    JobId,
+    Status,
+    PartnerId,
+    Source,
+    Note,
+    At,
+}
+
+#[derive(DeriveIden)]
+enum OrderStreams {
+    Table,
+    OrderId,
+    Seq,
+}
+
+#[derive(DeriveIden)]
+enum Webhooks {
+    Table,
+    Id,
+    PartnerId,
+    Url,
+    Secret,
+    Active,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhookDeliveries {
+    Table,
+    Id,
+    WebhookId,
+    PartnerId,
+    EventType,
+    Payload,
+    Status,
+    Tries,
+    NextAttemptAt,
+    LastStatusCode,
+    LastError,
+    CreatedAt,
+    DeliveredAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhookAttempts {
+    Table,
+    Id,
+    DeliveryId,
+    Attempt,
+    At,
+    StatusCode,
+    Error,
+    DurationMs,
+}
+
+fn ts<T: IntoIden>(column: T) -> ColumnDef {
+    ColumnDef::new(column).timestamp_with_time_zone().to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(PortalUsers::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(PortalUsers::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(PortalUsers::PartnerId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(PortalUsers::Email)
+                            .string_len(320)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(PortalUsers::Name).string_len(200).not_null())
+                    .col(ColumnDef::new(PortalUsers::Active).boolean().not_null())
+                    .col(ts(PortalUsers::CreatedAt).not_null())
+                    .col(ts(PortalUsers::UpdatedAt).not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PortalJobs::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(PortalJobs::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(PortalJobs::OrderId).uuid().not_null())
+                    .col(ColumnDef::new(PortalJobs::Kind).string_len(20).not_null())
+                    .col(ColumnDef::new(PortalJobs::Status).string_len(30).not_null())
+                    .col(ColumnDef::new(PortalJobs::PartnerId).uuid().null())
+                    .col(ColumnDef::new(PortalJobs::Pincode).string_len(6).not_null())
+                    .col(ColumnDef::new(PortalJobs::Address).text().not_null())
+                    .col(
+                        ColumnDef::new(PortalJobs::SlotDate)
+                            .string_len(10)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PortalJobs::SlotWindow)
+                            .string_len(20)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PortalJobs::VariantId)
+                            .string_len(40)
+                            .not_null(),
+                    )
+                    .col(ts(PortalJobs::CreatedAt).not_null())
+                    .col(ts(PortalJobs::UpdatedAt).not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_portal_jobs_partner")
+                    .table(PortalJobs::Table)
+                    .col(PortalJobs::PartnerId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PortalJobHistory::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(PortalJobHistory::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(PortalJobHistory::JobId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(PortalJobHistory::Status)
+                            .string_len(30)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(PortalJobHistory::PartnerId).uuid().null())
+                    .col(
+                        ColumnDef::new(PortalJobHistory::Source)
+                            .string_len(20)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(PortalJobHistory::Note).text().null())
+                    .col(ts(PortalJobHistory::At).not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(OrderStreams::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(OrderStreams::OrderId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(OrderStreams::Seq).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Webhooks::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Webhooks::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Webhooks::PartnerId).uuid().not_null())
+                    .col(ColumnDef::new(Webhooks::Url).text().not_null())
+                    .col(ColumnDef::new(Webhooks::Secret).string_len(100).not_null())
+                    .col(ColumnDef::new(Webhooks::Active).boolean().not_null())
+                    .col(ts(Webhooks::CreatedAt).not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookDeliveries::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::WebhookId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::PartnerId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::EventType)
+                            .string_len(40)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WebhookDeliveries::Payload).text().not_null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Status)
+                            .string_len(20)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Tries)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ts(WebhookDeliveries::NextAttemptAt).null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::LastStatusCode)
+                            .integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(WebhookDeliveries::LastError).text().null())
+                    .col(ts(WebhookDeliveries::CreatedAt).not_null())
+                    .col(ts(WebhookDeliveries::DeliveredAt).null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_deliveries_due")
+                    .table(WebhookDeliveries::Table)
+                    .col(WebhookDeliveries::Status)
+                    .col(WebhookDeliveries::NextAttemptAt)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookAttempts::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(WebhookAttempts::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookAttempts::DeliveryId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookAttempts::Attempt)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ts(WebhookAttempts::At).not_null())
+                    .col(ColumnDef::new(WebhookAttempts::StatusCode).integer().null())
+                    .col(ColumnDef::new(WebhookAttempts::Error).text().null())
+                    .col(
+                        ColumnDef::new(WebhookAttempts::DurationMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "webhook_attempts",
+            "webhook_deliveries",
+            "webhooks",
+            "order_streams",
+            "portal_job_history",
+            "portal_jobs",
+            "portal_users",
+        ] {
+            manager
+                .drop_table(
+                    Table::drop()
+                        .table(Alias::new(table))
+                        .if_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! Schema history of the portal database. Migrations only ever get appended.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_portal;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::event_tables::Migration),
+            Box::new(m20261122_000001_create_portal::Migration),
+        ]
+    }
+}

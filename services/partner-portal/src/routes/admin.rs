@@ -1,0 +1,255 @@
+//! Admins manage partner users and issue their tokens, and see every webhook delivery.
+
+use std::time::Duration;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::error::{AuthProblems, BodyProblems};
+use platform::pagination::Paged;
+use platform::validation::{Violations, check_text};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::webhooks::{DeliveryQuery, deliveries, delivery, send_again};
+use super::{PortalState, page, private_json};
+use crate::error::PortalError;
+use crate::store::{self, portal_users};
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub partner_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&portal_users::Model> for UserView {
+    fn from(user: &portal_users::Model) -> Self {
+        Self {
+            id: user.id,
+            partner_id: user.partner_id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            active: user.active,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// The partner as fulfilment knows it.
+    pub partner_id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+fn check_email(violations: &mut Violations, email: &str) {
+    let shaped = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    });
+    violations.check(
+        shaped && email.len() <= 320 && !email.contains(char::is_whitespace),
+        "email",
+        "must be an email address",
+    );
+}
+
+/// Create a partner user.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = NewUserRequest, responses((status = 201, body = UserView), AuthProblems, BodyProblems))]
+#[post("/users")]
+pub async fn create_user(
+    principal: Principal,
+    body: web::Json<NewUserRequest>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let body = body.into_inner();
+    let email = body.email.trim().to_lowercase();
+    let mut violations = Violations::default();
+    check_email(&mut violations, &email);
+    check_text(&mut violations, "name", &body.name, 200);
+    violations.into_result(()).map_err(PortalError::from)?;
+    let now = Utc::now();
+    let user = portal_users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(body.partner_id),
+        email: Set(email),
+        name: Set(body.name.trim().to_owned()),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => PortalError::EmailTaken,
+        _ => PortalError::from(error),
+    })?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/portal/admin/users/{}", user.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(UserView::from(&user)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    pub partner_id: Option<Uuid>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// Partner users.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(UserQuery), responses((status = 200, body = Paged<UserView>), AuthProblems))]
+#[get("/users")]
+pub async fn list_users(
+    principal: Principal,
+    query: web::Query<UserQuery>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let request = page(query.page, query.per_page)?;
+    let mut select = portal_users::Entity::find();
+    if let Some(partner_id) = query.partner_id {
+        select = select.filter(portal_users::Column::PartnerId.eq(partner_id));
+    }
+    let select = select.order_by_asc(portal_users::Column::Email);
+    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
+        .await
+        .map_err(PortalError::from)?;
+    let items: Vec<UserView> = items.iter().map(UserView::from).collect();
+    Ok(private_json(
+        StatusCode::OK,
+        &Paged::new(items, request, total),
+    ))
+}
+
+async fn user(state: &PortalState, id: Uuid) -> Result<portal_users::Model, PortalError> {
+    portal_users::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(PortalError::UserNotFound(id))
+}
+
+/// One partner user.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 200, body = UserView), AuthProblems))]
+#[get("/users/{id}")]
+pub async fn get_user(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let user = user(&state, id.into_inner()).await?;
+    Ok(private_json(StatusCode::OK, &UserView::from(&user)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeRequest {
+    pub name: Option<String>,
+    /// `false` disables the user: its tokens stop working at once.
+    pub active: Option<bool>,
+}
+
+/// Rename, disable or re-enable a partner user.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UserChangeRequest, responses((status = 200, body = UserView), AuthProblems, BodyProblems))]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<UserChangeRequest>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let body = body.into_inner();
+    let mut violations = Violations::default();
+    if let Some(name) = &body.name {
+        check_text(&mut violations, "name", name, 200);
+    }
+    violations.into_result(()).map_err(PortalError::from)?;
+    let mut active: portal_users::ActiveModel = user(&state, id.into_inner()).await?.into();
+    if let Some(name) = body.name {
+        active.name = Set(name.trim().to_owned());
+    }
+    if let Some(enabled) = body.active {
+        active.active = Set(enabled);
+    }
+    active.updated_at = Set(Utc::now());
+    let user = active.update(&state.db).await.map_err(PortalError::from)?;
+    Ok(private_json(StatusCode::OK, &UserView::from(&user)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issue a bearer token for a partner user (role `partner`, its `partner_id`).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 201, body = TokenView), AuthProblems))]
+#[post("/users/{id}/tokens")]
+pub async fn issue_token(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let user = user(&state, id.into_inner()).await?;
+    if !user.active {
+        return Err(PortalError::UserInactive(user.id).into());
+    }
+    let ttl = Duration::from_secs(state.settings.user_token_ttl_seconds);
+    let token = state.authenticator.issue(
+        &user.id.to_string(),
+        Role::Partner,
+        Some(user.partner_id),
+        ttl,
+    )?;
+    let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+    Ok(private_json(
+        StatusCode::CREATED,
+        &TokenView { token, expires_at },
+    ))
+}
+
+/// Every partner's webhook deliveries.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200), AuthProblems))]
+#[get("/webhooks/deliveries")]
+pub async fn list_deliveries(
+    principal: Principal,
+    query: web::Query<DeliveryQuery>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    deliveries(&state, query.partner_id, &query).await
+}
+
+/// Deliver again, for any partner.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 202), AuthProblems))]
+#[post("/webhooks/deliveries/{id}/redeliver")]
+pub async fn redeliver(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let row = delivery(&state, None, id.into_inner()).await?;
+    send_again(&state, row).await
+}

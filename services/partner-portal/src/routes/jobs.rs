@@ -1,0 +1,436 @@
+//! A partner's jobs and what it reports about them. A report touches only the portal's
+//! database (the job row, its history, the `partner.events` outbox row), so it is accepted
+//! while fulfilment is down; fulfilment applies it when it is back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use events::partner as proto;
+use platform::ApiError;
+use platform::auth::Principal;
+use platform::error::{AuthProblems, BodyProblems};
+use platform::pagination::Paged;
+use platform::sequencer::run_in_sequence;
+use platform::validation::Violations;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{PortalState, page, partner_of, private_json};
+use crate::domain::{Action, JobKind, JobStatus};
+use crate::error::PortalError;
+use crate::store::{self, PRODUCER, portal_job_history, portal_jobs};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub status: String,
+    /// fulfilment | partner
+    pub source: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&portal_job_history::Model> for HistoryItem {
+    fn from(row: &portal_job_history::Model) -> Self {
+        Self {
+            status: row.status.clone(),
+            source: row.source.clone(),
+            note: row.note.clone(),
+            at: row.at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// pickup | inspection | return
+    pub kind: String,
+    pub status: String,
+    pub pincode: String,
+    pub address: String,
+    pub slot_date: String,
+    pub slot_window: String,
+    pub variant_id: String,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryItem>>,
+}
+
+impl From<&portal_jobs::Model> for JobView {
+    fn from(job: &portal_jobs::Model) -> Self {
+        Self {
+            id: job.id,
+            order_id: job.order_id,
+            kind: job.kind.clone(),
+            status: job.status.clone(),
+            pincode: job.pincode.clone(),
+            address: job.address.clone(),
+            slot_date: job.slot_date.clone(),
+            slot_window: job.slot_window.clone(),
+            variant_id: job.variant_id.clone(),
+            updated_at: job.updated_at,
+            history: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// The jobs this partner holds, newest first.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
+#[get("/v1/portal/jobs")]
+pub async fn list_jobs(
+    principal: Principal,
+    query: web::Query<JobQuery>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let request = page(query.page, query.per_page)?;
+    let mut select =
+        portal_jobs::Entity::find().filter(portal_jobs::Column::PartnerId.eq(partner_id));
+    if let Some(status) = &query.status {
+        if JobStatus::parse(status).is_none() {
+            return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
+        }
+        select = select.filter(portal_jobs::Column::Status.eq(status.as_str()));
+    }
+    if let Some(kind) = &query.kind {
+        if JobKind::parse(kind).is_none() {
+            return Err(PortalError::InvalidQuery(format!("unknown kind `{kind}`")).into());
+        }
+        select = select.filter(portal_jobs::Column::Kind.eq(kind.as_str()));
+    }
+    let select = select
+        .order_by_desc(portal_jobs::Column::CreatedAt)
+        .order_by_desc(portal_jobs::Column::Id);
+    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
+        .await
+        .map_err(PortalError::from)?;
+    let items: Vec<JobView> = items.iter().map(JobView::from).collect();
+    Ok(private_json(
+        StatusCode::OK,
+        &Paged::new(items, request, total),
+    ))
+}
+
+fn held_by(
+    job: Option<portal_jobs::Model>,
+    id: Uuid,
+    partner_id: Uuid,
+) -> Result<portal_jobs::Model, PortalError> {
+    match job {
+        Some(job) if job.partner_id == Some(partner_id) => Ok(job),
+        _ => Err(PortalError::JobNotFound(id)),
+    }
+}
+
+/// One of this partner's jobs, with its history.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
+#[get("/v1/portal/jobs/{id}")]
+pub async fn get_job(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let id = id.into_inner();
+    let job = held_by(
+        store::job(&state.db, id).await.map_err(PortalError::from)?,
+        id,
+        partner_id,
+    )?;
+    let history = store::history(&state.db, id)
+        .await
+        .map_err(PortalError::from)?;
+    let mut view = JobView::from(&job);
+    view.history = Some(history.iter().map(HistoryItem::from).collect());
+    Ok(private_json(StatusCode::OK, &view))
+}
+
+/// What an action says besides itself.
+enum Detail {
+    None,
+    Reason(String),
+    Inspection(Vec<proto::Answer>, String),
+}
+
+/// Applies `action` to the partner's job under the order's lease: the row, its history and
+/// the `partner.events` row commit together.
+async fn act(
+    principal: &Principal,
+    state: &PortalState,
+    id: Uuid,
+    action: Action,
+    detail: Detail,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(principal, state).await?;
+    let job = held_by(
+        store::job(&state.db, id).await.map_err(PortalError::from)?,
+        id,
+        partner_id,
+    )?;
+    let key = job.order_id.to_string();
+    let outcome = run_in_sequence(state.sequencer.as_ref(), &key, |_| async {
+        let txn = state.db.begin().await?;
+        let mut job = held_by(store::job(&txn, id).await?, id, partner_id)?;
+        let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Pickup);
+        let current = JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned);
+        let next = action
+            .apply(kind, current)
+            .ok_or_else(|| PortalError::IllegalTransition {
+                current: job.status.clone(),
+                action: action.as_str(),
+            })?;
+        job.status = next.as_str().to_owned();
+        let note = match &detail {
+            Detail::Reason(reason) => Some(reason.clone()),
+            Detail::Inspection(_, notes) if !notes.is_empty() => Some(notes.clone()),
+            _ => None,
+        };
+        let job = store::save_job(&txn, job, "partner", note).await?;
+        let seq = store::next_seq(&txn, job.order_id).await?;
+        let (order_id, job_id, partner) = (
+            job.order_id.to_string(),
+            job.id.to_string(),
+            partner_id.to_string(),
+        );
+        let aggregate = order_id.clone();
+        match (action, kind, detail) {
+            (Action::Accept, ..) => {
+                let event = proto::JobAccepted {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+            (Action::Decline, _, detail) => {
+                let reason = match detail {
+                    Detail::Reason(reason) => reason,
+                    _ => String::new(),
+                };
+                let event = proto::JobDeclined {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                    reason,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+            (Action::PickedUp, ..) => {
+                let event = proto::PickupReported {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+            (Action::Delivered, JobKind::Return, _) => {
+                let event = proto::ReturnDeliveryReported {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+            (Action::Delivered, ..) => {
+                let event = proto::HubDeliveryReported {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+            (Action::InspectionReport, _, detail) => {
+                let (answers, notes) = match detail {
+                    Detail::Inspection(answers, notes) => (answers, notes),
+                    _ => (Vec::new(), String::new()),
+                };
+                let event = proto::InspectionReported {
+                    order_id,
+                    job_id,
+                    partner_id: partner,
+                    answers,
+                    notes,
+                };
+                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
+            }
+        }
+        txn.commit().await?;
+        Ok::<_, PortalError>(job)
+    })
+    .await
+    .map_err(PortalError::from)?;
+    let job = outcome?;
+    tracing::info!(job_id = %job.id, %partner_id, action = action.as_str(), "partner reported");
+    Ok(private_json(StatusCode::ACCEPTED, &JobView::from(&job)))
+}
+
+/// Accept an offered job.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[post("/v1/portal/jobs/{id}/accept")]
+pub async fn accept(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &principal,
+        &state,
+        id.into_inner(),
+        Action::Accept,
+        Detail::None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Decline an offered job; fulfilment offers it to another partner.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = DeclineRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
+#[post("/v1/portal/jobs/{id}/decline")]
+pub async fn decline(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<DeclineRequest>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut violations = Violations::default();
+    violations.check(
+        body.reason.chars().count() <= 500,
+        "reason",
+        "must be at most 500 characters",
+    );
+    violations.into_result(()).map_err(PortalError::from)?;
+    let reason = body.into_inner().reason.trim().to_owned();
+    act(
+        &principal,
+        &state,
+        id.into_inner(),
+        Action::Decline,
+        Detail::Reason(reason),
+    )
+    .await
+}
+
+/// The device is with the partner (picked up from the shopper, or from the hub for a return).
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[post("/v1/portal/jobs/{id}/picked-up")]
+pub async fn picked_up(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &principal,
+        &state,
+        id.into_inner(),
+        Action::PickedUp,
+        Detail::None,
+    )
+    .await
+}
+
+/// The device arrived: at the hub (pickup) or back with the shopper (return).
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[post("/v1/portal/jobs/{id}/delivered")]
+pub async fn delivered(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &principal,
+        &state,
+        id.into_inner(),
+        Action::Delivered,
+        Detail::None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerDto {
+    pub question_id: Uuid,
+    pub option_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionReportRequest {
+    /// The condition observed: one answer per question of the device's questionnaire.
+    pub answers: Vec<AnswerDto>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Report the inspection; fulfilment has quote re-price it.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = InspectionReportRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
+#[post("/v1/portal/jobs/{id}/inspection-report")]
+pub async fn inspection_report(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<InspectionReportRequest>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut violations = Violations::default();
+    violations.check(
+        !body.answers.is_empty(),
+        "answers",
+        "must answer at least one question",
+    );
+    violations.check(body.answers.len() <= 100, "answers", "at most 100 answers");
+    let mut questions: Vec<Uuid> = body
+        .answers
+        .iter()
+        .map(|answer| answer.question_id)
+        .collect();
+    questions.sort_unstable();
+    let count = questions.len();
+    questions.dedup();
+    violations.check(
+        questions.len() == count,
+        "answers",
+        "one answer per question",
+    );
+    violations.check(
+        body.notes.chars().count() <= 2000,
+        "notes",
+        "must be at most 2000 characters",
+    );
+    violations.into_result(()).map_err(PortalError::from)?;
+    let answers = body
+        .answers
+        .iter()
+        .map(|answer| proto::Answer {
+            question_id: answer.question_id.to_string(),
+            option_id: answer.option_id.to_string(),
+        })
+        .collect();
+    let detail = Detail::Inspection(answers, body.notes.trim().to_owned());
+    act(
+        &principal,
+        &state,
+        id.into_inner(),
+        Action::InspectionReport,
+        detail,
+    )
+    .await
+}

@@ -1,0 +1,94 @@
+//! The portal's HTTP surface: partners' jobs and actions, their webhooks and delivery log,
+//! and the admins' partner users. A partner sees only its own objects; another partner's id
+//! answers exactly like an unknown one.
+
+mod admin;
+mod jobs;
+mod webhooks;
+
+use std::sync::Arc;
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use platform::ApiError;
+use platform::auth::{Authenticator, Principal, Role};
+use platform::pagination::{PageQuery, PageRequest};
+use platform::sequencer::Sequencer;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde::Serialize;
+use tokio::sync::Notify;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::configuration::PortalSettings;
+use crate::error::PortalError;
+use crate::store::portal_users;
+
+pub struct PortalState {
+    pub db: DatabaseConnection,
+    pub sequencer: Arc<dyn Sequencer>,
+    pub authenticator: Authenticator,
+    pub settings: PortalSettings,
+    /// Wakes the webhook deliverer after a manual redelivery.
+    pub deliveries: Arc<Notify>,
+}
+
+pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
+    let mut admin_scope = utoipa_actix_web::scope::scope("/v1/portal/admin");
+    if dead_letters {
+        admin_scope = admin_scope.configure(platform::consumer::dead_letters::configure);
+    }
+    cfg.service(jobs::list_jobs)
+        .service(jobs::get_job)
+        .service(jobs::accept)
+        .service(jobs::decline)
+        .service(jobs::picked_up)
+        .service(jobs::delivered)
+        .service(jobs::inspection_report)
+        .service(webhooks::list_deliveries)
+        .service(webhooks::get_delivery)
+        .service(webhooks::redeliver)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::rotate_secret)
+        .service(
+            admin_scope
+                .service(admin::create_user)
+                .service(admin::list_users)
+                .service(admin::get_user)
+                .service(admin::update_user)
+                .service(admin::issue_token)
+                .service(admin::list_deliveries)
+                .service(admin::redeliver),
+        );
+}
+
+fn private_json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn page(page: Option<u64>, per_page: Option<u64>) -> Result<PageRequest, PortalError> {
+    PageQuery { page, per_page }
+        .validated()
+        .map_err(PortalError::InvalidQuery)
+}
+
+/// The partner a request acts for. A token naming a portal user counts only while that user
+/// is active and belongs to the token's partner, so disabling a user cuts its tokens off.
+async fn partner_of(principal: &Principal, state: &PortalState) -> Result<Uuid, ApiError> {
+    principal.require(&[Role::Partner])?;
+    let partner_id = principal.partner_id.ok_or(PortalError::NoPartner)?;
+    if let Ok(user_id) = Uuid::parse_str(&principal.subject) {
+        let user = portal_users::Entity::find_by_id(user_id)
+            .one(&state.db)
+            .await
+            .map_err(PortalError::from)?;
+        if user.is_some_and(|user| !user.active || user.partner_id != partner_id) {
+            return Err(PortalError::UserDisabled.into());
+        }
+    }
+    Ok(partner_id)
+}

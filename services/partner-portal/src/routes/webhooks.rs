@@ -1,0 +1,336 @@
+//! A partner's webhooks and their delivery log. The secret is shown once, at registration
+//! or rotation; the portal keeps it to sign deliveries.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::Principal;
+use platform::error::{AuthProblems, BodyProblems};
+use platform::pagination::Paged;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{PortalState, page, partner_of, private_json};
+use crate::domain::webhook::check_url;
+use crate::error::PortalError;
+use crate::store::{
+    self, DELIVERED, FAILED, PENDING, webhook_attempts, webhook_deliveries, webhooks,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    /// Only in the answer to registration and rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    fn of(hook: &webhooks::Model, with_secret: bool) -> Self {
+        Self {
+            id: hook.id,
+            url: hook.url.clone(),
+            secret: with_secret.then(|| hook.secret.clone()),
+            created_at: hook.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookRequest {
+    pub url: String,
+}
+
+fn new_secret() -> String {
+    format!(
+        "whsec_{}{}",
+        Uuid::new_v4().simple(),
+        Uuid::new_v4().simple()
+    )
+}
+
+/// Register a webhook; the answer holds its signing secret, shown only this once.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = NewWebhookRequest, responses((status = 201, body = WebhookView), AuthProblems, BodyProblems))]
+#[post("/v1/portal/webhooks")]
+pub async fn create_webhook(
+    principal: Principal,
+    body: web::Json<NewWebhookRequest>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let url = check_url(
+        body.url.trim(),
+        state.settings.webhooks.allow_private_targets,
+    )
+    .map_err(|refused| PortalError::UrlRefused(refused.to_string()))?;
+    let hook = webhooks::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(partner_id),
+        url: Set(url.to_string()),
+        secret: Set(new_secret()),
+        active: Set(true),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(PortalError::from)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/portal/webhooks/{}", hook.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(WebhookView::of(&hook, true)))
+}
+
+/// This partner's webhooks (without secrets).
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = Paged<WebhookView>), AuthProblems))]
+#[get("/v1/portal/webhooks")]
+pub async fn list_webhooks(
+    principal: Principal,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let request = page(None, Some(100))?;
+    let select = webhooks::Entity::find()
+        .filter(webhooks::Column::PartnerId.eq(partner_id))
+        .filter(webhooks::Column::Active.eq(true))
+        .order_by_asc(webhooks::Column::CreatedAt);
+    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
+        .await
+        .map_err(PortalError::from)?;
+    let items: Vec<WebhookView> = items
+        .iter()
+        .map(|hook| WebhookView::of(hook, false))
+        .collect();
+    Ok(private_json(
+        StatusCode::OK,
+        &Paged::new(items, request, total),
+    ))
+}
+
+async fn own_webhook(
+    state: &PortalState,
+    partner_id: Uuid,
+    id: Uuid,
+) -> Result<webhooks::Model, PortalError> {
+    match webhooks::Entity::find_by_id(id).one(&state.db).await? {
+        Some(hook) if hook.partner_id == partner_id && hook.active => Ok(hook),
+        _ => Err(PortalError::WebhookNotFound(id)),
+    }
+}
+
+/// Remove a webhook; its pending deliveries fail rather than go anywhere.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 204), AuthProblems))]
+#[delete("/v1/portal/webhooks/{id}")]
+pub async fn delete_webhook(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let hook = own_webhook(&state, partner_id, id.into_inner()).await?;
+    let mut hook: webhooks::ActiveModel = hook.into();
+    hook.active = Set(false);
+    hook.update(&state.db).await.map_err(PortalError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace a webhook's secret; the new one is shown only in this answer.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = WebhookView), AuthProblems))]
+#[post("/v1/portal/webhooks/{id}/rotate-secret")]
+pub async fn rotate_secret(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let hook = own_webhook(&state, partner_id, id.into_inner()).await?;
+    let mut hook: webhooks::ActiveModel = hook.into();
+    hook.secret = Set(new_secret());
+    let hook = hook.update(&state.db).await.map_err(PortalError::from)?;
+    Ok(private_json(StatusCode::OK, &WebhookView::of(&hook, true)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl From<&webhook_attempts::Model> for AttemptView {
+    fn from(row: &webhook_attempts::Model) -> Self {
+        Self {
+            attempt: row.attempt,
+            at: row.at,
+            status_code: row.status_code,
+            error: row.error.clone(),
+            duration_ms: row.duration_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub partner_id: Uuid,
+    /// job.assigned | job.updated | job.cancelled | job.withdrawn
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// pending | delivered | failed
+    pub status: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+}
+
+impl From<&webhook_deliveries::Model> for DeliveryView {
+    fn from(row: &webhook_deliveries::Model) -> Self {
+        Self {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            partner_id: row.partner_id,
+            event_type: row.event_type.clone(),
+            status: row.status.clone(),
+            next_attempt_at: row.next_attempt_at,
+            last_status_code: row.last_status_code,
+            last_error: row.last_error.clone(),
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+            payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null),
+            attempts: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// pending | delivered | failed
+    pub status: Option<String>,
+    /// Admins only: one partner's deliveries.
+    pub partner_id: Option<Uuid>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// Deliveries newest first, for one partner or (admins) all.
+pub(super) async fn deliveries(
+    state: &PortalState,
+    partner_id: Option<Uuid>,
+    query: &DeliveryQuery,
+) -> Result<HttpResponse, ApiError> {
+    let request = page(query.page, query.per_page)?;
+    let mut select = webhook_deliveries::Entity::find();
+    if let Some(partner_id) = partner_id {
+        select = select.filter(webhook_deliveries::Column::PartnerId.eq(partner_id));
+    }
+    if let Some(status) = &query.status {
+        if ![PENDING, DELIVERED, FAILED].contains(&status.as_str()) {
+            return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
+        }
+        select = select.filter(webhook_deliveries::Column::Status.eq(status.as_str()));
+    }
+    let select = select
+        .order_by_desc(webhook_deliveries::Column::CreatedAt)
+        .order_by_desc(webhook_deliveries::Column::Id);
+    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
+        .await
+        .map_err(PortalError::from)?;
+    let items: Vec<DeliveryView> = items.iter().map(DeliveryView::from).collect();
+    Ok(private_json(
+        StatusCode::OK,
+        &Paged::new(items, request, total),
+    ))
+}
+
+/// A delivery visible to `partner_id` (`None`: an admin sees all).
+pub(super) async fn delivery(
+    state: &PortalState,
+    partner_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<webhook_deliveries::Model, PortalError> {
+    match webhook_deliveries::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    {
+        Some(row) if partner_id.is_none_or(|own| own == row.partner_id) => Ok(row),
+        _ => Err(PortalError::DeliveryNotFound(id)),
+    }
+}
+
+/// Sends a delivery again, now, whatever happened to it before; the log keeps every attempt.
+pub(super) async fn send_again(
+    state: &PortalState,
+    row: webhook_deliveries::Model,
+) -> Result<HttpResponse, ApiError> {
+    let mut active: webhook_deliveries::ActiveModel = row.into();
+    active.status = Set(PENDING.into());
+    active.tries = Set(0);
+    active.next_attempt_at = Set(Some(Utc::now()));
+    let row = active.update(&state.db).await.map_err(PortalError::from)?;
+    state.deliveries.notify_one();
+    Ok(private_json(
+        StatusCode::ACCEPTED,
+        &DeliveryView::from(&row),
+    ))
+}
+
+/// This partner's webhook deliveries.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200, body = Paged<DeliveryView>), AuthProblems))]
+#[get("/v1/portal/webhooks/deliveries")]
+pub async fn list_deliveries(
+    principal: Principal,
+    query: web::Query<DeliveryQuery>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    if query.partner_id.is_some_and(|asked| asked != partner_id) {
+        return Err(PortalError::InvalidQuery("partner_id is for admins".into()).into());
+    }
+    deliveries(&state, Some(partner_id), &query).await
+}
+
+/// One delivery with every attempt.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
+#[get("/v1/portal/webhooks/deliveries/{id}")]
+pub async fn get_delivery(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let row = delivery(&state, Some(partner_id), id.into_inner()).await?;
+    let attempts = store::attempts(&state.db, row.id)
+        .await
+        .map_err(PortalError::from)?;
+    let mut view = DeliveryView::from(&row);
+    view.attempts = Some(attempts.iter().map(AttemptView::from).collect());
+    Ok(private_json(StatusCode::OK, &view))
+}
+
+/// Deliver again.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 202, body = DeliveryView), AuthProblems))]
+#[post("/v1/portal/webhooks/deliveries/{id}/redeliver")]
+pub async fn redeliver(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = partner_of(&principal, &state).await?;
+    let row = delivery(&state, Some(partner_id), id.into_inner()).await?;
+    send_again(&state, row).await
+}

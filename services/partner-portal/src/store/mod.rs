@@ -1,0 +1,249 @@
+//! The portal's persistence: partner users, the job read model, the per-order counter of
+//! `partner.events`, webhooks and their delivery log. A change to a job, the events and the
+//! webhook deliveries it causes are written in one transaction, so none is lost or doubled.
+
+pub mod entities;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+pub use entities::{
+    order_streams, portal_job_history, portal_jobs, portal_users, webhook_attempts,
+    webhook_deliveries, webhooks,
+};
+
+/// The `producer` in every envelope the portal writes.
+pub const PRODUCER: &str = "partner-portal";
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} was changed concurrently")]
+    Concurrent(Uuid),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// Saves a changed job and its history row.
+pub async fn save_job<C: ConnectionTrait>(
+    db: &C,
+    mut job: portal_jobs::Model,
+    source: &str,
+    note: Option<String>,
+) -> Result<portal_jobs::Model, StoreError> {
+    job.updated_at = Utc::now();
+    let active: portal_jobs::ActiveModel = job.into();
+    let job = active.reset_all().update(db).await?;
+    portal_job_history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job_id: Set(job.id),
+        status: Set(job.status.clone()),
+        partner_id: Set(job.partner_id),
+        source: Set(source.to_owned()),
+        note: Set(note),
+        at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(job)
+}
+
+pub async fn insert_job<C: ConnectionTrait>(
+    db: &C,
+    job: portal_jobs::Model,
+) -> Result<(), StoreError> {
+    let active: portal_jobs::ActiveModel = job.clone().into();
+    active.reset_all().insert(db).await?;
+    portal_job_history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job_id: Set(job.id),
+        status: Set(job.status.clone()),
+        partner_id: Set(None),
+        source: Set("fulfilment".into()),
+        note: Set(Some("created".into())),
+        at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn job<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<portal_jobs::Model>, StoreError> {
+    Ok(portal_jobs::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+) -> Result<Vec<portal_job_history::Model>, StoreError> {
+    Ok(portal_job_history::Entity::find()
+        .filter(portal_job_history::Column::JobId.eq(job_id))
+        .order_by_asc(portal_job_history::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The next `aggregate_seq` of `partner.events` for `order_id` (compare-and-set, so a
+/// writer holding a stale lease fails instead of reusing a number).
+pub async fn next_seq<C: ConnectionTrait>(db: &C, order_id: Uuid) -> Result<u64, StoreError> {
+    match order_streams::Entity::find_by_id(order_id).one(db).await? {
+        None => {
+            order_streams::ActiveModel {
+                order_id: Set(order_id),
+                seq: Set(1),
+            }
+            .insert(db)
+            .await
+            .map_err(|_| StoreError::Concurrent(order_id))?;
+            Ok(1)
+        }
+        Some(stream) => {
+            let next = stream.seq + 1;
+            let updated = order_streams::Entity::update_many()
+                .col_expr(order_streams::Column::Seq, Expr::value(next))
+                .filter(order_streams::Column::OrderId.eq(order_id))
+                .filter(order_streams::Column::Seq.eq(stream.seq))
+                .exec(db)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(StoreError::Concurrent(order_id));
+            }
+            Ok(u64::try_from(next).unwrap_or(0))
+        }
+    }
+}
+
+/// Queues `event_type` about `job` for every active webhook of `partner_id`.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Uuid,
+    event_type: &str,
+    job: &portal_jobs::Model,
+) -> Result<usize, StoreError> {
+    let hooks = webhooks::Entity::find()
+        .filter(webhooks::Column::PartnerId.eq(partner_id))
+        .filter(webhooks::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    for hook in &hooks {
+        let id = Uuid::now_v7();
+        let payload = json!({
+            "id": id,
+            "type": event_type,
+            "occurred_at": now,
+            "job": {
+                "id": job.id,
+                "order_id": job.order_id,
+                "kind": job.kind,
+                "status": job.status,
+                "pincode": job.pincode,
+                "address": job.address,
+                "slot_date": job.slot_date,
+                "slot_window": job.slot_window,
+            }
+        });
+        webhook_deliveries::ActiveModel {
+            id: Set(id),
+            webhook_id: Set(hook.id),
+            partner_id: Set(partner_id),
+            event_type: Set(event_type.to_owned()),
+            payload: Set(payload.to_string()),
+            status: Set(PENDING.into()),
+            tries: Set(0),
+            next_attempt_at: Set(Some(now)),
+            last_status_code: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            delivered_at: Set(None),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(hooks.len())
+}
+
+pub async fn page_of<C, E>(
+    db: &C,
+    query: Select<E>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<E::Model>, u64), StoreError>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let total = query.clone().count(db).await?;
+    let items = query.offset(offset).limit(limit).all(db).await?;
+    Ok((items, total))
+}
+
+/// Deliveries whose next attempt is due.
+pub async fn due_deliveries<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<webhook_deliveries::Model>, StoreError> {
+    Ok(webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::Status.eq(PENDING))
+        .filter(webhook_deliveries::Column::NextAttemptAt.lte(now))
+        .order_by_asc(webhook_deliveries::Column::NextAttemptAt)
+        .limit(16)
+        .all(db)
+        .await?)
+}
+
+/// Claims a due delivery for `lease` by moving its next attempt (compare-and-set), so two
+/// instances never send the same attempt.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    delivery: &webhook_deliveries::Model,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut update = webhook_deliveries::Entity::update_many()
+        .col_expr(
+            webhook_deliveries::Column::NextAttemptAt,
+            Expr::value(until),
+        )
+        .filter(webhook_deliveries::Column::Id.eq(delivery.id))
+        .filter(webhook_deliveries::Column::Status.eq(PENDING))
+        .filter(webhook_deliveries::Column::Tries.eq(delivery.tries));
+    update = match delivery.next_attempt_at {
+        Some(at) => update.filter(webhook_deliveries::Column::NextAttemptAt.eq(at)),
+        None => update.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
+    };
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+pub async fn attempts<C: ConnectionTrait>(
+    db: &C,
+    delivery_id: Uuid,
+) -> Result<Vec<webhook_attempts::Model>, StoreError> {
+    Ok(webhook_attempts::Entity::find()
+        .filter(webhook_attempts::Column::DeliveryId.eq(delivery_id))
+        .order_by_asc(webhook_attempts::Column::Attempt)
+        .all(db)
+        .await?)
+}
+
+pub async fn attempt_count<C: ConnectionTrait>(
+    db: &C,
+    delivery_id: Uuid,
+) -> Result<u64, StoreError> {
+    Ok(webhook_attempts::Entity::find()
+        .filter(webhook_attempts::Column::DeliveryId.eq(delivery_id))
+        .count(db)
+        .await?)
+}

@@ -1,0 +1,338 @@
+//! The whole trade-in, across all five services, through their public APIs only: catalog
+//! browse, quote, order, a pickup assigned to the partner serving the shopper's pincode,
+//! the partner's reports in the portal, inspection re-priced by quote, payout or return.
+
+use platform::auth::Role;
+use serde_json::{Value, json};
+use system_tests::{Device, Marketplace, Partner, WebhookReceiver};
+use uuid::Uuid;
+
+struct Cast {
+    shopper: String,
+    /// Serves the shopper's pincode (560001).
+    logistics: Partner,
+    /// A logistics partner elsewhere: never offered these jobs.
+    elsewhere: Partner,
+    repair: Partner,
+    device: Device,
+}
+
+fn events_of(timeline: &[(i64, String, String)]) -> Vec<&str> {
+    timeline
+        .iter()
+        .map(|(_, _, event)| event.as_str())
+        .collect()
+}
+
+async fn cast(market: &Marketplace) -> Cast {
+    let logistics = market
+        .partner("Swift Pickups", "logistics", &["560001"])
+        .await;
+    let elsewhere = market
+        .partner("Delhi Couriers", "logistics", &["110001"])
+        .await;
+    let repair = market.partner("Fixit Labs", "repair", &["560001"]).await;
+    // The shopper browses the catalog for the device they sell.
+    let device = market.platform.device(&market.catalog).await;
+    Cast {
+        shopper: market.platform.token("shopper-e2e", Role::Shopper),
+        logistics,
+        elsewhere,
+        repair,
+        device,
+    }
+}
+
+/// Quote → order → `confirmed`, then the pickup job offered to the right partner only.
+async fn confirmed_with_pickup_offered(
+    market: &Marketplace,
+    cast: &Cast,
+    answers: &Value,
+) -> (Uuid, Value, Value) {
+    let platform = &market.platform;
+    let quote = platform
+        .quote_for(
+            &market.quote,
+            &cast.shopper,
+            cast.device.variant_id,
+            answers,
+        )
+        .await;
+    let id = platform
+        .accepted_order(&market.order, &cast.shopper, quote["id"].as_str().unwrap())
+        .await;
+    platform
+        .wait_for_status(&market.order, id, "confirmed")
+        .await;
+    let pickup = market
+        .wait_for_job(&cast.logistics, id, "pickup", "offered")
+        .await;
+    assert!(
+        market
+            .portal_jobs(&cast.elsewhere)
+            .await
+            .iter()
+            .all(|job| job["order_id"] != id.to_string()),
+        "a partner that does not serve the pincode sees the job"
+    );
+    (id, quote, pickup)
+}
+
+/// Accepted, picked up and delivered to the hub; the inspection job offered to the repair
+/// partner and accepted.
+async fn picked_up_and_at_the_hub(
+    market: &Marketplace,
+    cast: &Cast,
+    id: Uuid,
+    pickup: &Value,
+) -> Value {
+    let platform = &market.platform;
+    market
+        .acts(&cast.logistics, pickup, "accept", json!({}))
+        .await;
+    let scheduled = platform
+        .wait_for_status(&market.order, id, "pickup_scheduled")
+        .await;
+    assert_eq!(scheduled["partner_id"], cast.logistics.id.to_string());
+    market
+        .acts(&cast.logistics, pickup, "picked-up", json!({}))
+        .await;
+    platform
+        .wait_for_status(&market.order, id, "picked_up")
+        .await;
+    market
+        .acts(&cast.logistics, pickup, "delivered", json!({}))
+        .await;
+    market
+        .wait_for_job(&cast.logistics, id, "pickup", "completed")
+        .await;
+    let inspection = market
+        .wait_for_job(&cast.repair, id, "inspection", "offered")
+        .await;
+    market
+        .acts(&cast.repair, &inspection, "accept", json!({}))
+        .await;
+    inspection
+}
+
+async fn inspected_as(market: &Marketplace, cast: &Cast, inspection: &Value, answers: &Value) {
+    market
+        .acts(
+            &cast.repair,
+            inspection,
+            "inspection-report",
+            json!({"answers": answers, "notes": "checked at the hub"}),
+        )
+        .await;
+}
+
+async fn same_condition_is_paid_the_quoted_price(market: &Marketplace, cast: &Cast) {
+    let platform = &market.platform;
+    let (id, quote, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
+    let inspection = picked_up_and_at_the_hub(market, cast, id, &pickup).await;
+    inspected_as(market, cast, &inspection, &cast.device.best).await;
+    let completed = platform
+        .wait_for_status(&market.order, id, "completed")
+        .await;
+    assert_eq!(completed["final_price"], quote["price"]);
+    assert!(
+        completed["payout_reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("rc-payout-")
+    );
+    market
+        .wait_for_job(&cast.repair, id, "inspection", "completed")
+        .await;
+    assert_eq!(
+        events_of(&platform.timeline(&market.order, id).await),
+        [
+            "OrderPlaced",
+            "OrderConfirmed",
+            "OrderPickupScheduled",
+            "OrderPickedUp",
+            "OrderInspected",
+            "OrderCompleted"
+        ]
+    );
+}
+
+async fn worse_condition_accepted_is_paid_the_revised_price(market: &Marketplace, cast: &Cast) {
+    let platform = &market.platform;
+    let (id, quote, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
+    let inspection = picked_up_and_at_the_hub(market, cast, id, &pickup).await;
+    inspected_as(market, cast, &inspection, &cast.device.worst).await;
+    let awaiting = platform
+        .wait_for_status(&market.order, id, "awaiting_shopper")
+        .await;
+    let revised = awaiting["final_price"]["amount_minor"].as_i64().unwrap();
+    assert!(revised < quote["price"]["amount_minor"].as_i64().unwrap());
+    let accepted = platform
+        .http
+        .post(
+            market
+                .order
+                .url(&format!("/v1/orders/{id}/revised-price/accept")),
+        )
+        .bearer_auth(&cast.shopper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let completed = platform
+        .wait_for_status(&market.order, id, "completed")
+        .await;
+    assert_eq!(completed["final_price"]["amount_minor"], revised);
+    assert_eq!(
+        events_of(&platform.timeline(&market.order, id).await),
+        [
+            "OrderPlaced",
+            "OrderConfirmed",
+            "OrderPickupScheduled",
+            "OrderPickedUp",
+            "OrderPriceRevised",
+            "RevisedPriceAccepted",
+            "OrderCompleted"
+        ]
+    );
+}
+
+async fn worse_condition_refused_goes_back_to_the_shopper(market: &Marketplace, cast: &Cast) {
+    let platform = &market.platform;
+    let (id, _, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
+    let inspection = picked_up_and_at_the_hub(market, cast, id, &pickup).await;
+    inspected_as(market, cast, &inspection, &cast.device.worst).await;
+    platform
+        .wait_for_status(&market.order, id, "awaiting_shopper")
+        .await;
+    let refused = platform
+        .http
+        .post(
+            market
+                .order
+                .url(&format!("/v1/orders/{id}/revised-price/refuse")),
+        )
+        .bearer_auth(&cast.shopper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 200);
+    let back = market
+        .wait_for_job(&cast.logistics, id, "return", "offered")
+        .await;
+    market
+        .acts(&cast.logistics, &back, "accept", json!({}))
+        .await;
+    market
+        .acts(&cast.logistics, &back, "picked-up", json!({}))
+        .await;
+    market
+        .acts(&cast.logistics, &back, "delivered", json!({}))
+        .await;
+    let returned = platform
+        .wait_for_status(&market.order, id, "returned")
+        .await;
+    assert!(returned["payout_reference"].is_null());
+    assert_eq!(
+        events_of(&platform.timeline(&market.order, id).await),
+        [
+            "OrderPlaced",
+            "OrderConfirmed",
+            "OrderPickupScheduled",
+            "OrderPickedUp",
+            "OrderPriceRevised",
+            "RevisedPriceRefused",
+            "OrderReturned"
+        ]
+    );
+}
+
+async fn cancelled_before_pickup_cancels_the_job_and_tells_the_partner(
+    market: &Marketplace,
+    cast: &Cast,
+    receiver: &WebhookReceiver,
+) {
+    let platform = &market.platform;
+    let (id, _, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
+    market
+        .acts(&cast.logistics, &pickup, "accept", json!({}))
+        .await;
+    platform
+        .wait_for_status(&market.order, id, "pickup_scheduled")
+        .await;
+    let cancelled = platform
+        .http
+        .post(market.order.url(&format!("/v1/orders/{id}/cancel")))
+        .bearer_auth(&cast.shopper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    market
+        .wait_for_job(&cast.logistics, id, "pickup", "cancelled")
+        .await;
+    let job_id = pickup["id"].clone();
+    system_tests::eventually_true("the partner's webhook hears of the cancellation", || {
+        receiver
+            .deliveries()
+            .iter()
+            .any(|delivery| delivery["type"] == "job.cancelled" && delivery["job"]["id"] == job_id)
+    })
+    .await;
+    let admin_view = platform
+        .get(
+            &market.fulfilment,
+            &format!("/v1/admin/jobs/{}", job_id.as_str().unwrap()),
+            Some(&platform.admin_token),
+        )
+        .await;
+    assert_eq!(admin_view["status"], "cancelled");
+    assert_eq!(
+        events_of(&platform.timeline(&market.order, id).await),
+        [
+            "OrderPlaced",
+            "OrderConfirmed",
+            "OrderPickupScheduled",
+            "OrderCancelled"
+        ]
+    );
+}
+
+/// Four trade-ins side by side on one marketplace: paid as quoted, paid at a revised price,
+/// returned after a refused price, and cancelled before pickup.
+#[tokio::test]
+async fn a_trade_in_runs_through_all_five_services_to_payout_revised_payout_return_or_cancellation()
+{
+    let market = Marketplace::start().await;
+    let cast = cast(&market).await;
+    let receiver = WebhookReceiver::start().await;
+    let response = market
+        .platform
+        .http
+        .post(market.portal.url("/v1/portal/webhooks"))
+        .bearer_auth(&cast.logistics.token)
+        .json(&json!({"url": receiver.url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+
+    tokio::join!(
+        same_condition_is_paid_the_quoted_price(&market, &cast),
+        worse_condition_accepted_is_paid_the_revised_price(&market, &cast),
+        worse_condition_refused_goes_back_to_the_shopper(&market, &cast),
+        cancelled_before_pickup_cancels_the_job_and_tells_the_partner(&market, &cast, &receiver),
+    );
+
+    // The partner's webhook heard once of every job it was offered: four pickups, one return.
+    let assigned = || {
+        receiver
+            .deliveries()
+            .iter()
+            .filter(|delivery| delivery["type"] == "job.assigned")
+            .count()
+    };
+    system_tests::eventually_true("five assignments delivered", || assigned() >= 5).await;
+    assert_eq!(assigned(), 5, "{:#?}", receiver.deliveries());
+    receiver.stop().await;
+}
