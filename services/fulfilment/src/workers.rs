@@ -123,15 +123,15 @@ impl Requoter {
                 };
                 store::emit(&txn, job.order_id, &event).await?;
             }
-            Err(RequoteError::Unavailable(error)) => {
+            Err(error @ RequoteError::Unavailable(_)) => {
                 let next = Utc::now()
                     + chrono::Duration::from_std(self.retry.delay(job.requote_attempts))
                         .unwrap_or_else(|_| chrono::Duration::seconds(60));
-                store::requote_failed(&txn, job, error, Some(next)).await?;
+                store::requote_failed(&txn, job, error.to_string(), Some(next)).await?;
             }
-            Err(RequoteError::Refused(error)) => {
+            Err(error @ RequoteError::Refused(_)) => {
                 tracing::error!(%job_id, %error, "quote refused to re-price; an admin must look");
-                store::requote_failed(&txn, job, error, None).await?;
+                store::requote_failed(&txn, job, error.to_string(), None).await?;
             }
         }
         txn.commit().await?;

@@ -1,1 +1,274 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
+use events::{Envelope, Event};
+use partner_portal::configuration::{SERVICE, Settings};
+use partner_portal::startup::Application;
+use platform::auth::{Authenticator, Role};
+use platform::config::Layers;
+use platform::testing::{TestBroker, eventually};
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub broker: TestBroker,
+    pub admin_token: String,
+    pub authenticator: Authenticator,
+    producer: FutureProducer,
+    seqs: Mutex<HashMap<Uuid, u64>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(true).await
+}
+
+/// `loopback_webhooks`: let webhooks call receivers on this machine (the tests' own).
+pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
+    platform::telemetry::init_for_tests();
+    let broker = TestBroker::start();
+    broker.create_topics(&events::topics::ALL, 2).await;
+    let database_url = platform::testing::fresh_database("portal").await;
+    let layers = Layers::defaults(SERVICE)
+        .unwrap()
+        .set("profile", "test")
+        .unwrap()
+        .set("http.port", 0)
+        .unwrap()
+        .set("http.workers", 2)
+        .unwrap()
+        .set("database.url", database_url)
+        .unwrap()
+        .set("database.max_connections", 10)
+        .unwrap()
+        .set("auth.jwt_secret", JWT_SECRET)
+        .unwrap()
+        .set("redis.url", platform::testing::shared_redis_url())
+        .unwrap()
+        .set(
+            "redis.key_prefix",
+            format!("test-{}:", Uuid::new_v4().simple()),
+        )
+        .unwrap()
+        .set("kafka.brokers", broker.brokers.clone())
+        .unwrap()
+        .set("outbox.poll_interval_ms", 10)
+        .unwrap()
+        .set("portal.webhooks.allow_private_targets", loopback_webhooks)
+        .unwrap()
+        .set("portal.webhooks.retry_initial_ms", 50)
+        .unwrap()
+        .set("portal.webhooks.retry_max_ms", 200)
+        .unwrap()
+        .set("portal.webhooks.timeout_ms", 2_000)
+        .unwrap();
+    let settings = Settings::from_layers(&layers).expect("test settings are valid");
+    let authenticator = Authenticator::new(&settings.base.auth);
+    let application = Application::build(settings)
+        .await
+        .expect("the portal starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let admin_token = authenticator
+        .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
+        .unwrap();
+    let producer = broker.settings().producer("portal-test").unwrap();
+    TestApp {
+        address,
+        client: Client::new(),
+        broker,
+        admin_token,
+        authenticator,
+        producer,
+        seqs: Mutex::new(HashMap::new()),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn partner_token(&self, partner_id: Uuid) -> String {
+        self.authenticator
+            .issue(
+                "dispatcher",
+                Role::Partner,
+                Some(partner_id),
+                Duration::from_secs(3600),
+            )
+            .unwrap()
+    }
+
+    pub fn token(&self, role: Role) -> String {
+        self.authenticator
+            .issue("someone", role, None, Duration::from_secs(3600))
+            .unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn json_as(&self, token: &str, path: &str) -> Value {
+        let response = self.get_as(token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Publishes `event` as fulfilment would, with its next seq for the order.
+    pub async fn fulfilment_says<E: Event>(&self, order_id: Uuid, event: &E) {
+        let seq = {
+            let mut seqs = self.seqs.lock().unwrap();
+            let seq = seqs.entry(order_id).or_insert(0);
+            *seq += 1;
+            *seq
+        };
+        let envelope = Envelope::wrap(
+            event,
+            order_id.to_string(),
+            seq,
+            "fulfilment",
+            String::new(),
+        );
+        let key = order_id.to_string();
+        let payload = envelope.encode_to_vec();
+        self.producer
+            .send(
+                FutureRecord::to(E::TOPIC).key(&key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Fulfilment creates a `kind` job and offers it to `partner_id`; returns (order, job).
+    pub async fn offered_job(&self, partner_id: Uuid, kind: &str) -> (Uuid, Uuid) {
+        let (order_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
+        self.fulfilment_says(
+            order_id,
+            &events::fulfilment::JobCreated {
+                order_id: order_id.to_string(),
+                job_id: job_id.to_string(),
+                kind: kind.into(),
+                pincode: "560001".into(),
+                address: "12 MG Road".into(),
+                slot_date: "2026-12-01".into(),
+                slot_window: "morning".into(),
+                variant_id: Uuid::new_v4().to_string(),
+            },
+        )
+        .await;
+        self.fulfilment_says(
+            order_id,
+            &events::fulfilment::PartnerAssigned {
+                order_id: order_id.to_string(),
+                job_id: job_id.to_string(),
+                partner_id: partner_id.to_string(),
+                kind: kind.into(),
+            },
+        )
+        .await;
+        let token = self.partner_token(partner_id);
+        let path = format!("/v1/portal/jobs/{job_id}");
+        eventually(SETTLE, "the partner sees the offer", || async {
+            let response = self.get_as(&token, &path).await;
+            response.status() == 200
+                && response.json::<Value>().await.unwrap()["status"] == "offered"
+        })
+        .await;
+        (order_id, job_id)
+    }
+
+    /// A partner user created by an admin, with a token the portal issued.
+    pub async fn portal_user(&self, partner_id: Uuid) -> (Uuid, String) {
+        let response = self
+            .post_as(
+                &self.admin_token,
+                "/v1/portal/admin/users",
+                &json!({"partner_id": partner_id, "email": format!("{}@partner.example", Uuid::new_v4().simple()), "name": "Dispatcher"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let user: Value = response.json().await.unwrap();
+        let id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+        let response = self
+            .post_as(
+                &self.admin_token,
+                &format!("/v1/portal/admin/users/{id}/tokens"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let token: Value = response.json().await.unwrap();
+        (id, token["token"].as_str().unwrap().to_owned())
+    }
+
+    /// `partner.events` for `order_id`, read until `enough`.
+    pub async fn reported(
+        &self,
+        order_id: Uuid,
+        enough: impl Fn(&[Envelope]) -> bool,
+    ) -> Vec<Envelope> {
+        let group = format!("reader-{}", Uuid::new_v4().simple());
+        let consumer: StreamConsumer = self
+            .broker
+            .settings()
+            .consumer_config(&group, &group)
+            .create()
+            .unwrap();
+        consumer
+            .subscribe(&[events::topics::PARTNER_EVENTS])
+            .unwrap();
+        let mut read: Vec<Envelope> = Vec::new();
+        let until = std::time::Instant::now() + SETTLE;
+        while !enough(&read) {
+            assert!(std::time::Instant::now() < until, "timed out: {read:?}");
+            if let Ok(Ok(message)) =
+                tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+            {
+                let envelope = Envelope::decode(message.payload().unwrap_or_default()).unwrap();
+                if envelope.aggregate_id == order_id.to_string()
+                    && !read.iter().any(|seen| seen.event_id == envelope.event_id)
+                {
+                    read.push(envelope);
+                }
+            }
+        }
+        read
+    }
+}
+
+pub fn ids(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}

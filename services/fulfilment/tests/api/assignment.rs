@@ -1,0 +1,136 @@
+use platform::testing::eventually;
+use serde_json::json;
+
+use crate::helpers::{Options, SETTLE, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn a_confirmed_order_gets_a_pickup_job_offered_to_the_least_loaded_partner_serving_its_pincode()
+ {
+    let app = spawn_app().await;
+    // Elsewhere, the wrong kind, paused: never chosen.
+    app.partner("logistics", &["110001"], 10).await;
+    app.partner("repair", &["560001"], 10).await;
+    let paused = app.partner("logistics", &["560001"], 10).await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/admin/partners/{paused}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = app.partner("logistics", &["560001", "560002"], 10).await;
+    let second = app.partner("logistics", &["560001"], 10).await;
+
+    // Equal load: the lower id wins; then the other one, which now has less.
+    let (low, high) = if first < second {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let one = app.confirmed_order("560001").await;
+    let job = app
+        .wait_for_job(one, "pickup", "the first pickup is offered", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    assert_eq!(job["partner_id"], low.to_string());
+    assert_eq!(job["slot_window"], "morning");
+    let two = app.confirmed_order("560001").await;
+    let job = app
+        .wait_for_job(two, "pickup", "the second pickup is offered", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    assert_eq!(job["partner_id"], high.to_string());
+
+    // JobCreated then PartnerAssigned, numbered 1 and 2 for that order.
+    let published = app.published(two, |read| read.len() >= 2).await;
+    let kinds: Vec<(&str, u64)> = published
+        .iter()
+        .map(|envelope| (envelope.event_type.as_str(), envelope.aggregate_seq))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("fulfilment.JobCreated", 1),
+            ("fulfilment.PartnerAssigned", 2)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_job_nobody_can_take_waits_unassigned_in_the_admin_queue_until_a_partner_is_added() {
+    let app = spawn_app().await;
+    let full = app.partner("logistics", &["400001"], 1).await;
+    let taken = app.confirmed_order("400001").await;
+    app.wait_for_job(
+        taken,
+        "pickup",
+        "the first job takes the only slot",
+        |job| job["partner_id"] == full.to_string(),
+    )
+    .await;
+
+    let waiting = app.confirmed_order("400001").await;
+    let job = app
+        .wait_for_job(waiting, "pickup", "the second job is unassigned", |job| {
+            job["status"] == "unassigned"
+        })
+        .await;
+    let queue = app.admin_json("/v1/admin/jobs?status=unassigned").await;
+    assert_eq!(crate::helpers::ids(&queue), [job["id"].as_str().unwrap()]);
+
+    let newcomer = app.partner("logistics", &["400001"], 5).await;
+    let job = app
+        .wait_for_job(waiting, "pickup", "the new partner gets it", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    assert_eq!(job["partner_id"], newcomer.to_string());
+    let detail = app
+        .admin_json(&format!("/v1/admin/jobs/{}", job["id"].as_str().unwrap()))
+        .await;
+    let statuses: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["unassigned", "unassigned", "offered"]);
+}
+
+#[tokio::test]
+async fn an_offer_not_accepted_within_the_window_goes_to_another_partner() {
+    let app = spawn_app_with(Options {
+        acceptance_window_seconds: 1,
+    })
+    .await;
+    let slow = app.partner("logistics", &["600001"], 10).await;
+    let order_id = app.confirmed_order("600001").await;
+    // The job is created and offered in one transaction: once it exists, slow had the offer.
+    let job = app
+        .wait_for_job(order_id, "pickup", "the pickup exists", |_| true)
+        .await;
+    let path = format!("/v1/admin/jobs/{}", job["id"].as_str().unwrap());
+    let other = app.partner("logistics", &["600001"], 10).await;
+    app.wait_for_job(order_id, "pickup", "the lapsed offer moves on", |job| {
+        job["partner_id"] == other.to_string()
+    })
+    .await;
+    // Once the second lets it lapse too, nobody is left: the admin queue.
+    eventually(SETTLE, "the job ends unassigned", || async {
+        app.jobs_of(order_id).await[0]["status"] == "unassigned"
+    })
+    .await;
+    let history = app.admin_json(&path).await["history"].clone();
+    let offered_to: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["status"] == "offered")
+        .map(|row| row["partner_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered_to, [slow.to_string(), other.to_string()]);
+}
