@@ -208,18 +208,18 @@ pub async fn assert_problem(
     status: u16,
     code: &str,
 ) -> serde_json::Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "status of {}",
-        response.url()
-    );
+    let url = response.url().clone();
+    let actual = response.status().as_u16();
     let content_type = response
         .headers()
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    if actual != status {
+        let body = response.text().await.unwrap_or_default();
+        panic!("{url} answered {actual}, expected {status}: {body}");
+    }
     assert!(
         content_type.starts_with(crate::error::PROBLEM_CONTENT_TYPE),
         "content type was {content_type}"

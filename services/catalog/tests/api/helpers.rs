@@ -4,11 +4,10 @@ use catalog::configuration::{SERVICE, Settings};
 use catalog::startup::Application;
 use platform::auth::{Authenticator, Role};
 use platform::config::Layers;
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Which database the suite runs against: `TEST_DATABASE=postgres` (default) or `sqlite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,34 +215,7 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json answer with `status` and `code`, and returns its body.
-pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "status of {}",
-        response.url()
-    );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with(PROBLEM_JSON),
-        "content type was {content_type}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
-    body
-}
+pub use platform::testing::assert_problem;
 
 /// The seed file, for expectations that must follow the data.
 pub fn seed_file() -> Value {

@@ -12,7 +12,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub const SHOPPER: &str = "shopper-1";
 pub const OTHER_SHOPPER: &str = "shopper-2";
@@ -446,30 +445,7 @@ impl Fixture {
     }
 }
 
-/// Asserts a problem+json answer with `status` and `code`, and returns its body.
-pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "status of {}",
-        response.url()
-    );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with(PROBLEM_JSON),
-        "content type was {content_type}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
-    body
-}
+pub use platform::testing::assert_problem;
 
 /// The `field`s of a 422 `validation_failed` body.
 pub fn fields(problem: &Value) -> Vec<String> {
