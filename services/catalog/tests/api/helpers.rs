@@ -8,7 +8,6 @@ use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 use uuid::Uuid;
 
-
 /// Which database the suite runs against: `TEST_DATABASE=postgres` (default) or `sqlite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
