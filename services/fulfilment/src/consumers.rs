@@ -74,6 +74,7 @@ impl Handle<OrderConfirmed> for OrderHandler {
             .ok_or_else(|| HandlerError::Permanent("the pickup is missing".into()))?;
         let day = NaiveDate::parse_from_str(&pickup.slot_date, "%Y-%m-%d")
             .map_err(|_| HandlerError::Permanent("the slot date is not a date".into()))?;
+        let quoted = event.quoted_price.unwrap_or_default();
         let trade_in = trade_ins::ActiveModel {
             order_id: Set(order_id),
             quote_id: Set(uuid(&event.quote_id, "quote id")?),
@@ -83,6 +84,8 @@ impl Handle<OrderConfirmed> for OrderHandler {
             slot_date: Set(pickup.slot_date.clone()),
             slot_window: Set(pickup.slot_window.clone()),
             seq: Set(0),
+            quoted_amount_minor: Set(quoted.amount_minor),
+            quoted_currency: Set(quoted.currency),
         }
         .insert(txn)
         .await

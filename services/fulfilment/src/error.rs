@@ -6,6 +6,7 @@ use platform::validation::Violations;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::domain::JobStatus;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,13 @@ pub enum FulfilmentError {
     Validation(Violations),
     #[error("{0}")]
     InvalidQuery(String),
+    #[error("cannot {action} a job that is {current:?}")]
+    IllegalTransition {
+        current: JobStatus,
+        action: &'static str,
+    },
+    #[error("the order's sequencer is unavailable: {0}")]
+    CoordinatorUnavailable(String),
     #[error("the fulfilment store failed: {0}")]
     Storage(#[from] StoreError),
 }
@@ -25,6 +33,12 @@ pub enum FulfilmentError {
 impl From<sea_orm::DbErr> for FulfilmentError {
     fn from(error: sea_orm::DbErr) -> Self {
         Self::Storage(error.into())
+    }
+}
+
+impl From<platform::sequencer::SequencerError> for FulfilmentError {
+    fn from(error: platform::sequencer::SequencerError) -> Self {
+        Self::CoordinatorUnavailable(error.to_string())
     }
 }
 
@@ -47,17 +61,39 @@ impl ProblemCode for FulfilmentError {
             }
             Self::Validation(_) => kinds::VALIDATION_FAILED,
             Self::InvalidQuery(_) => kinds::INVALID_QUERY,
+            Self::IllegalTransition { .. } => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                "Not possible in the job's current state",
+            ),
+            Self::CoordinatorUnavailable(_) => ErrorKind::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "coordinator_unavailable",
+                "Job changes are paused",
+            ),
+            Self::Storage(StoreError::Concurrent(_)) => ErrorKind::new(
+                StatusCode::CONFLICT,
+                "concurrent_update",
+                "The job was changed concurrently; try again",
+            ),
             Self::Storage(_) => kinds::INTERNAL,
         }
     }
 
     fn extensions(&self) -> Map<String, Value> {
         let mut extensions = Map::new();
-        if let Self::Validation(violations) = self {
-            extensions.insert(
-                "errors".into(),
-                serde_json::to_value(&violations.0).unwrap_or(Value::Null),
-            );
+        match self {
+            Self::Validation(violations) => {
+                extensions.insert(
+                    "errors".into(),
+                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
+                );
+            }
+            Self::IllegalTransition { current, action } => {
+                extensions.insert("current_status".into(), current.as_str().into());
+                extensions.insert("action".into(), (*action).into());
+            }
+            _ => {}
         }
         extensions
     }

@@ -97,11 +97,40 @@ impl QuoteClient {
             return Ok(body.revised_price);
         }
         let body = response.text().await.unwrap_or_default();
-        // 401/403/404 name a misconfiguration or a lost quote; 429 and 5xx pass.
-        if status.is_client_error() && status.as_u16() != 429 {
+        let code = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|problem| problem["code"].as_str().map(str::to_owned));
+        if refuses_the_request(status.as_u16(), code.as_deref()) {
             Err(RequoteError::Refused(format!("{status}: {body}")))
         } else {
             Err(RequoteError::Unavailable(format!("{status}")))
+        }
+    }
+}
+
+/// Whether quote's answer says the request itself is wrong, so retrying it as it is can never
+/// succeed: bad answers (400, 422 `validation_failed`/`invalid_answers`), a quote that does
+/// not exist (404, 410) or cannot be re-priced (409, say `device_retired`). Anything else
+/// is retried: 5xx, 429, a 409 `concurrent_update` (quote was busy), and 401/403, which mean
+/// this service's credentials are misconfigured and will be fixed.
+pub fn refuses_the_request(status: u16, code: Option<&str>) -> bool {
+    matches!(status, 400 | 404 | 409 | 410 | 422) && code != Some("concurrent_update")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_the_request;
+
+    #[test]
+    fn only_answers_about_the_request_itself_stop_retries() {
+        for status in [400, 404, 409, 410, 422] {
+            assert!(refuses_the_request(status, None), "{status}");
+        }
+        assert!(refuses_the_request(422, Some("invalid_answers")));
+        assert!(refuses_the_request(409, Some("device_retired")));
+        assert!(!refuses_the_request(409, Some("concurrent_update")));
+        for status in [401, 403, 408, 429, 500, 502, 503, 504] {
+            assert!(!refuses_the_request(status, None), "{status}");
         }
     }
 }

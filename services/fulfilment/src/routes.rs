@@ -11,7 +11,9 @@ use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, PageRequest, Paged};
+use platform::sequencer::{Sequencer, run_in_sequence};
 use platform::validation::{Violations, check_text};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use utoipa::{IntoParams, ToSchema};
@@ -20,10 +22,14 @@ use uuid::Uuid;
 
 use crate::domain::{JobKind, JobStatus, PartnerKind, valid_pincode};
 use crate::error::FulfilmentError;
-use crate::store::{self, JobFilter, PartnerFilter, job_history, jobs, partners};
+use crate::store::{
+    self, JobFilter, ManualAssignError, PartnerFilter, job_history, jobs, partners,
+};
 
 pub struct FulfilmentState {
     pub db: sea_orm::DatabaseConnection,
+    /// Admin changes to a job run under its order's lease, like the consumer's.
+    pub sequencer: Arc<dyn Sequencer>,
     /// Wakes the reassigner: a partner change may place unassigned jobs.
     pub partners_changed: Arc<Notify>,
 }
@@ -41,7 +47,14 @@ pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
         .service(list_partners)
         .service(get_partner)
         .service(update_partner)
-        .service(jobs_scope.service(list_jobs).service(get_job));
+        .service(
+            jobs_scope
+                .service(list_jobs)
+                .service(get_job)
+                .service(get_job_history)
+                .service(assign_job)
+                .service(requote_job),
+        );
 }
 
 fn private_json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
@@ -349,6 +362,9 @@ pub async fn update_partner(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequoteView {
+    /// True when quote refused the re-pricing request itself (say, answers that fit no
+    /// questionnaire): no more automatic attempts; `last_error` says why.
+    pub failed: bool,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -412,6 +428,7 @@ impl From<&jobs::Model> for JobView {
             offered_at: job.offered_at,
             notes: job.notes.clone(),
             requote: RequoteView {
+                failed: job.requote_failed,
                 attempts: job.requote_attempts,
                 next_attempt_at: job.requote_due_at,
                 last_error: job.last_error.clone(),
@@ -491,6 +508,43 @@ pub async fn list_jobs(
     ))
 }
 
+/// The job `id` if `principal` may see it: admins any, a partner only one it holds.
+async fn visible_job(
+    state: &FulfilmentState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(jobs::Model, Option<Uuid>), ApiError> {
+    let only = scope_of(principal)?;
+    match store::job(&state.db, id)
+        .await
+        .map_err(FulfilmentError::from)?
+    {
+        Some(job) if only.is_none_or(|own| job.partner_id == Some(own)) => Ok((job, only)),
+        _ => Err(FulfilmentError::JobNotFound(id).into()),
+    }
+}
+
+/// The job's status history; a partner sees other partners' rows without their ids.
+async fn history_of(
+    state: &FulfilmentState,
+    job_id: Uuid,
+    only: Option<Uuid>,
+) -> Result<Vec<HistoryItem>, ApiError> {
+    let rows = store::history(&state.db, job_id)
+        .await
+        .map_err(FulfilmentError::from)?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut item = HistoryItem::from(row);
+            if only.is_some() && item.partner_id != only {
+                item.partner_id = None;
+            }
+            item
+        })
+        .collect())
+}
+
 /// One job with its status history.
 #[utoipa::path(
     tag = "jobs",
@@ -503,19 +557,145 @@ pub async fn get_job(
     id: web::Path<Uuid>,
     state: web::Data<FulfilmentState>,
 ) -> Result<HttpResponse, ApiError> {
-    let only = scope_of(&principal)?;
-    let id = id.into_inner();
-    let job = match store::job(&state.db, id)
-        .await
-        .map_err(FulfilmentError::from)?
-    {
-        Some(job) if only.is_none_or(|own| job.partner_id == Some(own)) => job,
-        _ => return Err(FulfilmentError::JobNotFound(id).into()),
-    };
-    let history = store::history(&state.db, id)
-        .await
-        .map_err(FulfilmentError::from)?;
+    let (job, only) = visible_job(&state, &principal, id.into_inner()).await?;
     let mut view = JobView::from(&job);
-    view.history = Some(history.iter().map(HistoryItem::from).collect());
+    view.history = Some(history_of(&state, job.id, only).await?);
     Ok(private_json(StatusCode::OK, &view))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub job_id: Uuid,
+    pub items: Vec<HistoryItem>,
+}
+
+/// Every status the job went through: who held it, when, and why.
+#[utoipa::path(
+    tag = "jobs",
+    security(("bearer" = [])),
+    responses((status = 200, body = HistoryView), AuthProblems)
+)]
+#[get("/{id}/history")]
+pub async fn get_job_history(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<FulfilmentState>,
+) -> Result<HttpResponse, ApiError> {
+    let (job, only) = visible_job(&state, &principal, id.into_inner()).await?;
+    let items = history_of(&state, job.id, only).await?;
+    Ok(private_json(
+        StatusCode::OK,
+        &HistoryView {
+            job_id: job.id,
+            items,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub partner_id: Uuid,
+}
+
+/// Runs `change` on the job's order under its lease, in one transaction.
+async fn change_job<T, F>(
+    state: &FulfilmentState,
+    job_id: Uuid,
+    change: F,
+) -> Result<T, FulfilmentError>
+where
+    F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, FulfilmentError>,
+{
+    let job = store::job(&state.db, job_id)
+        .await?
+        .ok_or(FulfilmentError::JobNotFound(job_id))?;
+    let key = job.order_id.to_string();
+    run_in_sequence(state.sequencer.as_ref(), &key, |_| async {
+        let txn = state.db.begin().await?;
+        let changed = change(&txn).await?;
+        txn.commit().await?;
+        Ok(changed)
+    })
+    .await?
+}
+
+/// Hand an unassigned or offered job to a partner of the admin's choosing. The partner must
+/// be active, of the job's kind, serve its pincode and have capacity that day (422
+/// otherwise); a job a partner has accepted, or a final one, is 409.
+#[utoipa::path(
+    tag = "jobs",
+    security(("bearer" = [])),
+    request_body = AssignRequest,
+    responses((status = 200, body = JobView), AuthProblems, BodyProblems)
+)]
+#[post("/{id}/assign")]
+pub async fn assign_job(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<AssignRequest>,
+    state: web::Data<FulfilmentState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let job_id = id.into_inner();
+    let partner_id = body.partner_id;
+    let admin = principal.subject.clone();
+    let job = change_job(&state, job_id, async |txn| {
+        store::assign_manually(txn, job_id, partner_id, &admin)
+            .await
+            .map_err(|error| match error {
+                ManualAssignError::JobNotFound(id) => FulfilmentError::JobNotFound(id),
+                ManualAssignError::NotAssignable(current) => FulfilmentError::IllegalTransition {
+                    current,
+                    action: "assign",
+                },
+                ManualAssignError::PartnerNotFound(_) => {
+                    let mut violations = Violations::default();
+                    violations.check(false, "partner_id", "no such partner");
+                    FulfilmentError::Validation(violations)
+                }
+                ManualAssignError::Ineligible(why) => {
+                    let mut violations = Violations::default();
+                    violations.check(false, "partner_id", why.describe());
+                    FulfilmentError::Validation(violations)
+                }
+                ManualAssignError::Store(error) => FulfilmentError::Storage(error),
+            })
+    })
+    .await?;
+    tracing::info!(%job_id, %partner_id, admin = %principal.subject, "job assigned by an admin");
+    Ok(private_json(StatusCode::OK, &JobView::from(&job)))
+}
+
+/// Try re-pricing an inspected job again now — after quote refused it (`requote.failed`)
+/// and the cause was fixed, or to skip the backoff. 409 unless the job is
+/// `inspection_reported`.
+#[utoipa::path(
+    tag = "jobs",
+    security(("bearer" = [])),
+    responses((status = 200, body = JobView), AuthProblems)
+)]
+#[post("/{id}/requote")]
+pub async fn requote_job(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<FulfilmentState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let job_id = id.into_inner();
+    let job = change_job(&state, job_id, async |txn| {
+        let job = store::job(txn, job_id)
+            .await?
+            .ok_or(FulfilmentError::JobNotFound(job_id))?;
+        let current = store::job_status(&job)?;
+        if current != JobStatus::InspectionReported {
+            return Err(FulfilmentError::IllegalTransition {
+                current,
+                action: "requote",
+            });
+        }
+        Ok::<_, FulfilmentError>(store::requote_again(txn, job).await?)
+    })
+    .await?;
+    Ok(private_json(StatusCode::OK, &JobView::from(&job)))
 }

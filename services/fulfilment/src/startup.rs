@@ -134,6 +134,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(FulfilmentState {
             db: db.clone(),
+            sequencer: sequencer.clone(),
             partners_changed,
         });
         let parts = ServerParts {

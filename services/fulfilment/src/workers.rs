@@ -189,8 +189,12 @@ impl Reassigner {
                 Ok(())
             })
             .await;
+            // One job failing (a concurrent write, say) does not hold up the others.
             match outcome {
-                Ok(result) => result?,
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(job_id = %job.id, %error, "reassigning a job failed")
+                }
                 Err(error) => tracing::warn!(%error, "the sequencer is unavailable"),
             }
         }

@@ -11,7 +11,7 @@ use platform::consumer::{Handle, HandlerError, Handlers, IncomingEvent};
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use crate::domain::JobStatus;
+use crate::domain::{FulfilmentChange, JobState, JobStatus, apply_fulfilment};
 use crate::store::{self, StoreError, portal_jobs};
 
 /// The consumer group (and `processed_events` namespace) of the portal.
@@ -54,15 +54,34 @@ async fn known_job(
     Ok(job)
 }
 
-/// Tells the partner losing `job` that it is no longer theirs.
-async fn withdraw(
+/// Applies one of fulfilment's changes to the job's row through the precedence rule
+/// ([`apply_fulfilment`]), records it in the history and queues the webhook deliveries it
+/// causes, all in the consumer's transaction.
+async fn apply(
     txn: &DatabaseTransaction,
-    previous: Option<Uuid>,
-    now_held_by: Option<Uuid>,
-    job: &portal_jobs::Model,
+    job_id: &str,
+    incoming: &IncomingEvent,
+    change: FulfilmentChange,
+    note: Option<String>,
 ) -> Result<(), HandlerError> {
-    if let Some(previous) = previous.filter(|previous| Some(*previous) != now_held_by) {
-        store::enqueue(txn, previous, "job.withdrawn", job)
+    let Some(mut job) = known_job(txn, job_id, incoming).await? else {
+        return Ok(());
+    };
+    let current = JobState {
+        status: JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned),
+        partner: job.partner_id,
+    };
+    let Some(applied) = apply_fulfilment(current, change) else {
+        tracing::debug!(job_id = %job.id, ?change, "fulfilment's change is behind the portal's row; kept");
+        return Ok(());
+    };
+    job.status = applied.state.status.as_str().to_owned();
+    job.partner_id = applied.state.partner;
+    let job = store::save_job(txn, job, FROM_FULFILMENT, note)
+        .await
+        .map_err(failure)?;
+    for notice in applied.notices {
+        store::enqueue(txn, notice.partner(), notice.event_type(), &job)
             .await
             .map_err(failure)?;
     }
@@ -95,6 +114,7 @@ impl Handle<JobCreated> for ReadModel {
             variant_id: event.variant_id,
             created_at: now,
             updated_at: now,
+            version: 0,
         };
         store::insert_job(txn, job).await.map_err(failure)
     }
@@ -108,21 +128,9 @@ impl Handle<PartnerAssigned> for ReadModel {
         event: PartnerAssigned,
         incoming: &IncomingEvent,
     ) -> Result<(), HandlerError> {
-        let Some(mut job) = known_job(txn, &event.job_id, incoming).await? else {
-            return Ok(());
-        };
         let partner_id = uuid(&event.partner_id, "partner id")?;
-        let previous = job.partner_id;
-        job.partner_id = Some(partner_id);
-        job.status = JobStatus::Offered.as_str().to_owned();
-        let job = store::save_job(txn, job, FROM_FULFILMENT, Some("offered".into()))
-            .await
-            .map_err(failure)?;
-        withdraw(txn, previous, Some(partner_id), &job).await?;
-        store::enqueue(txn, partner_id, "job.assigned", &job)
-            .await
-            .map_err(failure)?;
-        Ok(())
+        let change = FulfilmentChange::Assigned(partner_id);
+        apply(txn, &event.job_id, incoming, change, Some("offered".into())).await
     }
 }
 
@@ -134,15 +142,15 @@ impl Handle<JobUnassigned> for ReadModel {
         event: JobUnassigned,
         incoming: &IncomingEvent,
     ) -> Result<(), HandlerError> {
-        let Some(mut job) = known_job(txn, &event.job_id, incoming).await? else {
-            return Ok(());
-        };
-        let previous = job.partner_id.take();
-        job.status = JobStatus::Unassigned.as_str().to_owned();
-        let job = store::save_job(txn, job, FROM_FULFILMENT, Some(event.reason))
-            .await
-            .map_err(failure)?;
-        withdraw(txn, previous, None, &job).await
+        let note = Some(event.reason).filter(|reason| !reason.is_empty());
+        apply(
+            txn,
+            &event.job_id,
+            incoming,
+            FulfilmentChange::Unassigned,
+            note,
+        )
+        .await
     }
 }
 
@@ -154,26 +162,10 @@ impl Handle<JobStatusChanged> for ReadModel {
         event: JobStatusChanged,
         incoming: &IncomingEvent,
     ) -> Result<(), HandlerError> {
-        let Some(mut job) = known_job(txn, &event.job_id, incoming).await? else {
-            return Ok(());
-        };
         let reported = JobStatus::parse(&event.status)
             .ok_or_else(|| HandlerError::Permanent(format!("unknown status {}", event.status)))?;
-        let current = JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned);
-        if !current.takes_progress(reported) {
-            return Ok(());
-        }
-        let changed = current != reported;
-        job.status = reported.as_str().to_owned();
-        let job = store::save_job(txn, job, FROM_FULFILMENT, None)
-            .await
-            .map_err(failure)?;
-        if let Some(partner_id) = job.partner_id.filter(|_| changed) {
-            store::enqueue(txn, partner_id, "job.updated", &job)
-                .await
-                .map_err(failure)?;
-        }
-        Ok(())
+        let change = FulfilmentChange::Status(reported);
+        apply(txn, &event.job_id, incoming, change, None).await
     }
 }
 
@@ -185,18 +177,14 @@ impl Handle<JobCancelled> for ReadModel {
         event: JobCancelled,
         incoming: &IncomingEvent,
     ) -> Result<(), HandlerError> {
-        let Some(mut job) = known_job(txn, &event.job_id, incoming).await? else {
-            return Ok(());
-        };
-        job.status = JobStatus::Cancelled.as_str().to_owned();
-        let job = store::save_job(txn, job, FROM_FULFILMENT, Some(event.reason))
-            .await
-            .map_err(failure)?;
-        if let Some(partner_id) = job.partner_id {
-            store::enqueue(txn, partner_id, "job.cancelled", &job)
-                .await
-                .map_err(failure)?;
-        }
-        Ok(())
+        let note = Some(event.reason).filter(|reason| !reason.is_empty());
+        apply(
+            txn,
+            &event.job_id,
+            incoming,
+            FulfilmentChange::Cancelled,
+            note,
+        )
+        .await
     }
 }

@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
+use futures_util::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -17,13 +18,15 @@ use uuid::Uuid;
 
 use crate::domain::webhook::{is_public, retry_delay, signature};
 use crate::store::{
-    self, DELIVERED, FAILED, StoreError, webhook_attempts, webhook_deliveries, webhooks,
+    self, DELIVERED, FAILED, PENDING, StoreError, webhook_attempts, webhook_deliveries, webhooks,
 };
 
 pub const ID_HEADER: &str = "Recommerce-Webhook-Id";
 pub const TIMESTAMP_HEADER: &str = "Recommerce-Webhook-Timestamp";
 pub const SIGNATURE_HEADER: &str = "Recommerce-Webhook-Signature";
 const POLL: Duration = Duration::from_millis(200);
+/// Deliveries one instance sends at once (a slow receiver must not hold up the others).
+const CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -71,7 +74,9 @@ pub fn client(settings: &WebhookSettings) -> Result<reqwest::Client, reqwest::Er
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve names itself, past the resolver below.
+        .no_proxy();
     if !settings.allow_private_targets {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
     }
@@ -87,17 +92,18 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub async fn run(self, stop: CancellationToken) {
+        let this = &self;
         loop {
             match store::due_deliveries(&self.db, Utc::now()).await {
                 Ok(due) => {
-                    for delivery in due {
-                        if stop.is_cancelled() {
-                            return;
-                        }
-                        if let Err(error) = self.attempt(delivery).await {
-                            tracing::warn!(%error, "a webhook delivery attempt could not be recorded");
-                        }
-                    }
+                    futures_util::stream::iter(due)
+                        .take_while(|_| std::future::ready(!stop.is_cancelled()))
+                        .for_each_concurrent(CONCURRENCY, |delivery| async move {
+                            if let Err(error) = this.attempt(delivery).await {
+                                tracing::warn!(%error, "a webhook delivery attempt could not be recorded");
+                            }
+                        })
+                        .await;
                 }
                 Err(error) => tracing::warn!(%error, "looking for due webhook deliveries failed"),
             }
@@ -112,7 +118,9 @@ impl Deliverer {
     async fn attempt(&self, delivery: webhook_deliveries::Model) -> Result<(), StoreError> {
         // Long enough for the request to finish; if this instance dies, another retries then.
         let lease = Duration::from_millis(self.settings.timeout_ms.saturating_mul(2) + 5_000);
-        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        // Whole microseconds: what the database keeps, so the claim can be compared later.
+        let until =
+            (Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default()).trunc_subsecs(6);
         if !store::claim(&self.db, &delivery, until).await? {
             return Ok(());
         }
@@ -149,10 +157,12 @@ impl Deliverer {
         .insert(&self.db)
         .await?;
         let tries = delivery.tries.saturating_add(1);
-        let mut row: webhook_deliveries::ActiveModel = delivery.into();
-        row.tries = Set(tries);
-        row.last_status_code = Set(status_code);
-        row.last_error = Set(error.clone());
+        let mut row = webhook_deliveries::ActiveModel {
+            tries: Set(tries),
+            last_status_code: Set(status_code),
+            last_error: Set(error.clone()),
+            ..Default::default()
+        };
         if error.is_none() {
             row.status = Set(DELIVERED.into());
             row.next_attempt_at = Set(None);
@@ -174,7 +184,17 @@ impl Deliverer {
                 Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
             ));
         }
-        row.update(&self.db).await?;
+        // Only while the claim still stands: a redelivery asked for meanwhile wins.
+        let settled = webhook_deliveries::Entity::update_many()
+            .set(row)
+            .filter(webhook_deliveries::Column::Id.eq(delivery.id))
+            .filter(webhook_deliveries::Column::Status.eq(PENDING))
+            .filter(webhook_deliveries::Column::NextAttemptAt.eq(until))
+            .exec(&self.db)
+            .await?;
+        if settled.rows_affected != 1 {
+            tracing::info!(delivery_id = %delivery.id, "the delivery was reset while it was being sent; the new round goes on");
+        }
         Ok(())
     }
 

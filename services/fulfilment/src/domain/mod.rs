@@ -1,7 +1,9 @@
 //! Fulfilment's rules without I/O: which partner gets a job, and where a partner's report
 //! moves a job. Kept pure so both are tested exhaustively without a database.
 
-use uuid::Uuid;
+pub mod assignment;
+
+pub use assignment::{Candidate, Ineligible, choose_partner, ineligibility};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
@@ -104,6 +106,11 @@ impl JobStatus {
         matches!(self, Self::Completed | Self::Cancelled)
     }
 
+    /// An admin may hand the job to a partner only before one has accepted it.
+    pub fn assignable(self) -> bool {
+        matches!(self, Self::Unassigned | Self::Offered)
+    }
+
     /// Where `report` by the job's partner moves a `kind` job in this status; `None` when it
     /// does not fit (a duplicate, or a report that lost a race with a cancellation).
     pub fn after(self, kind: JobKind, report: Report) -> Option<Self> {
@@ -127,39 +134,6 @@ pub enum Report {
     Inspect,
 }
 
-/// A partner as assignment sees it, with its load on the job's day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub id: Uuid,
-    pub kind: PartnerKind,
-    pub active: bool,
-    pub pincodes: Vec<String>,
-    pub daily_capacity: i64,
-    pub load: i64,
-}
-
-/// The partner for a `kind` job at `pincode`: active, of the right kind, serving the
-/// pincode, not excluded (it declined or let the offer lapse) and under its daily capacity;
-/// the least loaded wins, ties go to the lowest id so every instance picks the same one.
-pub fn choose_partner(
-    kind: JobKind,
-    pincode: &str,
-    excluded: &[Uuid],
-    candidates: &[Candidate],
-) -> Option<Uuid> {
-    candidates
-        .iter()
-        .filter(|partner| {
-            partner.active
-                && partner.kind == kind.partner_kind()
-                && partner.pincodes.iter().any(|served| served == pincode)
-                && !excluded.contains(&partner.id)
-                && partner.load < partner.daily_capacity
-        })
-        .min_by_key(|partner| (partner.load, partner.id))
-        .map(|partner| partner.id)
-}
-
 /// Six digits, not starting with 0: the Indian PIN code shape the order service accepts.
 pub fn valid_pincode(value: &str) -> bool {
     value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
@@ -168,53 +142,6 @@ pub fn valid_pincode(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn partner(id: u128, load: i64) -> Candidate {
-        Candidate {
-            id: Uuid::from_u128(id),
-            kind: PartnerKind::Logistics,
-            active: true,
-            pincodes: vec!["560001".into()],
-            daily_capacity: 3,
-            load,
-        }
-    }
-
-    #[test]
-    fn the_least_loaded_partner_gets_the_job() {
-        let partners = [partner(1, 2), partner(2, 0), partner(3, 1)];
-        let chosen = choose_partner(JobKind::Pickup, "560001", &[], &partners);
-        assert_eq!(chosen, Some(Uuid::from_u128(2)));
-    }
-
-    #[test]
-    fn equal_load_goes_to_the_lowest_id_whatever_the_order() {
-        let partners = [partner(9, 1), partner(4, 1), partner(7, 1)];
-        let chosen = choose_partner(JobKind::Pickup, "560001", &[], &partners);
-        assert_eq!(chosen, Some(Uuid::from_u128(4)));
-    }
-
-    #[test]
-    fn paused_full_excluded_elsewhere_or_wrong_kind_partners_are_skipped() {
-        let mut paused = partner(1, 0);
-        paused.active = false;
-        let full = partner(2, 3);
-        let excluded = partner(3, 0);
-        let mut elsewhere = partner(4, 0);
-        elsewhere.pincodes = vec!["110001".into()];
-        let mut repair = partner(5, 0);
-        repair.kind = PartnerKind::Repair;
-        let partners = [paused, full, excluded, elsewhere, repair.clone()];
-        let skipped = [Uuid::from_u128(3)];
-        assert_eq!(
-            choose_partner(JobKind::Pickup, "560001", &skipped, &partners),
-            None
-        );
-        assert_eq!(
-            choose_partner(JobKind::Inspection, "560001", &skipped, &partners),
-            Some(repair.id)
-        );
-    }
 
     #[test]
     fn reports_move_jobs_only_along_their_kind_path() {
@@ -232,6 +159,8 @@ mod tests {
         assert_eq!(Offered.after(Pickup, Report::PickUp), None);
         assert_eq!(Cancelled.after(Pickup, Report::Accept), None);
         assert_eq!(Accepted.after(Pickup, Report::Accept), None);
+        assert!(Unassigned.assignable() && Offered.assignable());
+        assert!(!Accepted.assignable() && !Cancelled.assignable());
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub mod trade_ins {
         pub slot_window: String,
         /// The last `aggregate_seq` fulfilment published for this order.
         pub seq: i64,
+        /// The price the shopper was quoted (`OrderConfirmed.quoted_price`).
+        pub quoted_amount_minor: i64,
+        pub quoted_currency: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -76,6 +79,10 @@ pub mod jobs {
         pub last_error: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// Bumped by every write; a write expecting an older version commits nothing.
+        pub version: i64,
+        /// Quote refused the re-pricing request itself: no more automatic attempts.
+        pub requote_failed: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,7 +13,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::{Candidate, JobKind, JobStatus, PartnerKind, choose_partner};
+use crate::domain::{
+    Candidate, Ineligible, JobKind, JobStatus, PartnerKind, choose_partner, ineligibility,
+};
 pub use entities::{job_history, jobs, partners, trade_ins};
 
 /// The `producer` in every envelope fulfilment writes.
@@ -101,20 +103,71 @@ async fn remember<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Writes `job` (already changed) if nobody wrote it since it was read: the version
+/// check is the backstop behind the sequencer's lease.
+async fn write<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+) -> Result<jobs::Model, StoreError> {
+    let read = job.version;
+    job.version = read + 1;
+    job.updated_at = Utc::now();
+    let mut active: jobs::ActiveModel = job.clone().into();
+    active = active.reset_all();
+    active.id = sea_orm::ActiveValue::Unchanged(job.id);
+    let updated = jobs::Entity::update_many()
+        .set(active)
+        .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::Version.eq(read))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Concurrent(job.id));
+    }
+    Ok(job)
+}
+
 /// Saves `job` (already changed) and its history row.
 async fn save<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    job: jobs::Model,
     reason: Option<String>,
 ) -> Result<jobs::Model, StoreError> {
-    job.updated_at = Utc::now();
-    let active: jobs::ActiveModel = job.clone().into();
-    let job = active.reset_all().update(db).await?;
+    let job = write(db, job).await?;
     remember(db, &job, reason).await?;
     Ok(job)
 }
 
-/// The partners of `kind` with their load on `day` (jobs held that day, not cancelled).
+/// How many jobs each partner holds on `day`, not counting cancelled ones. A job taken
+/// away from a partner (declined, lapsed, unassigned) no longer names it.
+async fn loads<C: ConnectionTrait>(db: &C, day: &str) -> Result<Vec<Uuid>, StoreError> {
+    let held: Vec<Option<Uuid>> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::PartnerId)
+        .filter(jobs::Column::Day.eq(day))
+        .filter(jobs::Column::PartnerId.is_not_null())
+        .filter(jobs::Column::Status.ne(JobStatus::Cancelled.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(held.into_iter().flatten().collect())
+}
+
+fn candidate(partner: &partners::Model, held: &[Uuid]) -> Result<Candidate, StoreError> {
+    let kind = PartnerKind::parse(&partner.kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("partner kind {}", partner.kind)))?;
+    let load = held.iter().filter(|holder| **holder == partner.id).count();
+    Ok(Candidate {
+        id: partner.id,
+        kind,
+        active: partner.active,
+        pincodes: pincodes(partner),
+        daily_capacity: partner.daily_capacity,
+        load: i64::try_from(load).unwrap_or(i64::MAX),
+    })
+}
+
+/// The active partners of `kind` with their load on `day`.
 pub async fn candidates<C: ConnectionTrait>(
     db: &C,
     kind: PartnerKind,
@@ -125,31 +178,82 @@ pub async fn candidates<C: ConnectionTrait>(
         .filter(partners::Column::Active.eq(true))
         .all(db)
         .await?;
-    let held: Vec<Option<Uuid>> = jobs::Entity::find()
-        .select_only()
-        .column(jobs::Column::PartnerId)
-        .filter(jobs::Column::Day.eq(day))
-        .filter(jobs::Column::PartnerId.is_not_null())
-        .filter(jobs::Column::Status.ne(JobStatus::Cancelled.as_str()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(partners
+    let held = loads(db, day).await?;
+    partners
         .iter()
-        .map(|partner| Candidate {
-            id: partner.id,
-            kind,
-            active: partner.active,
-            pincodes: pincodes(partner),
-            daily_capacity: partner.daily_capacity,
-            load: i64::try_from(
-                held.iter()
-                    .filter(|holder| **holder == Some(partner.id))
-                    .count(),
-            )
-            .unwrap_or(i64::MAX),
-        })
-        .collect())
+        .map(|partner| candidate(partner, &held))
+        .collect()
+}
+
+/// Why an admin's assignment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManualAssignError {
+    #[error("job {0} does not exist")]
+    JobNotFound(Uuid),
+    #[error("the job is {}: only unassigned or offered jobs can be assigned", .0.as_str())]
+    NotAssignable(JobStatus),
+    #[error("partner {0} does not exist")]
+    PartnerNotFound(Uuid),
+    #[error("{}", .0.describe())]
+    Ineligible(Ineligible),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An admin hands `job_id` to `partner_id`: the partner must be active, of the right kind,
+/// serve the pincode and have capacity that day; that it declined the job before does not
+/// matter (the admin decides). Offering it to the partner already holding the offer changes
+/// nothing.
+pub async fn assign_manually<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+    partner_id: Uuid,
+    admin: &str,
+) -> Result<jobs::Model, ManualAssignError> {
+    let mut job = job(db, job_id)
+        .await?
+        .ok_or(ManualAssignError::JobNotFound(job_id))?;
+    let status = job_status(&job)?;
+    if !status.assignable() {
+        return Err(ManualAssignError::NotAssignable(status));
+    }
+    if status == JobStatus::Offered && job.partner_id == Some(partner_id) {
+        return Ok(job);
+    }
+    let partner = partners::Entity::find_by_id(partner_id)
+        .one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or(ManualAssignError::PartnerNotFound(partner_id))?;
+    let candidate = candidate(&partner, &loads(db, &job.day).await?)?;
+    if let Some(why) = ineligibility(&candidate, job_kind(&job)?, &job.pincode, &[]) {
+        return Err(ManualAssignError::Ineligible(why));
+    }
+    let mut excluded = excluded(&job);
+    if let Some(previous) = job.partner_id {
+        excluded.push(previous);
+    }
+    excluded.retain(|id| *id != partner_id);
+    job.excluded = joined_ids(&excluded);
+    job.partner_id = Some(partner_id);
+    job.status = JobStatus::Offered.as_str().to_owned();
+    job.offered_at = Some(Utc::now());
+    let job = save(db, job, Some(format!("assigned by {admin}"))).await?;
+    let event = proto::PartnerAssigned {
+        order_id: job.order_id.to_string(),
+        job_id: job.id.to_string(),
+        partner_id: partner_id.to_string(),
+        kind: job.kind.clone(),
+    };
+    emit(db, job.order_id, &event).await?;
+    Ok(job)
+}
+
+fn joined_ids(ids: &[Uuid]) -> String {
+    let mut unique: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    unique.join(",")
 }
 
 /// Offers `job` to the best partner, or leaves it unassigned. `quiet`: an unassigned job
@@ -204,11 +308,7 @@ pub async fn reassign<C: ConnectionTrait>(
     if let Some(previous) = job.partner_id {
         let mut excluded = excluded(&job);
         excluded.push(previous);
-        job.excluded = excluded
-            .iter()
-            .map(Uuid::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        job.excluded = joined_ids(&excluded);
     }
     assign(db, job, reason, false).await
 }
@@ -249,6 +349,8 @@ pub async fn create_job<C: ConnectionTrait>(
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        version: Set(1),
+        requote_failed: Set(false),
     }
     .insert(db)
     .await?;
@@ -315,11 +417,13 @@ pub async fn inspection_reported<C: ConnectionTrait>(
     job.notes = Some(notes);
     job.requote_due_at = Some(Utc::now());
     job.requote_attempts = 0;
+    job.requote_failed = false;
     job.last_error = None;
     progress(db, job, JobStatus::InspectionReported, None).await
 }
 
-/// Re-pricing failed: try again at `next` (or never, with `None`).
+/// Re-pricing failed: try again at `next`, or, when quote refused the request itself
+/// (`None`), stop and flag the job for an admin.
 pub async fn requote_failed<C: ConnectionTrait>(
     db: &C,
     mut job: jobs::Model,
@@ -327,12 +431,21 @@ pub async fn requote_failed<C: ConnectionTrait>(
     next: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
     job.requote_attempts = job.requote_attempts.saturating_add(1);
+    job.requote_failed = next.is_none();
     job.requote_due_at = next;
     job.last_error = Some(error);
-    job.updated_at = Utc::now();
-    let active: jobs::ActiveModel = job.into();
-    active.reset_all().update(db).await?;
+    write(db, job).await?;
     Ok(())
+}
+
+/// An admin asks for another re-pricing attempt now (after a refusal was fixed upstream).
+pub async fn requote_again<C: ConnectionTrait>(
+    db: &C,
+    mut job: jobs::Model,
+) -> Result<jobs::Model, StoreError> {
+    job.requote_failed = false;
+    job.requote_due_at = Some(Utc::now());
+    write(db, job).await
 }
 
 pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<jobs::Model>, StoreError> {

@@ -105,6 +105,7 @@ async fn a_job_nobody_can_take_waits_unassigned_in_the_admin_queue_until_a_partn
 async fn an_offer_not_accepted_within_the_window_goes_to_another_partner() {
     let app = spawn_app_with(Options {
         acceptance_window_seconds: 1,
+        ..Options::default()
     })
     .await;
     let slow = app.partner("logistics", &["600001"], 10).await;
@@ -133,4 +134,86 @@ async fn an_offer_not_accepted_within_the_window_goes_to_another_partner() {
         .map(|row| row["partner_id"].as_str().unwrap())
         .collect();
     assert_eq!(offered_to, [slow.to_string(), other.to_string()]);
+}
+
+#[tokio::test]
+async fn resuming_a_paused_partner_offers_it_the_jobs_waiting_in_the_queue() {
+    let app = spawn_app().await;
+    let partner = app.partner("logistics", &["411001"], 5).await;
+    let path = format!("/v1/admin/partners/{partner}");
+    let pause = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pause.status(), 200);
+    let order_id = app.confirmed_order("411001").await;
+    app.wait_for_job(order_id, "pickup", "unassigned while paused", |job| {
+        job["status"] == "unassigned"
+    })
+    .await;
+
+    let resume = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"active": true, "daily_capacity": 6}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resume.status(), 200);
+    let resumed: serde_json::Value = resume.json().await.unwrap();
+    assert_eq!(resumed["active"], true);
+    assert_eq!(resumed["daily_capacity"], 6);
+    let job = app
+        .wait_for_job(order_id, "pickup", "offered once resumed", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    assert_eq!(job["partner_id"], partner.to_string());
+    let published = app.published(order_id, |read| read.len() >= 3).await;
+    let types: Vec<(&str, u64)> = published
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.aggregate_seq))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("fulfilment.JobCreated", 1),
+            ("fulfilment.JobUnassigned", 2),
+            ("fulfilment.PartnerAssigned", 3)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn partners_are_listed_by_kind_pincode_and_activity() {
+    let app = spawn_app().await;
+    let near = app.partner("logistics", &["560001", "560034"], 5).await;
+    let far = app.partner("logistics", &["110001"], 5).await;
+    let repair = app.partner("repair", &["560034"], 5).await;
+    let listed = |query: &'static str| {
+        let app = &app;
+        async move {
+            let mut ids =
+                crate::helpers::ids(&app.admin_json(&format!("/v1/admin/partners?{query}")).await);
+            ids.sort();
+            ids
+        }
+    };
+    let mut both = vec![near.to_string(), repair.to_string()];
+    both.sort();
+    assert_eq!(listed("pincode=560034").await, both);
+    assert_eq!(
+        listed("kind=logistics&pincode=110001").await,
+        [far.to_string()]
+    );
+    assert_eq!(listed("kind=repair").await, [repair.to_string()]);
+    assert!(listed("active=false").await.is_empty());
+    let one = app.admin_json("/v1/admin/partners?per_page=1&page=2").await;
+    assert_eq!(one["items"].as_array().unwrap().len(), 1);
+    assert_eq!(one["total"], 3);
 }

@@ -31,12 +31,15 @@ pub struct TestApp {
 
 pub struct Options {
     pub acceptance_window_seconds: u64,
+    /// Where quote answers; `None`: nobody (quote is down).
+    pub quote_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             acceptance_window_seconds: 3600,
+            quote_url: None,
         }
     }
 }
@@ -75,10 +78,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap()
         .set("outbox.poll_interval_ms", 10)
         .unwrap()
-        // Nobody listens here: quote is down for this whole suite.
+        // Unless a test stands in for quote, nobody listens here: quote is down.
         .set(
             "fulfilment.quote_url",
-            format!("http://127.0.0.1:{}", platform::testing::free_port()),
+            options
+                .quote_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}", platform::testing::free_port())),
         )
         .unwrap()
         .set("fulfilment.quote_timeout_ms", 200)

@@ -260,3 +260,111 @@ async fn an_inspection_report_waits_for_quote_and_keeps_retrying_while_it_is_dow
         "still retrying"
     );
 }
+
+#[tokio::test]
+async fn a_return_is_accepted_picked_up_and_delivered_back_and_ill_fitting_reports_are_only_logged()
+{
+    let app = spawn_app().await;
+    let (order_id, logistics, _) = offered_pickup(&app, "380001").await;
+    app.says(
+        "order",
+        order_id,
+        &events::order::RevisedPriceRefused {
+            order_id: order_id.to_string(),
+            return_to: Some(events::order::PickupDetails {
+                address: "4 Ashram Road".into(),
+                pincode: "380001".into(),
+                slot_date: String::new(),
+                slot_window: String::new(),
+            }),
+        },
+    )
+    .await;
+    let back = app
+        .wait_for_job(order_id, "return", "the return is offered", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    assert_eq!(back["address"], "4 Ashram Road");
+    assert_eq!(back["partner_id"], logistics.to_string());
+    let (order, job_id, partner_id) = (
+        order_id.to_string(),
+        back["id"].as_str().unwrap().to_owned(),
+        logistics.to_string(),
+    );
+    // Delivered before it was even accepted: does not fit, acknowledged and logged.
+    app.partner_says(
+        &back,
+        &partner::ReturnDeliveryReported {
+            order_id: order.clone(),
+            job_id: job_id.clone(),
+            partner_id: partner_id.clone(),
+        },
+    )
+    .await;
+    app.partner_says(&back, &accepted(&back, logistics)).await;
+    app.partner_says(
+        &back,
+        &partner::PickupReported {
+            order_id: order.clone(),
+            job_id: job_id.clone(),
+            partner_id: partner_id.clone(),
+        },
+    )
+    .await;
+    app.partner_says(
+        &back,
+        &partner::ReturnDeliveryReported {
+            order_id: order,
+            job_id: job_id.clone(),
+            partner_id,
+        },
+    )
+    .await;
+    app.wait_for_job(order_id, "return", "the return is completed", |job| {
+        job["status"] == "completed"
+    })
+    .await;
+
+    // Pickup: created, assigned (1, 2). Return: created, assigned, accepted, picked up,
+    // completed with ReturnCompleted — no PickupScheduled or DevicePickedUp for a return.
+    let published = app.published(order_id, |read| read.len() >= 8).await;
+    let types: Vec<&str> = published
+        .iter()
+        .map(|e| e.event_type.trim_start_matches("fulfilment."))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "JobCreated",
+            "PartnerAssigned",
+            "JobCreated",
+            "PartnerAssigned",
+            "JobStatusChanged",
+            "JobStatusChanged",
+            "JobStatusChanged",
+            "ReturnCompleted"
+        ]
+    );
+    let seqs: Vec<u64> = published.iter().map(|e| e.aggregate_seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<u64>>());
+    let statuses: Vec<String> = published
+        .iter()
+        .filter(|e| e.event_type == "fulfilment.JobStatusChanged")
+        .map(|e| {
+            e.open::<events::fulfilment::JobStatusChanged>()
+                .unwrap()
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, ["accepted", "picked_up", "completed"]);
+    let done = published
+        .last()
+        .unwrap()
+        .open::<events::fulfilment::ReturnCompleted>()
+        .unwrap();
+    assert_eq!(done.job_id, job_id);
+
+    let dead = app.admin_json("/v1/admin/jobs/dead-letters").await;
+    assert_eq!(dead["items"].as_array().unwrap().len(), 0, "{dead}");
+}

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_portal;
+mod m20261122_000002_job_version;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(platform::event_tables::Migration),
             Box::new(m20261122_000001_create_portal::Migration),
+            Box::new(m20261122_000002_job_version::Migration),
         ]
     }
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::webhooks::{DeliveryQuery, deliveries, delivery, send_again};
+use super::jobs::{JobQuery, JobView, job_detail, jobs_page};
+use super::webhooks::{AttemptView, DeliveryQuery, DeliveryView, deliveries, delivery, send_again};
 use super::{PortalState, page, private_json};
 use crate::error::PortalError;
 use crate::store::{self, portal_users};
@@ -230,7 +231,7 @@ pub async fn issue_token(
 }
 
 /// Every partner's webhook deliveries.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_list_deliveries", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200), AuthProblems))]
 #[get("/webhooks/deliveries")]
 pub async fn list_deliveries(
     principal: Principal,
@@ -242,7 +243,7 @@ pub async fn list_deliveries(
 }
 
 /// Deliver again, for any partner.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 202), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_redeliver", security(("bearer" = [])), responses((status = 202), AuthProblems))]
 #[post("/webhooks/deliveries/{id}/redeliver")]
 pub async fn redeliver(
     principal: Principal,
@@ -252,4 +253,46 @@ pub async fn redeliver(
     principal.require(ADMIN)?;
     let row = delivery(&state, None, id.into_inner()).await?;
     send_again(&state, row).await
+}
+
+/// One delivery of any partner, with every attempt.
+#[utoipa::path(tag = "admin", operation_id = "admin_get_delivery", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
+#[get("/webhooks/deliveries/{id}")]
+pub async fn get_delivery(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    let row = delivery(&state, None, id.into_inner()).await?;
+    let attempts = store::attempts(&state.db, row.id)
+        .await
+        .map_err(PortalError::from)?;
+    let mut view = DeliveryView::from(&row);
+    view.attempts = Some(attempts.iter().map(AttemptView::from).collect());
+    Ok(private_json(StatusCode::OK, &view))
+}
+
+/// Every partner's jobs as the portal sees them (filter `partner_id`, `status`, `kind`).
+#[utoipa::path(tag = "admin", operation_id = "admin_list_jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
+#[get("/jobs")]
+pub async fn list_jobs(
+    principal: Principal,
+    query: web::Query<JobQuery>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    jobs_page(&state, query.partner_id, &query).await
+}
+
+/// One job with its history, whoever holds it.
+#[utoipa::path(tag = "admin", operation_id = "admin_get_job", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
+#[get("/jobs/{id}")]
+pub async fn get_job(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    state: web::Data<PortalState>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(ADMIN)?;
+    job_detail(&state, None, id.into_inner()).await
 }

@@ -49,6 +49,8 @@ pub struct JobView {
     /// pickup | inspection | return
     pub kind: String,
     pub status: String,
+    /// The partner holding the job (the caller itself, for partners).
+    pub partner_id: Option<Uuid>,
     pub pincode: String,
     pub address: String,
     pub slot_date: String,
@@ -66,6 +68,7 @@ impl From<&portal_jobs::Model> for JobView {
             order_id: job.order_id,
             kind: job.kind.clone(),
             status: job.status.clone(),
+            partner_id: job.partner_id,
             pincode: job.pincode.clone(),
             address: job.address.clone(),
             slot_date: job.slot_date.clone(),
@@ -80,6 +83,8 @@ impl From<&portal_jobs::Model> for JobView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
+    /// Admins only: one partner's jobs.
+    pub partner_id: Option<Uuid>,
     pub status: Option<String>,
     pub kind: Option<String>,
     pub page: Option<u64>,
@@ -95,9 +100,23 @@ pub async fn list_jobs(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
+    if query.partner_id.is_some_and(|asked| asked != partner_id) {
+        return Err(PortalError::InvalidQuery("partner_id is for admins".into()).into());
+    }
+    jobs_page(&state, Some(partner_id), &query).await
+}
+
+/// Jobs newest first, of one partner or (admins, `None`) all, filtered by `query`.
+pub(super) async fn jobs_page(
+    state: &PortalState,
+    partner_id: Option<Uuid>,
+    query: &JobQuery,
+) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
-    let mut select =
-        portal_jobs::Entity::find().filter(portal_jobs::Column::PartnerId.eq(partner_id));
+    let mut select = portal_jobs::Entity::find();
+    if let Some(partner_id) = partner_id {
+        select = select.filter(portal_jobs::Column::PartnerId.eq(partner_id));
+    }
     if let Some(status) = &query.status {
         if JobStatus::parse(status).is_none() {
             return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
@@ -123,6 +142,24 @@ pub async fn list_jobs(
     ))
 }
 
+/// A job with its history, if `partner_id` (admins: `None`) may see it.
+pub(super) async fn job_detail(
+    state: &PortalState,
+    partner_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    let job = match store::job(&state.db, id).await.map_err(PortalError::from)? {
+        Some(job) if partner_id.is_none_or(|own| job.partner_id == Some(own)) => job,
+        _ => return Err(PortalError::JobNotFound(id).into()),
+    };
+    let history = store::history(&state.db, id)
+        .await
+        .map_err(PortalError::from)?;
+    let mut view = JobView::from(&job);
+    view.history = Some(history.iter().map(HistoryItem::from).collect());
+    Ok(private_json(StatusCode::OK, &view))
+}
+
 fn held_by(
     job: Option<portal_jobs::Model>,
     id: Uuid,
@@ -143,18 +180,7 @@ pub async fn get_job(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    let id = id.into_inner();
-    let job = held_by(
-        store::job(&state.db, id).await.map_err(PortalError::from)?,
-        id,
-        partner_id,
-    )?;
-    let history = store::history(&state.db, id)
-        .await
-        .map_err(PortalError::from)?;
-    let mut view = JobView::from(&job);
-    view.history = Some(history.iter().map(HistoryItem::from).collect());
-    Ok(private_json(StatusCode::OK, &view))
+    job_detail(&state, Some(partner_id), id.into_inner()).await
 }
 
 /// What an action says besides itself.

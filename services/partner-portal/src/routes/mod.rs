@@ -60,7 +60,10 @@ pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
                 .service(admin::update_user)
                 .service(admin::issue_token)
                 .service(admin::list_deliveries)
-                .service(admin::redeliver),
+                .service(admin::get_delivery)
+                .service(admin::redeliver)
+                .service(admin::list_jobs)
+                .service(admin::get_job),
         );
 }
 

@@ -41,6 +41,8 @@ pub mod portal_jobs {
         pub variant_id: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// +1 on every write; a write expecting another version commits nothing.
+        pub version: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,16 +33,27 @@ pub enum StoreError {
     Database(#[from] DbErr),
 }
 
-/// Saves a changed job and its history row.
+/// Saves a changed job and its history row. The write applies only to the version the job
+/// was read at (the backstop behind the per-order lease): otherwise `Concurrent`.
 pub async fn save_job<C: ConnectionTrait>(
     db: &C,
     mut job: portal_jobs::Model,
     source: &str,
     note: Option<String>,
 ) -> Result<portal_jobs::Model, StoreError> {
+    let read_at = job.version;
+    job.version = read_at + 1;
     job.updated_at = Utc::now();
-    let active: portal_jobs::ActiveModel = job.into();
-    let job = active.reset_all().update(db).await?;
+    let active: portal_jobs::ActiveModel = job.clone().into();
+    let updated = portal_jobs::Entity::update_many()
+        .set(active.reset_all())
+        .filter(portal_jobs::Column::Id.eq(job.id))
+        .filter(portal_jobs::Column::Version.eq(read_at))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Concurrent(job.id));
+    }
     portal_job_history::ActiveModel {
         id: Set(Uuid::now_v7()),
         job_id: Set(job.id),

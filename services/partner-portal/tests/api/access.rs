@@ -132,17 +132,94 @@ async fn shoppers_and_partners_stay_out_of_admin_routes_and_a_disabled_user_is_r
     let shopper = app.token(Role::Shopper);
     let partner_id = Uuid::new_v4();
     let (user_id, user_token) = app.portal_user(partner_id).await;
-    for path in [
-        "/v1/portal/jobs",
-        "/v1/portal/webhooks",
-        "/v1/portal/admin/users",
-    ] {
-        assert_problem(app.get_as(&shopper, path).await, 403, "forbidden").await;
+    let any = Uuid::new_v4();
+    let portal_routes = [
+        (Method::GET, "/v1/portal/jobs".to_owned()),
+        (Method::GET, format!("/v1/portal/jobs/{any}")),
+        (Method::POST, format!("/v1/portal/jobs/{any}/accept")),
+        (Method::POST, format!("/v1/portal/jobs/{any}/picked-up")),
+        (Method::POST, format!("/v1/portal/jobs/{any}/delivered")),
+        (Method::GET, "/v1/portal/webhooks".to_owned()),
+        (Method::DELETE, format!("/v1/portal/webhooks/{any}")),
+        (
+            Method::POST,
+            format!("/v1/portal/webhooks/{any}/rotate-secret"),
+        ),
+        (Method::GET, "/v1/portal/webhooks/deliveries".to_owned()),
+        (Method::GET, format!("/v1/portal/webhooks/deliveries/{any}")),
+        (
+            Method::POST,
+            format!("/v1/portal/webhooks/deliveries/{any}/redeliver"),
+        ),
+    ];
+    let admin_routes = [
+        (Method::GET, "/v1/portal/admin/users".to_owned()),
+        (Method::GET, format!("/v1/portal/admin/users/{user_id}")),
+        (
+            Method::POST,
+            format!("/v1/portal/admin/users/{user_id}/tokens"),
+        ),
+        (Method::GET, "/v1/portal/admin/jobs".to_owned()),
+        (Method::GET, format!("/v1/portal/admin/jobs/{any}")),
+        (
+            Method::GET,
+            "/v1/portal/admin/webhooks/deliveries".to_owned(),
+        ),
+        (
+            Method::GET,
+            format!("/v1/portal/admin/webhooks/deliveries/{any}"),
+        ),
+        (
+            Method::POST,
+            format!("/v1/portal/admin/webhooks/deliveries/{any}/redeliver"),
+        ),
+    ];
+    for (method, path) in portal_routes.iter().chain(&admin_routes) {
+        let response = app.send_as(method.clone(), &shopper, path, None).await;
+        assert_eq!(response.status(), 403, "shopper: {method} {path}");
+        assert_problem(response, 403, "forbidden").await;
     }
+    for (method, path) in &admin_routes {
+        let response = app.send_as(method.clone(), &user_token, path, None).await;
+        assert_eq!(response.status(), 403, "partner: {method} {path}");
+        assert_problem(response, 403, "forbidden").await;
+    }
+    for (path, body) in [
+        (
+            "/v1/portal/admin/users",
+            json!({"partner_id": partner_id, "email": "x@y.example", "name": "X"}),
+        ),
+        (
+            "/v1/portal/webhooks",
+            json!({"url": "https://hooks.example.com/"}),
+        ),
+    ] {
+        let response = app.post_as(&shopper, path, &body).await;
+        assert_problem(response, 403, "forbidden").await;
+    }
+    let patch = app
+        .send_as(
+            Method::PATCH,
+            &user_token,
+            &format!("/v1/portal/admin/users/{user_id}"),
+            Some(&json!({"active": true})),
+        )
+        .await;
+    assert_problem(patch, 403, "forbidden").await;
+    // A portal user's id in a token for another partner does not open that partner's jobs.
+    let borrowed = app
+        .authenticator
+        .issue(
+            &user_id.to_string(),
+            Role::Partner,
+            Some(Uuid::new_v4()),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
     assert_problem(
-        app.get_as(&user_token, "/v1/portal/admin/users").await,
-        403,
-        "forbidden",
+        app.get_as(&borrowed, "/v1/portal/jobs").await,
+        401,
+        "user_disabled",
     )
     .await;
     let issue = app
@@ -318,4 +395,134 @@ async fn malformed_or_invalid_requests_get_problem_answers() {
         .await;
     let body = assert_problem(user, 422, "validation_failed").await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_ids_are_not_found_for_partners_and_admins() {
+    let app = spawn_app().await;
+    let token = app.partner_token(Uuid::new_v4());
+    let unknown = Uuid::new_v4();
+    let partner_cases = [
+        (
+            Method::GET,
+            format!("/v1/portal/jobs/{unknown}"),
+            "job_not_found",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/portal/webhooks/{unknown}"),
+            "webhook_not_found",
+        ),
+        (
+            Method::POST,
+            format!("/v1/portal/webhooks/{unknown}/rotate-secret"),
+            "webhook_not_found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/portal/webhooks/deliveries/{unknown}"),
+            "delivery_not_found",
+        ),
+        (
+            Method::POST,
+            format!("/v1/portal/webhooks/deliveries/{unknown}/redeliver"),
+            "delivery_not_found",
+        ),
+    ];
+    for (method, path, code) in partner_cases {
+        assert_problem(app.send_as(method, &token, &path, None).await, 404, code).await;
+    }
+    let admin_cases = [
+        (
+            Method::GET,
+            format!("/v1/portal/admin/users/{unknown}"),
+            "user_not_found",
+        ),
+        (
+            Method::POST,
+            format!("/v1/portal/admin/users/{unknown}/tokens"),
+            "user_not_found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/portal/admin/jobs/{unknown}"),
+            "job_not_found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/portal/admin/webhooks/deliveries/{unknown}"),
+            "delivery_not_found",
+        ),
+        (
+            Method::POST,
+            format!("/v1/portal/admin/webhooks/deliveries/{unknown}/redeliver"),
+            "delivery_not_found",
+        ),
+    ];
+    for (method, path, code) in admin_cases {
+        assert_problem(
+            app.send_as(method, &app.admin_token, &path, None).await,
+            404,
+            code,
+        )
+        .await;
+    }
+    let patch = app
+        .send_as(
+            Method::PATCH,
+            &app.admin_token,
+            &format!("/v1/portal/admin/users/{unknown}"),
+            Some(&json!({"active": false})),
+        )
+        .await;
+    assert_problem(patch, 404, "user_not_found").await;
+    // A deleted webhook is gone for its owner too.
+    let hook = app
+        .webhook(&token, "https://hooks.example.com/recommerce")
+        .await;
+    let path = format!("/v1/portal/webhooks/{hook}");
+    assert_eq!(
+        app.send_as(Method::DELETE, &token, &path, None)
+            .await
+            .status(),
+        204
+    );
+    assert_problem(
+        app.send_as(Method::DELETE, &token, &path, None).await,
+        404,
+        "webhook_not_found",
+    )
+    .await;
+    assert!(ids(&app.json_as(&token, "/v1/portal/webhooks").await).is_empty());
+}
+
+#[tokio::test]
+async fn the_api_describes_every_portal_route_and_reports_its_health() {
+    let app = spawn_app().await;
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/portal/jobs",
+        "/v1/portal/jobs/{id}/inspection-report",
+        "/v1/portal/webhooks/deliveries/{id}/redeliver",
+        "/v1/portal/admin/users/{id}/tokens",
+        "/v1/portal/admin/jobs",
+        "/v1/portal/admin/webhooks/deliveries/{id}",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is documented");
+    }
 }

@@ -135,6 +135,48 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Registers a webhook for the partner behind `token`; returns its id.
+    pub async fn webhook(&self, token: &str, url: &str) -> String {
+        let response = self
+            .post_as(token, "/v1/portal/webhooks", &json!({ "url": url }))
+            .await;
+        assert_eq!(response.status(), 201);
+        let hook: Value = response.json().await.unwrap();
+        hook["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The `type`s of the deliveries queued for the partner behind `token`, oldest first.
+    pub async fn delivery_types(&self, token: &str) -> Vec<String> {
+        let list = self
+            .json_as(token, "/v1/portal/webhooks/deliveries?per_page=100")
+            .await;
+        let mut types: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["type"].as_str().unwrap().to_owned())
+            .collect();
+        types.reverse();
+        types
+    }
+
     pub async fn json_as(&self, token: &str, path: &str) -> Value {
         let response = self.get_as(token, path).await;
         assert_eq!(response.status(), 200, "GET {path}");

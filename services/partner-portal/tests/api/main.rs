@@ -7,5 +7,6 @@
 
 mod access;
 mod helpers;
+mod read_model;
 mod reports;
 mod webhooks;

@@ -90,7 +90,7 @@ async fn a_receiver_that_fails_twice_gets_one_signed_delivery_and_the_log_shows_
         "the secret is shown only once"
     );
 
-    let (_, job_id) = app.offered_job(partner_id, "pickup").await;
+    let (order_id, job_id) = app.offered_job(partner_id, "pickup").await;
     eventually(SETTLE, "the delivery succeeds", || async {
         let list = app.json_as(&token, "/v1/portal/webhooks/deliveries").await;
         list["items"][0]["status"] == "delivered"
@@ -132,8 +132,22 @@ async fn a_receiver_that_fails_twice_gets_one_signed_delivery_and_the_log_shows_
         );
     }
     let payload: Value = serde_json::from_slice(&successes[0].body).unwrap();
+    assert_eq!(payload["id"], delivery_id);
     assert_eq!(payload["type"], "job.assigned");
+    assert!(payload["occurred_at"].is_string());
     assert_eq!(payload["job"]["id"], job_id.to_string());
+    assert_eq!(payload["job"]["order_id"], order_id.to_string());
+    assert_eq!(payload["job"]["kind"], "pickup");
+    assert_eq!(payload["job"]["status"], "offered");
+    assert_eq!(payload["job"]["pincode"], "560001");
+    assert_eq!(payload["job"]["slot_date"], "2026-12-01");
+    assert_eq!(payload["job"]["slot_window"], "morning");
+    let delivered = &detail["attempts"][2];
+    assert_eq!(delivered["attempt"], 3);
+    assert!(delivered["error"].is_null());
+    assert!(detail["attempts"][0]["error"].is_string());
+    assert!(delivered["duration_ms"].is_i64());
+    assert_eq!(detail["status"], "delivered");
 
     // A manual redelivery sends it again and logs a fourth attempt.
     let response = app
@@ -155,6 +169,44 @@ async fn a_receiver_that_fails_twice_gets_one_signed_delivery_and_the_log_shows_
     })
     .await;
     assert_eq!(seen.lock().unwrap().len(), 4);
+
+    // After a rotation deliveries are signed with the new secret only.
+    let rotated: Value = app
+        .post_as(
+            &token,
+            &format!(
+                "/v1/portal/webhooks/{}/rotate-secret",
+                webhook["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    let response = app
+        .post_as(
+            &token,
+            &format!("/v1/portal/webhooks/deliveries/{delivery_id}/redeliver"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    eventually(SETTLE, "the receiver gets a fifth request", || async {
+        seen.lock().unwrap().len() == 5
+    })
+    .await;
+    let fifth = seen.lock().unwrap()[4].clone();
+    assert_eq!(
+        fifth.signature,
+        expected_signature(&new_secret, &fifth.timestamp, &fifth.body)
+    );
+    assert_ne!(
+        fifth.signature,
+        expected_signature(&secret, &fifth.timestamp, &fifth.body)
+    );
     // Admins see the same log.
     let admin = app
         .json_as(
