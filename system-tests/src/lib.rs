@@ -5,18 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use events::{Envelope, Event};
 use platform::auth::{Authenticator, Role};
 use platform::config::{Layers, ServiceDefaults};
 use platform::testing::{TestBroker, eventually};
-use prost::Message as _;
-use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -353,24 +348,9 @@ impl Platform {
         seq: u64,
         event: &E,
     ) -> String {
-        let envelope = Envelope::wrap(
-            event,
-            order_id.to_string(),
-            seq,
-            "fulfilment",
-            String::new(),
-        );
-        let producer: FutureProducer = self.broker.settings().producer("system-test").unwrap();
-        let key = order_id.to_string();
-        let payload = envelope.encode_to_vec();
-        producer
-            .send(
-                FutureRecord::to(E::TOPIC).key(&key).payload(&payload),
-                Duration::from_secs(10),
-            )
+        self.broker
+            .publish("fulfilment", &order_id.to_string(), seq, event)
             .await
-            .unwrap();
-        envelope.event_id
     }
 
     /// Reads `topic` from the start with a consumer group of its own until `enough` holds for
@@ -380,34 +360,7 @@ impl Platform {
         topic: &str,
         enough: impl Fn(&[Envelope]) -> bool,
     ) -> Vec<Envelope> {
-        let group = format!("reader-{}", Uuid::new_v4().simple());
-        let consumer: StreamConsumer = self
-            .broker
-            .settings()
-            .consumer_config(&group, &group)
-            .create()
-            .unwrap();
-        consumer.subscribe(&[topic]).unwrap();
-        let mut seen: HashMap<String, Envelope> = HashMap::new();
-        let mut read = Vec::new();
-        let until = Instant::now() + SETTLE;
-        while !enough(&read) {
-            assert!(
-                Instant::now() < until,
-                "timed out reading {topic}: {} events",
-                read.len()
-            );
-            if let Ok(Ok(message)) =
-                tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-            {
-                let envelope = Envelope::decode(message.payload().unwrap_or_default()).unwrap();
-                if !seen.contains_key(&envelope.event_id) {
-                    seen.insert(envelope.event_id.clone(), envelope.clone());
-                    read.push(envelope);
-                }
-            }
-        }
-        read
+        self.broker.read(topic, |_| true, enough, SETTLE).await
     }
 }
 

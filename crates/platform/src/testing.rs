@@ -108,6 +108,72 @@ impl TestBroker {
     pub fn embedded(&self) -> Option<&EmbeddedBroker> {
         self.embedded.as_ref()
     }
+
+    /// Publishes `event` on its topic as `producer` would: keyed by `aggregate_id`, with
+    /// `aggregate_seq` = `seq`. Returns the event id.
+    pub async fn publish<E: events::Event>(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        seq: u64,
+        event: &E,
+    ) -> String {
+        use prost::Message as _;
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, String::new());
+        let producer: FutureProducer = self.settings().producer("test-publisher").unwrap();
+        let payload = envelope.encode_to_vec();
+        producer
+            .send(
+                FutureRecord::to(E::TOPIC)
+                    .key(aggregate_id)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        envelope.event_id
+    }
+
+    /// Reads `topic` from the start, with a consumer group of its own, keeping each event
+    /// once (by id) when `keep` says so, until `enough` holds; fails after `deadline`.
+    pub async fn read(
+        &self,
+        topic: &str,
+        keep: impl Fn(&events::Envelope) -> bool,
+        enough: impl Fn(&[events::Envelope]) -> bool,
+        deadline: Duration,
+    ) -> Vec<events::Envelope> {
+        use prost::Message as _;
+        use rdkafka::Message as _;
+        use rdkafka::consumer::{Consumer, StreamConsumer};
+        let group = format!("reader-{}", Uuid::new_v4().simple());
+        let consumer: StreamConsumer = self
+            .settings()
+            .consumer_config(&group, &group)
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        let mut read: Vec<events::Envelope> = Vec::new();
+        let until = Instant::now() + deadline;
+        while !enough(&read) {
+            assert!(
+                Instant::now() < until,
+                "timed out reading {topic}: {} events",
+                read.len()
+            );
+            if let Ok(Ok(message)) =
+                tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+            {
+                let envelope =
+                    events::Envelope::decode(message.payload().unwrap_or_default()).unwrap();
+                if keep(&envelope) && !read.iter().any(|seen| seen.event_id == envelope.event_id) {
+                    read.push(envelope);
+                }
+            }
+        }
+        read
+    }
 }
 
 /// A `redis-server` of the test's own, on a free port, that the test may stop and restart.

@@ -8,10 +8,6 @@ use fulfilment::startup::Application;
 use platform::auth::{Authenticator, Role};
 use platform::config::Layers;
 use platform::testing::{TestBroker, eventually};
-use prost::Message as _;
-use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -25,7 +21,6 @@ pub struct TestApp {
     pub broker: TestBroker,
     pub admin_token: String,
     pub authenticator: Authenticator,
-    producer: FutureProducer,
     seqs: Mutex<HashMap<(String, Uuid), u64>>,
 }
 
@@ -110,14 +105,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let admin_token = authenticator
         .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
         .unwrap();
-    let producer = broker.settings().producer("fulfilment-test").unwrap();
     TestApp {
         address,
         client: Client::new(),
         broker,
         admin_token,
         authenticator,
-        producer,
         seqs: Mutex::new(HashMap::new()),
     }
 }
@@ -197,16 +190,9 @@ impl TestApp {
             *seq += 1;
             *seq
         };
-        let envelope = Envelope::wrap(event, order_id.to_string(), seq, producer, String::new());
-        let key = order_id.to_string();
-        let payload = envelope.encode_to_vec();
-        self.producer
-            .send(
-                FutureRecord::to(E::TOPIC).key(&key).payload(&payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
+        self.broker
+            .publish(producer, &order_id.to_string(), seq, event)
+            .await;
     }
 
     /// The order service places and confirms an order for pickup at `pincode` tomorrow.
@@ -286,32 +272,15 @@ impl TestApp {
         order_id: Uuid,
         enough: impl Fn(&[Envelope]) -> bool,
     ) -> Vec<Envelope> {
-        let group = format!("reader-{}", Uuid::new_v4().simple());
-        let consumer: StreamConsumer = self
-            .broker
-            .settings()
-            .consumer_config(&group, &group)
-            .create()
-            .unwrap();
-        consumer
-            .subscribe(&[events::topics::FULFILMENT_EVENTS])
-            .unwrap();
-        let mut read: Vec<Envelope> = Vec::new();
-        let until = std::time::Instant::now() + SETTLE;
-        while !enough(&read) {
-            assert!(std::time::Instant::now() < until, "timed out: {read:?}");
-            if let Ok(Ok(message)) =
-                tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-            {
-                let envelope = Envelope::decode(message.payload().unwrap_or_default()).unwrap();
-                if envelope.aggregate_id == order_id.to_string()
-                    && !read.iter().any(|seen| seen.event_id == envelope.event_id)
-                {
-                    read.push(envelope);
-                }
-            }
-        }
-        read
+        let order = order_id.to_string();
+        self.broker
+            .read(
+                events::topics::FULFILMENT_EVENTS,
+                |envelope| envelope.aggregate_id == order,
+                enough,
+                SETTLE,
+            )
+            .await
     }
 }
 
