@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod redis;
 pub mod sequencer;
+pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -124,12 +124,7 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, finishing in-flight requests within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        // The batch in flight is finished and flushed; the rest waits in the outbox.
-        self.background.shutdown(self.grace).await;
-        if let Err(error) = self.db.close().await {
-            tracing::warn!(%error, "closing the database pool failed");
-        }
-        result
+        platform::startup::run_until_stopped(self.server, self.background, self.db, self.grace)
+            .await
     }
 }

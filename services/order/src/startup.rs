@@ -32,25 +32,7 @@ use crate::store::OrderStore;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("the database is unavailable: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error("the sequencer cannot be set up: {0}")]
-    Sequencer(#[from] platform::sequencer::SequencerError),
-    #[error("metrics could not be registered: {0}")]
-    Metrics(#[from] prometheus::Error),
-    #[error("the HTTP server could not start: {0}")]
-    Http(#[from] std::io::Error),
-    #[error("the HTTP client could not be built: {0}")]
-    HttpClient(#[from] reqwest::Error),
-    #[error("the outbox relay could not start: {0}")]
-    Relay(#[from] platform::outbox::RelayBuildError),
-    #[error("the consumer could not start: {0}")]
-    Consumer(#[from] platform::consumer::ConsumerError),
-    #[error("the broker client could not be created: {0}")]
-    Broker(#[from] rdkafka::error::KafkaError),
-}
+pub use platform::startup::StartupError;
 
 pub struct Application {
     port: u16,
@@ -202,11 +184,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM or [`Application::handle`] stops it, finishing in-flight
     /// requests, then stops the background work in order.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.background.shutdown(self.grace).await;
-        if let Err(error) = self.db.close().await {
-            tracing::warn!(%error, "closing the database pool failed");
-        }
-        result
+        platform::startup::run_until_stopped(self.server, self.background, self.db, self.grace)
+            .await
     }
 }

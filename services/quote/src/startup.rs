@@ -16,7 +16,6 @@ use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
 use platform::redis::RedisHandle;
-use platform::sequencer::SequencerError;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
 
@@ -28,27 +27,7 @@ use crate::quoting::QuoteState;
 use crate::routes;
 use crate::store::SeaQuoteStore;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("the database is unavailable: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error("Redis is configured but unavailable: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("the sequencer could not be created: {0}")]
-    Sequencer(#[from] SequencerError),
-    #[error("metrics could not be registered: {0}")]
-    Metrics(#[from] prometheus::Error),
-    #[error("the HTTP server could not start: {0}")]
-    Http(#[from] std::io::Error),
-    #[error("the catalog client could not be created: {0}")]
-    CatalogClient(#[from] reqwest::Error),
-    #[error("the outbox relay could not start: {0}")]
-    Relay(#[from] platform::outbox::RelayBuildError),
-    #[error("the catalog.events consumer could not start: {0}")]
-    Consumer(#[from] platform::consumer::ConsumerError),
-    #[error("the broker client could not be created: {0}")]
-    Broker(#[from] rdkafka::error::KafkaError),
-}
+pub use platform::startup::StartupError;
 
 pub struct Application {
     port: u16,
@@ -167,12 +146,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, finishing in-flight requests within the grace period,
     /// then stops the consumer and the relay and closes the database.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        // Consumers commit what they finished, then the relay flushes its batch in flight.
-        self.background.shutdown(self.grace).await;
-        if let Err(error) = self.db.close().await {
-            tracing::warn!(%error, "closing the database pool failed");
-        }
-        result
+        platform::startup::run_until_stopped(self.server, self.background, self.db, self.grace)
+            .await
     }
 }
