@@ -1,14 +1,17 @@
 # The README's two commands are `make run` and `make test`; everything else is a helper.
 
 CARGO ?= cargo
+CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
 .PHONY: run test lint test-postgres test-sqlite bench bench-catalog bench-backbone bench-order benchmarks-file build migrate seed token clean-test-databases
 
-## Run the catalog on SQLite with seed data, on http://127.0.0.1:8081, printing an admin token.
+## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
+## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
 run:
-	$(CARGO) run -p catalog -- dev
+	$(CARGO) build -p recommerce
+	$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce dev
 
 ## Everything CI checks: formatting, lints, all tests on PostgreSQL, the database-facing suites again on SQLite.
 test: lint clean-test-databases test-postgres test-sqlite
@@ -27,7 +30,7 @@ test-sqlite:
 bench: bench-catalog bench-backbone bench-order
 
 bench-catalog:
-	$(CARGO) bench -p catalog --bench browse > benchmarks/catalog.md.new
+	$(CARGO) bench -p recommerce --bench browse > benchmarks/catalog.md.new
 	mv benchmarks/catalog.md.new benchmarks/catalog.md
 	@$(MAKE) --no-print-directory benchmarks-file
 
@@ -50,14 +53,14 @@ build:
 	$(CARGO) build --workspace
 
 migrate:
-	$(CARGO) run -p catalog -- migrate
+	$(CARGO) run -q -p recommerce -- migrate
 
 seed:
-	$(CARGO) run -p catalog -- seed
+	$(CARGO) run -q -p recommerce -- seed
 
-## make token ROLE=shopper  (dev secret; set APP_AUTH__JWT_SECRET for another)
+## make token ROLE=partner PARTNER=<uuid>  (dev secret; set APP_AUTH__JWT_SECRET for another)
 token:
-	APP_PROFILE=$${APP_PROFILE:-dev} $(CARGO) run -q -p catalog -- token --role $(or $(ROLE),admin)
+	APP_PROFILE=$${APP_PROFILE:-dev} $(CARGO) run -q -p recommerce -- token --role $(or $(ROLE),admin) $(if $(PARTNER),--partner $(PARTNER))
 
 clean-test-databases:
 	@bash scripts/drop-test-databases.sh

@@ -55,17 +55,20 @@ impl Background {
         });
     }
 
-    /// Stops everything within about `grace`.
+    /// Stops everything within `grace` in total: an orchestrator's kill deadline is one
+    /// number, so a slow consumer must not push the relay's flush past it.
     pub async fn shutdown(self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         for consumer in self.consumers {
-            consumer.shutdown(grace).await;
+            consumer.shutdown(left()).await;
         }
         for group in [self.loops, self.relays] {
             for task in &group {
                 task.stop.cancel();
             }
             for task in group {
-                match tokio::time::timeout(grace, task.handle).await {
+                match tokio::time::timeout_at(deadline, task.handle).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => tracing::warn!(task = task.name, %error, "ended abnormally"),
                     Err(_) => {

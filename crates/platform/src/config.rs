@@ -161,6 +161,19 @@ impl Layers {
         Self::load_from(service, file, true)
     }
 
+    /// Only what the operator supplied (file, then `APP_*`), without defaults: what a
+    /// configuration check holds against the keys a service knows.
+    pub fn supplied(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let file = file.or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from));
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        Ok(Self {
+            raw: builder.add_source(environment_source()).build()?,
+        })
+    }
+
     /// Defaults only (plus an optional file): for tests that must not see the environment.
     pub fn defaults(service: ServiceDefaults) -> Result<Self, ConfigError> {
         Self::load_from(service, None, false)
@@ -193,11 +206,7 @@ impl Layers {
             builder = builder.add_source(config::File::from(path).required(true));
         }
         if environment {
-            builder = builder.add_source(
-                config::Environment::with_prefix(ENV_PREFIX)
-                    .prefix_separator("_")
-                    .separator("__"),
-            );
+            builder = builder.add_source(environment_source());
         }
         Ok(Self {
             raw: builder.build()?,
@@ -219,6 +228,16 @@ impl Layers {
         settings.validated()
     }
 
+    /// A section without defaults of its own (the edge reads `http` and `telemetry` alone).
+    pub fn required<T: DeserializeOwned>(&self, key: &str) -> Result<T, ConfigError> {
+        Ok(self.raw.get::<T>(key)?)
+    }
+
+    /// Everything as loaded, for tools that inspect keys rather than read settings.
+    pub fn raw(&self) -> &config::Config {
+        &self.raw
+    }
+
     /// A service's own section, e.g. `catalog`. Missing keys fall back to `T::default()`.
     pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ConfigError> {
         match self.raw.get::<T>(key) {
@@ -227,6 +246,12 @@ impl Layers {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+fn environment_source() -> config::Environment {
+    config::Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator("_")
+        .separator("__")
 }
 
 fn is_unset(value: Option<&SecretString>) -> bool {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 
@@ -38,9 +38,83 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(options).await
 }
 
-/// Runs pending migrations of `M`.
+/// Any constant works as long as every instance of every service agrees on it: each
+/// service has its own database, so one key never makes two services wait for each other.
+const MIGRATION_LOCK_KEY: i64 = 0x7265_636f_6d6d_6572; // "recommer"
+
+/// Runs pending migrations of `M`. On PostgreSQL several instances may start at once (a
+/// rolling update, `replicas: 2`): a session advisory lock makes them take turns, so the
+/// second finds the schema current instead of racing the first on `CREATE TABLE`.
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
-    M::up(db, None).await
+    let Some(pool) = postgres_pool(db) else {
+        return M::up(db, None).await;
+    };
+    let mut holder = pool.acquire().await.map_err(sqlx_error)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut *holder)
+        .await
+        .map_err(sqlx_error)?;
+    let result = M::up(db, None).await;
+    let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut *holder)
+        .await;
+    if let Err(error) = unlocked {
+        // Closing the session releases the lock anyway; make sure it is not pooled.
+        tracing::warn!(%error, "releasing the migration lock failed");
+        holder.detach();
+    }
+    result
+}
+
+fn postgres_pool(db: &DatabaseConnection) -> Option<&sea_orm::sqlx::PgPool> {
+    match db {
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            Some(db.get_postgres_connection_pool())
+        }
+        _ => None,
+    }
+}
+
+fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Custom(format!("migration lock: {error}"))
+}
+
+/// The URL of database `name` on the server of `server_url`, created if it does not exist.
+/// The dev run uses it to give each service its own database on one PostgreSQL.
+pub async fn ensure_postgres_database(server_url: &str, name: &str) -> Result<String, DbErr> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(DbErr::Custom(format!(
+            "`{name}` is not a plain database name"
+        )));
+    }
+    let (base, _) = server_url
+        .split('?')
+        .next()
+        .and_then(|url| url.rsplit_once('/'))
+        .filter(|(base, _)| base.contains("://"))
+        .ok_or_else(|| DbErr::Custom("a PostgreSQL URL needs a database path".to_owned()))?;
+    let server = Database::connect(server_url).await?;
+    let exists = server
+        .query_one(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        server
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+    }
+    server.close().await?;
+    Ok(format!("{base}/{name}"))
 }
 
 fn ensure_sqlite_directory(url: &str) {

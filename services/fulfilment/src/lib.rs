@@ -9,6 +9,7 @@ pub mod error;
 pub mod migrations;
 pub mod quote_client;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod workers;

@@ -7,7 +7,6 @@
 mod admin;
 mod bad_input;
 mod browse;
-mod cli;
 mod health;
 mod helpers;
 mod openapi;

@@ -1,5 +1,6 @@
-//! `make bench`: browse throughput, latency and memory of the real `catalog` binary on
-//! PostgreSQL, with and without the Redis read-through cache, and ETag revalidation.
+//! `make bench`: browse throughput, latency and memory of the catalog, run as the real
+//! `recommerce serve catalog` process on PostgreSQL, with and without the Redis read-through
+//! cache, and ETag revalidation.
 //!
 //! The baseline is measured in the same run, on the same machine and data: device detail
 //! read straight from the database. Every other row is a ratio to it, so the figures compare
@@ -57,9 +58,9 @@ async fn start(database_url: &str, redis_url: Option<&str>, client: &reqwest::Cl
         .local_addr()
         .unwrap()
         .port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_catalog"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_recommerce"));
     command
-        .arg("serve")
+        .args(["serve", "catalog"])
         .env("APP_PROFILE", "test")
         .env(
             "APP_AUTH__JWT_SECRET",
@@ -257,7 +258,7 @@ async fn main() {
     );
     println!("- machine: {}", platform::testing::machine_description());
     println!(
-        "- setup: release build of `catalog serve` on PostgreSQL with the seed catalog ({} devices); \
+        "- setup: release build of `recommerce serve catalog` on PostgreSQL with the seed catalog ({} devices); \
          {REQUESTS} GETs per row after {WARMUP} warm-up, {CONCURRENCY} concurrent connections, \
          client on the same machine\n",
         ids.len()

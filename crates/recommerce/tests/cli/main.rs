@@ -1,0 +1,8 @@
+//! The `recommerce` binary as operators and orchestrators meet it: real processes, real
+//! signals, real PostgreSQL, Redis and a Kafka-protocol broker over TCP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod operator;
+mod shutdown;
