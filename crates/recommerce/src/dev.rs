@@ -104,10 +104,19 @@ pub async fn run(
     for service in ServiceName::ALL {
         layers.push((
             service,
-            Layers::load(service.defaults(), config_file.clone())?,
+            Layers::load(service.defaults(), config_file.clone())?.set("profile", "dev")?,
         ));
     }
-    let telemetry = layers[0].1.base()?.telemetry;
+    // The banner is what a developer reads first; service logs start at warnings unless
+    // APP_TELEMETRY__LOG_LEVEL asks for more.
+    let mut telemetry = layers[0].1.base()?.telemetry;
+    if Layers::supplied(config_file.clone())?
+        .raw()
+        .get::<String>("telemetry.log_level")
+        .is_err()
+    {
+        telemetry.log_level = "warn".to_owned();
+    }
     let _telemetry = platform::telemetry::init("recommerce-dev", &telemetry)?;
 
     let (broker, brokers) = match &args.kafka {
@@ -136,7 +145,6 @@ pub async fn run(
             ),
         };
         let service_layers = service_layers
-            .set("profile", "dev")?
             .set("http.host", args.host.clone())?
             .set("http.port", i64::from(args.port(service)))?
             .set("database.url", database_url)?
