@@ -1,6 +1,9 @@
 //! Liveness says "the process answers"; readiness says "it can do useful work", so it checks
 //! exactly the dependencies this instance was configured with and nothing else. k8s routes
 //! traffic by readiness and restarts by liveness, so liveness must never check dependencies.
+//! The broker is advisory: every write leaves through the outbox, so an instance whose broker is
+//! down still accepts work, and taking it out of rotation would break the promise that orders
+//! are accepted while Kafka is down. It is reported as `degraded`, never as not ready.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,35 +25,53 @@ pub trait ReadinessCheck: Send + Sync {
 
 #[derive(Clone, Default)]
 pub struct HealthChecks {
-    checks: Vec<Arc<dyn ReadinessCheck>>,
+    checks: Vec<(Arc<dyn ReadinessCheck>, Necessity)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Necessity {
+    Required,
+    Advisory,
 }
 
 impl HealthChecks {
+    /// A dependency without which requests fail: when it is down the instance is not ready.
     pub fn with(mut self, check: impl ReadinessCheck + 'static) -> Self {
-        self.checks.push(Arc::new(check));
+        self.checks.push((Arc::new(check), Necessity::Required));
+        self
+    }
+
+    /// A dependency that is reported but does not take the instance out of rotation.
+    pub fn with_advisory(mut self, check: impl ReadinessCheck + 'static) -> Self {
+        self.checks.push((Arc::new(check), Necessity::Advisory));
         self
     }
 
     /// Runs every check concurrently; `Err` lists each dependency's status.
     pub async fn run(&self) -> Result<Map<String, Value>, Map<String, Value>> {
-        let results = futures_util::future::join_all(self.checks.iter().map(|check| async {
-            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(error),
-                Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
-            };
-            (check.name(), outcome)
-        }))
-        .await;
+        let results =
+            futures_util::future::join_all(self.checks.iter().map(|(check, necessity)| async {
+                let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(error),
+                    Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+                };
+                (check.name(), *necessity, outcome)
+            }))
+            .await;
         let mut statuses = Map::new();
         let mut healthy = true;
-        for (name, outcome) in results {
-            let status = match outcome {
-                Ok(()) => "ok".to_owned(),
-                Err(error) => {
+        for (name, necessity, outcome) in results {
+            let status = match (outcome, necessity) {
+                (Ok(()), _) => "ok".to_owned(),
+                (Err(error), Necessity::Required) => {
                     healthy = false;
                     tracing::warn!(dependency = name, %error, "readiness check failed");
                     format!("unavailable: {error}")
+                }
+                (Err(error), Necessity::Advisory) => {
+                    tracing::warn!(dependency = name, %error, "advisory dependency is down");
+                    format!("degraded: {error}")
                 }
             };
             statuses.insert(name.to_owned(), Value::String(status));
@@ -85,7 +106,8 @@ impl ReadinessCheck for RedisCheck {
 pub struct HealthStatus {
     /// `ok` for liveness, `ready` for readiness.
     pub status: &'static str,
-    /// Per dependency: `ok` or `unavailable: <reason>`.
+    /// Per dependency: `ok`, `unavailable: <reason>` (not ready) or `degraded: <reason>`
+    /// (advisory dependency down; still ready).
     #[schema(value_type = Object)]
     pub checks: Map<String, Value>,
 }

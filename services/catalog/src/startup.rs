@@ -71,7 +71,7 @@ impl Application {
         let mut background = Background::new();
         if kafka.is_configured() {
             kafka.ensure_topics_in_background(&[events::topics::CATALOG_EVENTS]);
-            health = health.with(KafkaCheck::new(kafka)?);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,

@@ -67,7 +67,7 @@ impl Application {
                 events::topics::PARTNER_EVENTS,
                 events::topics::FULFILMENT_EVENTS,
             ]);
-            health = health.with(KafkaCheck::new(kafka)?);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,

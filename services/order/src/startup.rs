@@ -74,7 +74,7 @@ impl Application {
                 events::topics::ORDER_EVENTS,
                 events::topics::FULFILMENT_EVENTS,
             ]);
-            health = health.with(KafkaCheck::new(kafka)?);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,

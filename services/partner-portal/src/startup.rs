@@ -57,7 +57,7 @@ impl Application {
                 events::topics::FULFILMENT_EVENTS,
                 events::topics::PARTNER_EVENTS,
             ]);
-            health = health.with(KafkaCheck::new(kafka)?);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,

@@ -58,7 +58,7 @@ impl Application {
                 events::topics::QUOTE_EVENTS,
                 events::topics::CATALOG_EVENTS,
             ]);
-            health = health.with(KafkaCheck::new(kafka)?);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
             background.relay(OutboxRelay::new(
                 db.clone(),
                 kafka,

@@ -67,6 +67,23 @@ async fn an_order_is_accepted_while_quote_and_the_broker_are_down_and_its_event_
     assert_eq!(timeline["items"][0]["event"], "OrderPlaced");
     assert_eq!(timeline["items"][0]["seq"], 1);
     assert_eq!(timeline["items"][0]["status"], "received");
+
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "a broker outage must not take the order service out of rotation"
+    );
+    let ready: Value = ready.json().await.unwrap();
+    if broker.embedded().is_some() {
+        let status = ready["checks"]["broker"].as_str().unwrap_or_default();
+        assert!(status.starts_with("degraded"), "{ready}");
+    }
 }
 
 #[tokio::test]
