@@ -54,8 +54,12 @@ pub enum Command {
         #[arg(value_enum)]
         service: Option<ServiceName>,
     },
-    /// Load the seed catalog and seed partners (idempotent).
-    Seed,
+    /// Load the seed catalog and seed partners (idempotent), into one service's database or,
+    /// without a service, into every service's default database.
+    Seed {
+        #[arg(value_enum)]
+        service: Option<ServiceName>,
+    },
     /// Print a signed HS256 token (auth.jwt_secret; the dev secret in the dev profile).
     Token {
         #[arg(long, value_enum)]
@@ -163,8 +167,9 @@ pub async fn run(cli: Cli, started_at: Instant) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed => {
-            for service in ServiceName::ALL {
+        Command::Seed { service } => {
+            let chosen = service.map_or(ServiceName::ALL.to_vec(), |service| vec![service]);
+            for service in chosen {
                 let layers = Layers::load(service.defaults(), file.clone())?;
                 if let Some(report) = services::seed(service, &layers).await? {
                     println!("{report}");

@@ -225,3 +225,25 @@ fn seeding_twice_creates_the_seed_data_once() {
     assert!(workdir.join("data/catalog.db").exists());
     assert!(workdir.join("data/fulfilment.db").exists());
 }
+
+#[test]
+fn seeding_one_service_touches_only_that_services_database() {
+    let workdir = std::env::temp_dir().join(format!("seed-one-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let output = recommerce()
+        .args(["seed", "fulfilment"])
+        .current_dir(&workdir)
+        .env("APP_PROFILE", "dev")
+        .env("APP_TELEMETRY__LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("fulfilment: 2 partners created"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("catalog"), "{stdout}");
+    assert!(workdir.join("data/fulfilment.db").exists());
+    assert!(!workdir.join("data/catalog.db").exists());
+}
