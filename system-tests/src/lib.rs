@@ -419,6 +419,17 @@ impl Marketplace {
     /// Registers a partner with fulfilment (the admin's back office) and gives it a portal
     /// user with a token issued by the portal.
     pub async fn partner(&self, name: &str, kind: &str, pincodes: &[&str]) -> Partner {
+        self.partner_with_capacity(name, kind, pincodes, 50).await
+    }
+
+    /// As [`Marketplace::partner`], holding up to `daily_capacity` jobs a day.
+    pub async fn partner_with_capacity(
+        &self,
+        name: &str,
+        kind: &str,
+        pincodes: &[&str],
+        daily_capacity: i64,
+    ) -> Partner {
         let platform = &self.platform;
         let response = platform
             .http
@@ -428,7 +439,7 @@ impl Marketplace {
                 "name": name,
                 "kind": kind,
                 "pincodes": pincodes,
-                "daily_capacity": 50,
+                "daily_capacity": daily_capacity,
             }))
             .send()
             .await

@@ -10,3 +10,4 @@ mod partner_reports;
 mod quote_locking;
 mod sequencing;
 mod trade_in;
+mod two_instances;
