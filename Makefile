@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite bench bench-catalog bench-backbone bench-order benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-order benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -13,8 +13,9 @@ run:
 	$(CARGO) build -p recommerce
 	$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce dev
 
-## Everything CI checks: formatting, lints, all tests on PostgreSQL, the database-facing suites again on SQLite.
-test: lint clean-test-databases test-postgres test-sqlite
+## Everything CI checks: formatting, lints, all tests on PostgreSQL, the database-facing suites
+## again on SQLite, the compose file and k8s overlays, and `make run` in a fresh clone.
+test: lint clean-test-databases test-postgres test-sqlite check-deploy test-fresh-clone
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,6 +26,16 @@ test-postgres:
 
 test-sqlite:
 	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api -p fulfilment --test api -p partner-portal --test api
+
+## Renders and schema-validates both k8s overlays, checks docker-compose.yml, and runs
+## `recommerce config check` on every component's environment (Python deps go to a venv).
+check-deploy:
+	$(CARGO) build -p recommerce
+	RECOMMERCE_BIN=$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce python3 scripts/check_deploy.py
+
+## Clones the repository into a temp dir, runs `make run` there, and trades a device in through the edge.
+test-fresh-clone:
+	python3 scripts/fresh_clone_check.py
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
 bench: bench-catalog bench-backbone bench-order
