@@ -153,6 +153,27 @@ def trade_in(edge, tokens):
         raise SystemExit(f"FAIL: unrouted path answered {body}")
 
 
+def dev_memory(group):
+    """VmRSS and VmHWM (peak) in MiB of the `recommerce` process in process group `group`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as comm:
+                name = comm.read().strip()
+            if int(fields[2]) != group or name != "recommerce":
+                continue
+            with open(f"/proc/{entry}/status") as status:
+                values = dict(line.split(":", 1) for line in status if ":" in line)
+            mib = lambda key: int(values[key].split()[0]) / 1024
+            return mib("VmRSS"), mib("VmHWM")
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return None
+
+
 def main():
     workdir = tempfile.mkdtemp(prefix="recommerce-fresh-clone-")
     clone = os.path.join(workdir, "recommerce")
@@ -187,6 +208,10 @@ def main():
         print(f"  `make run` ready after {time.monotonic() - started:.0f} s (build included; "
               f"the platform itself in {ready} s); edge {edge}")
         trade_in(edge, tokens)
+        memory = dev_memory(process.pid)
+        if memory:
+            print(f"  memory of `recommerce dev` after the trade-in: RSS {memory[0]:.0f} MiB "
+                  f"(peak {memory[1]:.0f} MiB)")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
