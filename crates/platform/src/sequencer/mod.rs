@@ -146,7 +146,8 @@ pub fn from_settings(
         .filter(|url| !url.expose_secret().trim().is_empty())
     {
         Some(url) => {
-            let prefix = format!("{}{scope}:seq:", redis.key_prefix);
+            // `<prefix>:<scope>`; the sequencer adds `:seq:…` itself.
+            let prefix = format!("{}:{scope}", redis.key_prefix.trim_end_matches(':'));
             let ttl = Duration::from_millis(settings.lease_ttl_ms);
             Ok(Arc::new(RedisSequencer::new(
                 url.expose_secret(),
