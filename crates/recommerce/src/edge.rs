@@ -194,7 +194,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let server = platform::http::serve(listener, parts, move |config| {
         config
             .app_data(forwarder.clone())
-            .route("/v1/{tail:.*}", web::to(forward));
+            .route("/v1/{tail}*", web::to(forward));
     })?;
     let handle = server.handle();
     Ok(Started {
