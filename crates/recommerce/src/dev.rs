@@ -46,9 +46,13 @@ pub struct DevArgs {
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka: Option<String>,
     /// A PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres); each
-    /// service gets its own database `recommerce_<service>` there instead of SQLite.
+    /// service gets its own database `<postgres-prefix>_<service>` there instead of SQLite,
+    /// created if missing.
     #[arg(long, env = "RECOMMERCE_POSTGRES_URL")]
     pub postgres: Option<String>,
+    /// The first part of those database names, so two dev runs can share a server.
+    #[arg(long, env = "RECOMMERCE_POSTGRES_PREFIX", default_value = "recommerce")]
+    pub postgres_prefix: String,
 }
 
 impl DevArgs {
@@ -135,7 +139,11 @@ pub async fn run(
     for (service, service_layers) in layers {
         let database_url = match &args.postgres {
             Some(server) => {
-                let name = format!("recommerce_{}", service.name().replace('-', "_"));
+                let name = format!(
+                    "{}_{}",
+                    args.postgres_prefix,
+                    service.name().replace('-', "_")
+                );
                 platform::db::ensure_postgres_database(server, &name).await?
             }
             None => format!(

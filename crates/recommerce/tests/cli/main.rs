@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod dev;
 mod helpers;
 mod operator;
 mod shutdown;
