@@ -364,6 +364,22 @@ impl Platform {
     }
 }
 
+/// The single integer `sql` selects from a service's database, e.g. a `COUNT(*)`.
+pub async fn query_count(database_url: &str, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(database_url).await.unwrap();
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    db.close().await.ok();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
 /// Waits until `condition` holds, for checks that need no I/O.
 pub async fn eventually_true(what: &str, condition: impl Fn() -> bool) {
     eventually(SETTLE, what, || std::future::ready(condition())).await;

@@ -154,23 +154,12 @@ async fn wait_for_handled(
     order: &system_tests::Service,
     id: Uuid,
 ) -> Vec<(i64, String, String)> {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let db = Database::connect(&order.database_url).await.unwrap();
     let sql = format!(
         "SELECT COUNT(*) FROM aggregate_progress WHERE aggregate_id = '{id}' AND last_seq >= 1"
     );
     eventually(SETTLE, "the order consumer recorded the event", || async {
-        let row = db
-            .query_one(Statement::from_string(
-                db.get_database_backend(),
-                sql.clone(),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap() == 1
+        system_tests::query_count(&order.database_url, &sql).await == 1
     })
     .await;
-    db.close().await.ok();
     platform.timeline(order, id).await
 }

@@ -8,9 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use futures_util::{StreamExt, stream};
 use platform::auth::Role;
 use platform::testing::eventually;
-use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::Value;
-use system_tests::{Marketplace, OrderOptions, SETTLE, Service};
+use system_tests::{Marketplace, OrderOptions, SETTLE, Service, query_count};
 use uuid::Uuid;
 
 const ORDERS: usize = 300;
@@ -108,16 +107,20 @@ async fn two_instances_of_order_and_fulfilment_take_300_orders_to_pickup_as_one_
     }
 
     assert_eq!(
-        count(&market.order, "SELECT COUNT(*) FROM orders").await,
+        query_count(&market.order.database_url, "SELECT COUNT(*) FROM orders").await,
         ORDERS as i64
     );
     assert_eq!(
-        count(&market.fulfilment, "SELECT COUNT(*) FROM trade_ins").await,
+        query_count(
+            &market.fulfilment.database_url,
+            "SELECT COUNT(*) FROM trade_ins"
+        )
+        .await,
         ORDERS as i64
     );
     assert_eq!(
-        count(
-            &market.fulfilment,
+        query_count(
+            &market.fulfilment.database_url,
             "SELECT COUNT(*) FROM jobs WHERE kind = 'pickup'"
         )
         .await,
@@ -125,8 +128,8 @@ async fn two_instances_of_order_and_fulfilment_take_300_orders_to_pickup_as_one_
         "one pickup job per order"
     );
     assert_eq!(
-        count(
-            &market.fulfilment,
+        query_count(
+            &market.fulfilment.database_url,
             "SELECT COUNT(DISTINCT order_id) FROM jobs WHERE kind = 'pickup'"
         )
         .await,
@@ -226,20 +229,6 @@ async fn accept_every_pickup(
         accepted.lock().unwrap().len() == orders.len()
     })
     .await;
-}
-
-async fn count(service: &Service, sql: &str) -> i64 {
-    let db = Database::connect(&service.database_url).await.unwrap();
-    let row = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    db.close().await.ok();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 /// What an instance's consumers have finished, by its own `/metrics`.

@@ -13,6 +13,12 @@ fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The command failed, and its message names `what` (the key, variable or flag to fix).
+fn assert_fails_naming(output: &std::process::Output, what: &str) {
+    assert!(!output.status.success());
+    assert!(stderr_of(output).contains(what), "{}", stderr_of(output));
+}
+
 #[test]
 fn help_lists_every_command() {
     let output = recommerce().arg("--help").output().unwrap();
@@ -41,12 +47,7 @@ fn a_bad_setting_stops_a_service_with_the_key_it_names() {
         .env("APP_HTTP__PORT", "eighty")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr_of(&output).contains("http.port"),
-        "{}",
-        stderr_of(&output)
-    );
+    assert_fails_naming(&output, "http.port");
 }
 
 #[test]
@@ -57,12 +58,7 @@ fn production_refuses_to_start_with_the_dev_secret() {
         .env("APP_AUTH__JWT_SECRET", platform::config::DEV_JWT_SECRET)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr_of(&output).contains("APP_AUTH__JWT_SECRET"),
-        "{}",
-        stderr_of(&output)
-    );
+    assert_fails_naming(&output, "APP_AUTH__JWT_SECRET");
 }
 
 #[test]
@@ -72,12 +68,7 @@ fn a_partner_token_needs_the_partner_it_acts_for() {
         .env("APP_PROFILE", "dev")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr_of(&output).contains("--partner"),
-        "{}",
-        stderr_of(&output)
-    );
+    assert_fails_naming(&output, "--partner");
 }
 
 #[tokio::test]
@@ -110,12 +101,7 @@ fn the_configuration_check_names_a_misspelt_variable() {
         .env("APP_ORDER__QUOTE_ULR", "http://quote:8080")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr_of(&output).contains("APP_ORDER__QUOTE_ULR"),
-        "{}",
-        stderr_of(&output)
-    );
+    assert_fails_naming(&output, "APP_ORDER__QUOTE_ULR");
 }
 
 #[test]
@@ -147,12 +133,7 @@ fn the_configuration_check_rejects_an_invalid_value() {
         .env("APP_EDGE__ORDER_URL", "order:8080")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr_of(&output).contains("edge.order_url"),
-        "{}",
-        stderr_of(&output)
-    );
+    assert_fails_naming(&output, "edge.order_url");
 }
 
 #[tokio::test]
