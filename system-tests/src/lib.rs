@@ -271,20 +271,11 @@ impl Platform {
         key: &str,
         quote_id: &str,
     ) -> Response {
-        let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
         self.http
             .post(order.url("/v1/orders"))
             .bearer_auth(shopper)
             .header("Idempotency-Key", key)
-            .json(&json!({
-                "quote_id": quote_id,
-                "pickup": {
-                    "address": "12 MG Road, Bengaluru",
-                    "pincode": "560001",
-                    "slot": {"date": tomorrow.to_string(), "window": "morning"}
-                },
-                "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
-            }))
+            .json(&order_body(quote_id))
             .send()
             .await
             .unwrap()
@@ -362,6 +353,35 @@ impl Platform {
     ) -> Vec<Envelope> {
         self.broker.read(topic, |_| true, enough, SETTLE).await
     }
+}
+
+/// A valid order for `quote_id`: a pickup tomorrow morning in 560001, paid out by UPI.
+pub fn order_body(quote_id: &str) -> Value {
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    json!({
+        "quote_id": quote_id,
+        "pickup": {
+            "address": "12 MG Road, Bengaluru",
+            "pincode": "560001",
+            "slot": {"date": tomorrow.to_string(), "window": "morning"}
+        },
+        "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
+    })
+}
+
+/// `(aggregate_seq, event_type)` of each aggregate's envelopes, in the order they were read.
+pub fn events_by_aggregate(
+    read: &[Envelope],
+) -> std::collections::HashMap<String, Vec<(u64, String)>> {
+    let mut published: std::collections::HashMap<String, Vec<(u64, String)>> =
+        std::collections::HashMap::new();
+    for envelope in read {
+        published
+            .entry(envelope.aggregate_id.clone())
+            .or_default()
+            .push((envelope.aggregate_seq, envelope.event_type.clone()));
+    }
+    published
 }
 
 /// The single integer `sql` selects from a service's database, e.g. a `COUNT(*)`.

@@ -132,13 +132,7 @@ async fn a_cancel_racing_a_pickup_schedule_ends_as_if_they_ran_one_after_the_oth
     let read = platform
         .read_topic(events::topics::ORDER_EVENTS, |read| read.len() >= total)
         .await;
-    let mut published: HashMap<String, Vec<(u64, String)>> = HashMap::new();
-    for envelope in read {
-        published
-            .entry(envelope.aggregate_id.clone())
-            .or_default()
-            .push((envelope.aggregate_seq, envelope.event_type.clone()));
-    }
+    let mut published = system_tests::events_by_aggregate(&read);
     for (id, expected) in expected_events {
         let mut events = published.remove(&id).unwrap();
         events.sort();

@@ -3,7 +3,7 @@
 //! its own HTTP server, processor, consumers and outbox relay, so every path that could
 //! double an effect or reorder an order's steps runs twice.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use futures_util::{StreamExt, stream};
 use platform::auth::Role;
@@ -150,13 +150,7 @@ async fn two_instances_of_order_and_fulfilment_take_300_orders_to_pickup_as_one_
             read.len() >= ORDERS * expected.len()
         })
         .await;
-    let mut published: HashMap<String, Vec<(u64, String)>> = HashMap::new();
-    for envelope in read {
-        published
-            .entry(envelope.aggregate_id.clone())
-            .or_default()
-            .push((envelope.aggregate_seq, envelope.event_type.clone()));
-    }
+    let mut published = system_tests::events_by_aggregate(&read);
     assert_eq!(published.len(), ORDERS);
     let expected_published: Vec<(u64, String)> = expected
         .iter()

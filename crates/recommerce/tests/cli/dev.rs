@@ -12,7 +12,9 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Running, recommerce};
+use system_tests::order_body;
+
+use crate::helpers::{Running, broker_process, recommerce};
 
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -47,22 +49,7 @@ async fn dev_runs_every_service_on_postgres_redis_and_a_broker_process_of_its_ow
     let workdir = std::env::temp_dir().join(format!("dev-infra-{run}"));
     std::fs::create_dir_all(&workdir).unwrap();
 
-    let address_file = workdir.join("broker.addr");
-    let _broker = Running(
-        recommerce()
-            .args(["broker", "--file", address_file.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    eventually(SETTLE, "the broker writes its address", || async {
-        std::fs::read_to_string(&address_file).is_ok_and(|address| address.ends_with('\n'))
-    })
-    .await;
-    let brokers = std::fs::read_to_string(&address_file)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (_broker, brokers) = broker_process(&workdir.join("broker.addr")).await;
 
     let redis_prefix = format!("dev-infra-{run}");
     let postgres_prefix = format!("test_dev_{run}");
@@ -149,22 +136,9 @@ async fn dev_runs_every_service_on_postgres_redis_and_a_broker_process_of_its_ow
             })),
         )
         .await;
-    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    let quote_id = quote["id"].as_str().unwrap();
     let order = edge
-        .call(
-            "POST",
-            "/v1/orders",
-            shopper,
-            Some(json!({
-                "quote_id": quote["id"],
-                "pickup": {
-                    "address": "12 MG Road, Bengaluru",
-                    "pincode": "560001",
-                    "slot": {"date": tomorrow.to_string(), "window": "morning"}
-                },
-                "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
-            })),
-        )
+        .call("POST", "/v1/orders", shopper, Some(order_body(quote_id)))
         .await;
     let order_id = order["id"].as_str().unwrap().to_owned();
 

@@ -70,3 +70,22 @@ pub async fn wait_until_ready(url: &str) {
     )
     .await;
 }
+
+/// `recommerce broker` writing its address to `file`; returns the process and the address.
+pub async fn broker_process(file: &std::path::Path) -> (Running, String) {
+    let running = Running(
+        recommerce()
+            .args(["broker", "--file", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    platform::testing::eventually(
+        Duration::from_secs(60),
+        "the broker's address file",
+        || async { std::fs::read_to_string(file).is_ok_and(|address| address.ends_with('\n')) },
+    )
+    .await;
+    let address = std::fs::read_to_string(file).unwrap().trim().to_owned();
+    (running, address)
+}

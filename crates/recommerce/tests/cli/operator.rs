@@ -1,13 +1,12 @@
 //! The operator's commands: settings errors, tokens, the configuration check, the broker,
 //! migrations and seed data.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use system_tests::{JWT_SECRET, Platform};
 
-use crate::helpers::{Running, recommerce};
+use crate::helpers::{broker_process, recommerce};
 
 fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -139,18 +138,7 @@ fn the_configuration_check_rejects_an_invalid_value() {
 #[tokio::test]
 async fn the_broker_command_writes_its_address_and_serves_every_topic() {
     let file = std::env::temp_dir().join(format!("broker-{}.addr", uuid::Uuid::new_v4()));
-    let running = Running(
-        recommerce()
-            .args(["broker", "--file", file.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    platform::testing::eventually(Duration::from_secs(30), "the address file", || async {
-        std::fs::read_to_string(&file).is_ok_and(|address| address.ends_with('\n'))
-    })
-    .await;
-    let address = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    let (running, address) = broker_process(&file).await;
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &address)
         .create()

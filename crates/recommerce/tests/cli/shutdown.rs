@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, Statement};
-use serde_json::{Value, json};
-use system_tests::{JWT_SECRET, Platform, SETTLE};
+use serde_json::Value;
+use system_tests::{JWT_SECRET, Platform, SETTLE, order_body};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -46,19 +46,6 @@ fn order_service(platform: &Platform, port: u16, database_url: &str, quote_url: 
         .spawn()
         .unwrap();
     Running(child)
-}
-
-fn order_body(quote_id: &str) -> Value {
-    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-    json!({
-        "quote_id": quote_id,
-        "pickup": {
-            "address": "12 MG Road, Bengaluru",
-            "pincode": "560001",
-            "slot": {"date": tomorrow.to_string(), "window": "morning"}
-        },
-        "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
-    })
 }
 
 /// What one request of the burst came back with.
