@@ -384,14 +384,21 @@ def check_references(overlay, docs, report):
         report.fail(overlay, "the recommerce-alerts ConfigMap is not rendered")
 
 
-def check_alerts(report):
+def load_yaml(report, relative):
+    """The parsed file, or None after reporting why it does not parse."""
     import yaml
 
-    where = ALERTS_FILE
     try:
-        document = yaml.safe_load((ROOT / ALERTS_FILE).read_text())
+        return yaml.safe_load((ROOT / relative).read_text()), True
     except (OSError, yaml.YAMLError) as error:
-        report.fail(where, f"does not parse: {error}")
+        report.fail(relative, f"does not parse: {error}")
+        return None, False
+
+
+def check_alerts(report):
+    where = ALERTS_FILE
+    document, parsed = load_yaml(report, ALERTS_FILE)
+    if not parsed:
         return 0, "not parsed"
     rules = {}
     for group in (document or {}).get("groups", []):
@@ -463,13 +470,9 @@ def builds_our_image(service):
 
 def check_compose(report):
     """Returns [(what, component, environment)] for the configuration check."""
-    import yaml
-
     where = COMPOSE_FILE
-    try:
-        document = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        report.fail(where, f"does not parse: {error}")
+    document, parsed = load_yaml(report, COMPOSE_FILE)
+    if not parsed:
         return [], 0
     services = (document or {}).get("services") or {}
     if not services:
