@@ -11,7 +11,7 @@ use actix_web::dev::ServerHandle;
 use events::{Envelope, Event};
 use platform::auth::{Authenticator, Role};
 use platform::config::{Layers, ServiceDefaults};
-use platform::testing::{TestBroker, eventually};
+use platform::testing::{RunningApp, TestBroker, eventually};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -20,18 +20,24 @@ pub const JWT_SECRET: &str = "system-test-secret-that-is-at-least-32-bytes";
 /// How long a scenario waits for the platform to settle before it fails.
 pub const SETTLE: Duration = Duration::from_secs(60);
 
-/// A running service: where it answers, and how to stop it.
+/// A running service: where it answers, and how to stop it. Dropped, it is killed at once
+/// (see [`RunningApp`]).
 pub struct Service {
+    running: std::sync::Mutex<Option<RunningApp>>,
+    handle: ServerHandle,
     pub address: String,
     pub port: u16,
     pub database_url: String,
-    handle: ServerHandle,
 }
 
 impl Service {
-    /// Stops it like an orchestrator would: in-flight requests finish, then it is gone.
+    /// Stops it like an orchestrator would: in-flight requests finish, its background work
+    /// stops, and it is gone, within the test settings' grace period; else the test fails.
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            running.stop().await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -129,9 +135,9 @@ impl Platform {
         let app = catalog::startup::Application::build(settings)
             .await
             .unwrap();
-        let (port, handle) = (app.port(), app.handle());
-        tokio::spawn(app.run_until_stopped());
-        service(port, handle, database_url)
+        let port = app.port();
+        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
+        service(port, running, database_url)
     }
 
     /// Quote on `port` (0: any) and `database_url` (a restart reuses both).
@@ -144,9 +150,9 @@ impl Platform {
         let app = quote_service::startup::Application::build(settings)
             .await
             .unwrap();
-        let (port, handle) = (app.port(), app.handle());
-        tokio::spawn(app.run_until_stopped());
-        service(port, handle, database_url.to_owned())
+        let port = app.port();
+        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
+        service(port, running, database_url.to_owned())
     }
 
     pub async fn order(&self, database_url: &str, options: OrderOptions) -> Service {
@@ -162,9 +168,9 @@ impl Platform {
             .unwrap();
         let settings = order::configuration::Settings::from_layers(&layers).unwrap();
         let app = order::startup::Application::build(settings).await.unwrap();
-        let (port, handle) = (app.port(), app.handle());
-        tokio::spawn(app.run_until_stopped());
-        service(port, handle, database_url.to_owned())
+        let port = app.port();
+        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
+        service(port, running, database_url.to_owned())
     }
 
     /// Fulfilment on `port` (0: any) and `database_url` (a restart reuses both), re-pricing
@@ -184,9 +190,9 @@ impl Platform {
         let app = fulfilment::startup::Application::build(settings)
             .await
             .unwrap();
-        let (port, handle) = (app.port(), app.handle());
-        tokio::spawn(app.run_until_stopped());
-        service(port, handle, database_url.to_owned())
+        let port = app.port();
+        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
+        service(port, running, database_url.to_owned())
     }
 
     /// The partner portal; webhooks may call loopback receivers (the scenarios' own).
@@ -203,9 +209,9 @@ impl Platform {
         let app = partner_portal::startup::Application::build(settings)
             .await
             .unwrap();
-        let (port, handle) = (app.port(), app.handle());
-        tokio::spawn(app.run_until_stopped());
-        service(port, handle, database_url.to_owned())
+        let port = app.port();
+        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
+        service(port, running, database_url.to_owned())
     }
 
     /// A seeded device: its first variant, and answers for the best and the worst condition.
@@ -414,13 +420,14 @@ pub struct Partner {
 }
 
 /// All five services on one broker and one Redis, the way a deployment runs them.
+/// The services come first: fields drop in order, so they are gone before the broker.
 pub struct Marketplace {
-    pub platform: Platform,
     pub catalog: Service,
     pub quote: Service,
     pub order: Service,
     pub fulfilment: Service,
     pub portal: Service,
+    pub platform: Platform,
 }
 
 impl Marketplace {
@@ -633,11 +640,12 @@ pub struct Device {
     pub worst: Value,
 }
 
-fn service(port: u16, handle: ServerHandle, database_url: String) -> Service {
+fn service(port: u16, running: RunningApp, database_url: String) -> Service {
     Service {
+        handle: running.server_handle(),
+        running: std::sync::Mutex::new(Some(running)),
         address: format!("http://127.0.0.1:{port}"),
         port,
         database_url,
-        handle,
     }
 }

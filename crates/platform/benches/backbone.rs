@@ -100,7 +100,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn bare_producer_rate(broker: &TestBroker) -> f64 {
-    let producer = broker.settings().producer("bench-bare").unwrap();
+    let producer = broker
+        .settings()
+        .producer("bench-bare")
+        .unwrap()
+        .into_inner();
     let payload = Envelope::wrap(&Tick { n: 0 }, "k", 0, "bench", "").encode_to_vec();
     // Connection and metadata set-up are not part of the rate.
     producer

@@ -58,21 +58,38 @@ impl Background {
     /// Stops everything within `grace` in total: an orchestrator's kill deadline is one
     /// number, so a slow consumer must not push the relay's flush past it.
     pub async fn shutdown(self, grace: Duration) {
-        let deadline = tokio::time::Instant::now() + grace;
-        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        for consumer in self.consumers {
-            consumer.shutdown(left()).await;
-        }
-        for group in [self.loops, self.relays] {
+        self.shutdown_by(tokio::time::Instant::now() + grace).await;
+    }
+
+    /// Stops everything by `deadline`, whatever is gone: a task still running then is
+    /// aborted (its unfinished work is redone by whoever runs it next; every write here is
+    /// one transaction and every event is deduplicated by id).
+    pub async fn shutdown_by(mut self, deadline: tokio::time::Instant) {
+        let consumers = std::mem::take(&mut self.consumers);
+        futures_util::future::join_all(
+            consumers
+                .into_iter()
+                .map(|consumer| consumer.shutdown_by(deadline)),
+        )
+        .await;
+        for group in [
+            std::mem::take(&mut self.loops),
+            std::mem::take(&mut self.relays),
+        ] {
             for task in &group {
                 task.stop.cancel();
             }
-            for task in group {
-                match tokio::time::timeout_at(deadline, task.handle).await {
+            for mut task in group {
+                match tokio::time::timeout_at(deadline, &mut task.handle).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => tracing::warn!(task = task.name, %error, "ended abnormally"),
                     Err(_) => {
-                        tracing::warn!(task = task.name, "did not stop within the grace period")
+                        tracing::warn!(
+                            task = task.name,
+                            "did not stop within the grace period; aborted"
+                        );
+                        task.handle.abort();
+                        let _ = tokio::time::timeout(ABORT_WAIT, task.handle).await;
                     }
                 }
             }
@@ -80,12 +97,29 @@ impl Background {
     }
 
     /// Simulates a crash: consumers commit nothing more, loops are aborted.
-    pub fn kill(self) {
-        for consumer in self.consumers {
+    pub fn kill(mut self) {
+        for consumer in std::mem::take(&mut self.consumers) {
             consumer.kill();
         }
-        for task in self.loops.into_iter().chain(self.relays) {
+        self.abort_all();
+    }
+
+    fn abort_all(&mut self) {
+        for task in self.loops.drain(..).chain(self.relays.drain(..)) {
+            task.stop.cancel();
             task.handle.abort();
         }
+    }
+}
+
+/// How long an aborted task may take to be dropped (it only has to reach an await point).
+const ABORT_WAIT: Duration = Duration::from_secs(1);
+
+/// Dropped without [`Background::shutdown`] (the service's future was dropped, a test
+/// ended): everything stops at once, as in a crash, instead of running on unowned.
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.consumers.clear();
+        self.abort_all();
     }
 }

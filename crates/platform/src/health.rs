@@ -147,7 +147,7 @@ pub async fn ready(checks: web::Data<HealthChecks>) -> Result<HttpResponse, ApiE
 
 /// The broker answers a metadata request.
 pub struct KafkaCheck {
-    producer: Arc<rdkafka::producer::BaseProducer>,
+    producer: Arc<crate::kafka::OffRuntime<rdkafka::producer::BaseProducer>>,
 }
 
 impl KafkaCheck {
@@ -157,7 +157,7 @@ impl KafkaCheck {
             .set("client.id", "readiness")
             .create()?;
         Ok(Self {
-            producer: Arc::new(producer),
+            producer: Arc::new(crate::kafka::OffRuntime::new(producer)),
         })
     }
 }
@@ -170,7 +170,7 @@ impl ReadinessCheck for KafkaCheck {
         use rdkafka::producer::Producer;
         Box::pin(async move {
             let producer = self.producer.clone();
-            tokio::task::spawn_blocking(move || {
+            crate::kafka::on_own_thread("broker readiness", Duration::from_secs(2), move || {
                 producer
                     .client()
                     .fetch_metadata(None, Duration::from_millis(1500))
@@ -178,7 +178,7 @@ impl ReadinessCheck for KafkaCheck {
                     .map_err(|error| error.to_string())
             })
             .await
-            .map_err(|error| error.to_string())?
+            .unwrap_or_else(|| Err("the broker did not answer in time".to_owned()))
         })
     }
 }

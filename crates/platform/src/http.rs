@@ -82,7 +82,12 @@ where
             .wrap(TracingLogger::default())
     })
     .listen(listener)?
-    .shutdown_timeout(parts.http.shutdown_grace_seconds);
+    // Stop signals are the service's (see `startup::run_until_stopped`), which share one
+    // grace period between draining requests and stopping the background work.
+    .disable_signals()
+    .shutdown_timeout(crate::startup::http_drain_seconds(
+        parts.http.shutdown_grace_seconds,
+    ));
     if parts.http.workers > 0 {
         server = server.workers(parts.http.workers);
     }

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::event_tables::outbox;
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, OffRuntime, on_own_thread};
 
 /// Kafka header names every published event carries.
 pub mod headers {
@@ -85,6 +85,8 @@ pub struct RelaySettings {
     pub retention_hours: u64,
     /// Upper bound of the backoff between failed rounds.
     pub max_backoff_ms: u64,
+    /// On stop, how long the batch in flight may wait for the broker's acknowledgement.
+    pub stop_flush_ms: u64,
 }
 
 impl Default for RelaySettings {
@@ -94,6 +96,7 @@ impl Default for RelaySettings {
             poll_interval_ms: 20,
             retention_hours: 72,
             max_backoff_ms: 5_000,
+            stop_flush_ms: 3_000,
         }
     }
 }
@@ -153,7 +156,7 @@ pub struct OutboxRelay {
     db: DatabaseConnection,
     kafka: KafkaSettings,
     client_id: String,
-    producer: FutureProducer,
+    producer: OffRuntime<FutureProducer>,
     settings: RelaySettings,
     metrics: RelayMetrics,
 }
@@ -176,22 +179,38 @@ impl OutboxRelay {
         })
     }
 
-    /// Relays until `shutdown`; the batch in flight when it fires is finished first.
+    /// Relays until `shutdown`. The batch in flight when it fires gets
+    /// [`RelaySettings::stop_flush_ms`] to be acknowledged; what is not stays unsent and
+    /// goes out with the next relay (consumers drop the duplicates by event id).
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff =
             retry_backoff(Duration::from_millis(self.settings.max_backoff_ms.max(100)));
         let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
+        let stop_flush = Duration::from_millis(self.settings.stop_flush_ms);
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             if last_housekeeping.elapsed() >= Duration::from_secs(1) {
                 last_housekeeping = Instant::now();
-                if let Err(error) = self.housekeeping().await {
-                    tracing::warn!(%error, "outbox housekeeping failed");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    result = self.housekeeping() => if let Err(error) = result {
+                        tracing::warn!(%error, "outbox housekeeping failed");
+                    }
                 }
             }
-            let pause = match self.relay_batch().await {
+            let round = tokio::select! {
+                round = self.relay_batch() => round,
+                () = async {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(stop_flush).await;
+                } => {
+                    tracing::warn!("the batch in flight was not acknowledged in time; it stays in the outbox");
+                    break;
+                }
+            };
+            let pause = match round {
                 Ok(0) => Duration::from_millis(self.settings.poll_interval_ms),
                 Ok(_) => {
                     backoff.reset();
@@ -212,7 +231,12 @@ impl OutboxRelay {
                 }
             }
         }
-        self.producer.flush(Duration::from_secs(5)).ok();
+        let producer = self.producer.into_inner();
+        on_own_thread("flushing the outbox producer", stop_flush, move || {
+            producer.flush(stop_flush).ok();
+            drop(producer);
+        })
+        .await;
     }
 
     /// Claims up to one batch of unsent rows, sends them and marks the acknowledged ones
@@ -336,6 +360,7 @@ impl OutboxRelay {
         if let Some((code, reason)) = self.producer.client().fatal_error() {
             tracing::warn!(?code, %reason, "the producer failed fatally; creating a new one");
             match self.kafka.producer(&self.client_id) {
+                // The old producer is dropped on a thread of its own (OffRuntime).
                 Ok(producer) => self.producer = producer,
                 Err(error) => tracing::error!(%error, "creating a new producer failed"),
             }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use sea_orm::DatabaseConnection;
+use tokio::time::Instant;
 
 use crate::background::Background;
 
@@ -30,19 +31,64 @@ pub enum StartupError {
     Broker(#[from] rdkafka::error::KafkaError),
 }
 
-/// Serves until SIGINT/SIGTERM or the server's handle stops it, finishing in-flight
-/// requests; then consumers commit what they finished, loops end, the relay flushes its
-/// batch in flight (the rest waits in the outbox), and the pool closes.
+/// Serves until SIGINT/SIGTERM or the server's handle stops it, then stops within `grace`
+/// in all, whatever is gone (broker, database, Redis): in-flight requests finish (for at
+/// most half the grace period), then consumers commit what they finished, loops end, the
+/// relay flushes its batch in flight (the rest waits in the outbox), and the pool closes.
+/// Work still running at the deadline is abandoned, to be redone by the next instance.
 pub async fn run_until_stopped(
     server: Server,
     background: Background,
     db: DatabaseConnection,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let result = server.await;
-    background.shutdown(grace).await;
-    if let Err(error) = db.close().await {
-        tracing::warn!(%error, "closing the database pool failed");
+    let handle = server.handle();
+    let mut serving = std::pin::pin!(server);
+    let (result, deadline) = tokio::select! {
+        result = &mut serving => (result, Instant::now() + grace),
+        signal = stop_signal() => {
+            let deadline = Instant::now() + grace;
+            if let Err(error) = signal {
+                tracing::error!(%error, "cannot listen for stop signals; stopping");
+            }
+            tracing::info!(?grace, "stop signal received; stopping");
+            let drained = tokio::time::timeout_at(deadline, async {
+                handle.stop(true).await;
+                (&mut serving).await
+            })
+            .await;
+            let result = drained.unwrap_or_else(|_| {
+                tracing::warn!("requests still running at the deadline were cut off");
+                Ok(())
+            });
+            (result, deadline)
+        }
+    };
+    background.shutdown_by(deadline).await;
+    let closing =
+        tokio::time::timeout_at(deadline.max(Instant::now() + DB_CLOSE_FLOOR), db.close());
+    match closing.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "closing the database pool failed"),
+        Err(_) => tracing::warn!("the database pool did not close in time"),
     }
     result
+}
+
+/// Even a service that spent its whole grace period gives its pool this long to close.
+const DB_CLOSE_FLOOR: Duration = Duration::from_millis(500);
+
+/// Half the grace period (at least a second) for in-flight requests; the other half is the
+/// background work's.
+pub fn http_drain_seconds(grace_seconds: u64) -> u64 {
+    (grace_seconds / 2).max(1)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (how orchestrators stop a pod).
+pub async fn stop_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
 }

@@ -119,9 +119,9 @@ impl TestBroker {
         event: &E,
     ) -> String {
         use prost::Message as _;
-        use rdkafka::producer::{FutureProducer, FutureRecord};
+        use rdkafka::producer::FutureRecord;
         let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, String::new());
-        let producer: FutureProducer = self.settings().producer("test-publisher").unwrap();
+        let producer = self.settings().producer("test-publisher").unwrap();
         let payload = envelope.encode_to_vec();
         producer
             .send(
@@ -148,11 +148,12 @@ impl TestBroker {
         use rdkafka::Message as _;
         use rdkafka::consumer::{Consumer, StreamConsumer};
         let group = format!("reader-{}", Uuid::new_v4().simple());
-        let consumer: StreamConsumer = self
-            .settings()
-            .consumer_config(&group, &group)
-            .create()
-            .unwrap();
+        let consumer: crate::kafka::OffRuntime<StreamConsumer> = crate::kafka::OffRuntime::new(
+            self.settings()
+                .consumer_config(&group, &group)
+                .create()
+                .unwrap(),
+        );
         consumer.subscribe(&[topic]).unwrap();
         let mut read: Vec<events::Envelope> = Vec::new();
         let until = Instant::now() + deadline;
@@ -294,4 +295,83 @@ pub async fn assert_problem(
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
     body
+}
+
+/// A service a test started, and the only way it ends: [`RunningApp::stop`] stops it as an
+/// orchestrator would and waits, failing the test if that takes longer than the bound;
+/// dropping the handle kills it at once, as a crash would. Either way it is gone before
+/// whatever is declared before it in the test (the broker, the databases) is dropped, so
+/// no Kafka client, relay or worker is left running against a vanished dependency.
+pub struct RunningApp {
+    server: actix_web::dev::ServerHandle,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// How long a test lets a service take to stop when nothing bounds it more tightly: the
+/// test settings' grace period (5 s) and a margin for a loaded machine.
+pub const STOP_LIMIT: Duration = Duration::from_secs(15);
+
+impl RunningApp {
+    /// Runs `run` (the service's `run_until_stopped`) in the test's runtime.
+    pub fn spawn<F>(server: actix_web::dev::ServerHandle, run: F) -> Self
+    where
+        F: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        Self {
+            server,
+            task: Some(tokio::spawn(run)),
+        }
+    }
+
+    /// The server's own handle, to stop it from another runtime.
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.clone()
+    }
+
+    /// Stops the service gracefully within [`STOP_LIMIT`]; returns how long it took.
+    pub async fn stop(self) -> Duration {
+        self.stop_within(STOP_LIMIT).await
+    }
+
+    /// Stops the service gracefully and waits until its last task has ended; fails the
+    /// test if that takes longer than `limit` or the service ended with an error.
+    pub async fn stop_within(mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let task = self.task.take().expect("a running app has its task");
+        let server = self.server.clone();
+        let stopped = tokio::time::timeout(limit, async move {
+            server.stop(true).await;
+            task.await
+        })
+        .await;
+        let took = started.elapsed();
+        match stopped {
+            Ok(Ok(Ok(()))) => took,
+            Ok(Ok(Err(error))) => panic!("the service stopped with an error: {error}"),
+            Ok(Err(error)) => panic!("the service's task failed: {error}"),
+            Err(_) => panic!("the service did not stop within {limit:?}"),
+        }
+    }
+
+    /// Waits for a service stopped by other means (a signal) to end, within `limit`.
+    pub async fn wait_within(mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let task = self.task.take().expect("a running app has its task");
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(Ok(()))) => started.elapsed(),
+            Ok(Ok(Err(error))) => panic!("the service stopped with an error: {error}"),
+            Ok(Err(error)) => panic!("the service's task failed: {error}"),
+            Err(_) => panic!("the service did not stop within {limit:?}"),
+        }
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            // Sent at once; the answer is not waited for.
+            let _stopping = self.server.stop(false);
+            task.abort();
+        }
+    }
 }

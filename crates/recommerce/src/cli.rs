@@ -237,17 +237,9 @@ async fn broker(file: Option<PathBuf>, partitions: i32) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     println!("{bootstrap}");
-    wait_for_stop_signal().await?;
+    platform::startup::stop_signal().await?;
     drop(broker);
     Ok(())
-}
-
-async fn wait_for_stop_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
-    }
 }
 
 async fn healthcheck(url: Option<String>) -> anyhow::Result<()> {

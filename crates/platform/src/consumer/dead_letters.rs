@@ -24,13 +24,13 @@ use super::runtime::Delivery;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::dead_letter;
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, OffRuntime};
 use crate::outbox::retry_backoff;
 
 /// Writes dead letters; never gives up, because a dead letter that is lost is a lost event.
 pub(crate) struct DeadLetterWriter {
     db: DatabaseConnection,
-    producer: FutureProducer,
+    producer: OffRuntime<FutureProducer>,
     consumer: String,
 }
 
@@ -125,7 +125,7 @@ impl DeadLetterWriter {
 /// What the admin routes need: the consumer's database and a producer for replays.
 pub struct DeadLetterAdmin {
     db: DatabaseConnection,
-    producer: FutureProducer,
+    producer: OffRuntime<FutureProducer>,
 }
 
 impl DeadLetterAdmin {

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::dead_letters::DeadLetterWriter;
 use super::{Applied, Applier, ApplyError, HandlerError, Handlers, IncomingEvent, headers};
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, OffRuntime, on_own_thread};
 use crate::outbox::retry_backoff;
 use crate::sequencer::Sequencer;
 
@@ -144,8 +144,9 @@ impl Metrics {
 pub(crate) struct Context {
     trackers: Trackers,
     lag: IntGaugeVec,
-    /// Set by [`ConsumerHandle::kill`]: a crashed process commits nothing on its way out.
-    killed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once the final commit is done, or by [`ConsumerHandle::kill`] (a crashed process
+    /// commits nothing on its way out): a revoke while leaving the group commits nothing.
+    commits_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ClientContext for Context {
@@ -165,7 +166,9 @@ impl ClientContext for Context {
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(revoked) = rebalance
-            && !self.killed.load(std::sync::atomic::Ordering::SeqCst)
+            && !self
+                .commits_closed
+                .load(std::sync::atomic::Ordering::SeqCst)
         {
             let revoked: Vec<(String, i32)> = revoked
                 .elements()
@@ -187,7 +190,7 @@ impl ConsumerContext for Context {
 }
 
 struct Shared {
-    consumer: StreamConsumer<Context>,
+    consumer: OffRuntime<StreamConsumer<Context>>,
     applier: Applier,
     sequencer: Arc<dyn Sequencer>,
     settings: ConsumerSettings,
@@ -196,6 +199,21 @@ struct Shared {
     trackers: Trackers,
     workers: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
     tasks: tokio_util::task::TaskTracker,
+    /// Stop taking events; an event being applied finishes, one waiting to retry is left
+    /// unfinished (its offset uncommitted, so it is delivered again).
+    stopping: CancellationToken,
+    /// Past the grace period: workers are dropped wherever they are.
+    abort: CancellationToken,
+}
+
+impl Shared {
+    /// Waits `pause`, unless the consumer is stopping: then returns false at once.
+    async fn pause(&self, pause: Duration) -> bool {
+        tokio::select! {
+            () = self.stopping.cancelled() => false,
+            () = tokio::time::sleep(pause) => true,
+        }
+    }
 }
 
 /// Builds and starts a consumer group member.
@@ -249,11 +267,11 @@ impl ConsumerRuntime {
     pub fn start(self) -> Result<ConsumerHandle, ConsumerError> {
         let metrics = Metrics::new(&self.registry)?;
         let trackers: Trackers = Arc::default();
-        let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let commits_closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let context = Context {
             trackers: trackers.clone(),
             lag: metrics.lag.clone(),
-            killed: killed.clone(),
+            commits_closed: commits_closed.clone(),
         };
         let client_id = format!("{}-{}", self.group, uuid::Uuid::new_v4().simple());
         let consumer: StreamConsumer<Context> = self
@@ -263,7 +281,7 @@ impl ConsumerRuntime {
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         let shared = Arc::new(Shared {
-            consumer,
+            consumer: OffRuntime::new(consumer),
             applier: Applier::new(self.db.clone(), &self.group, self.handlers),
             sequencer: self.sequencer,
             dead_letters: DeadLetterWriter::new(self.db, &self.kafka, &self.group)?,
@@ -272,60 +290,134 @@ impl ConsumerRuntime {
             trackers,
             workers: Mutex::new(HashMap::new()),
             tasks: tokio_util::task::TaskTracker::new(),
+            stopping: CancellationToken::new(),
+            abort: CancellationToken::new(),
         });
-        let shutdown = CancellationToken::new();
-        let poll = tokio::spawn(poll_loop(shared.clone(), shutdown.clone()));
-        let commits = tokio::spawn(commit_loop(shared.clone(), shutdown.clone()));
-        let scheduler = tokio::spawn(due_loop(shared.clone(), shutdown.clone()));
+        let stopping = shared.stopping.clone();
+        let poll = tokio::spawn(poll_loop(shared.clone(), stopping.clone()));
+        let commits = tokio::spawn(commit_loop(shared.clone(), stopping.clone()));
+        let scheduler = tokio::spawn(due_loop(shared.clone(), stopping));
         Ok(ConsumerHandle {
-            shared,
-            shutdown,
-            killed,
+            shared: Some(shared),
+            commits_closed,
             tasks: vec![poll, commits, scheduler],
         })
     }
 }
 
 /// A running consumer. Stop it with [`ConsumerHandle::shutdown`]; [`ConsumerHandle::kill`]
-/// simulates a crash (nothing more is committed).
+/// simulates a crash (nothing more is committed). Dropped without either, it stops at once
+/// like a kill, and its Kafka client leaves the group on a thread of its own.
 pub struct ConsumerHandle {
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-    killed: Arc<std::sync::atomic::AtomicBool>,
+    shared: Option<Arc<Shared>>,
+    commits_closed: Arc<std::sync::atomic::AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// The longest a stopping consumer waits for the broker to take its final commit, and then
+/// to let it leave the group: a broker that answers at all answers well within it.
+const BROKER_ANSWER_LIMIT: Duration = Duration::from_secs(3);
+
 impl ConsumerHandle {
-    /// Stops fetching, lets workers finish within `grace`, then commits what finished.
+    /// Stops fetching, lets workers finish the event in hand within `grace`, commits what
+    /// finished and leaves the group. Whatever is gone (broker, database, Redis), it returns
+    /// within `grace`: unfinished events are simply not committed, so they come again.
     pub async fn shutdown(self, grace: Duration) {
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        self.shutdown_by(tokio::time::Instant::now() + grace).await;
+    }
+
+    /// [`ConsumerHandle::shutdown`] against a deadline shared with the rest of the service.
+    pub async fn shutdown_by(mut self, deadline: tokio::time::Instant) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        // What the broker needs at the end: the final commit, then leaving the group.
+        let reserve = (deadline.saturating_duration_since(now) / 4).min(2 * BROKER_ANSWER_LIMIT);
+        let workers_until = deadline - reserve;
+        shared.stopping.cancel();
+        for mut task in std::mem::take(&mut self.tasks) {
+            if tokio::time::timeout_at(workers_until, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
         }
-        lock(&self.shared.workers).clear();
-        self.shared.tasks.close();
-        if tokio::time::timeout(grace, self.shared.tasks.wait())
+        lock(&shared.workers).clear();
+        shared.tasks.close();
+        if tokio::time::timeout_at(workers_until, shared.tasks.wait())
             .await
             .is_err()
         {
-            tracing::warn!("consumer workers did not finish within the grace period");
+            tracing::warn!(
+                "consumer workers did not finish within the grace period; their events will come again"
+            );
+            shared.abort.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
         }
-        let list = commit_list(&self.shared.trackers, None, true);
-        if list.count() > 0
-            && let Err(error) = self.shared.consumer.commit(&list, CommitMode::Sync)
-        {
-            tracing::warn!(%error, "final offset commit failed");
+        let left = || {
+            deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(BROKER_ANSWER_LIMIT)
+        };
+        let list = commit_list(&shared.trackers, None, true);
+        if list.count() > 0 {
+            let committing = shared.clone();
+            let committed = on_own_thread("final offset commit", left(), move || {
+                committing.consumer.commit(&list, CommitMode::Sync)
+            })
+            .await;
+            match committed {
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "final offset commit failed; the events since the last commit will come again")
+                }
+                None => tracing::warn!(
+                    "the broker did not take the final commit in time; the events since the last commit will come again"
+                ),
+            }
+        }
+        self.commits_closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // The last reference leaves the group; anything still holding one (a commit given
+        // up on) drops it on its own thread later.
+        if let Ok(shared) = Arc::try_unwrap(shared) {
+            let consumer = shared.consumer.into_inner();
+            let left = left();
+            if on_own_thread("leaving the consumer group", left, move || drop(consumer))
+                .await
+                .is_none()
+            {
+                tracing::warn!(
+                    "the group was not left in time; the broker will notice at the session timeout"
+                );
+            }
         }
     }
 
     /// Stops everything at once without committing, as a crash would.
-    pub fn kill(self) {
-        self.killed.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.shutdown.cancel();
+    pub fn kill(mut self) {
+        self.commits_closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
         for task in &self.tasks {
             task.abort();
         }
-        lock(&self.shared.workers).clear();
+        if let Some(shared) = self.shared.take() {
+            shared.stopping.cancel();
+            shared.abort.cancel();
+            lock(&shared.workers).clear();
+        }
+    }
+}
+
+impl Drop for ConsumerHandle {
+    fn drop(&mut self) {
+        self.stop_now();
     }
 }
 
@@ -388,9 +480,13 @@ fn dispatch(shared: &Arc<Shared>, delivery: Delivery) {
     let _ = sender.send(delivery);
     workers.insert(key.clone(), sender);
     let worker_shared = shared.clone();
-    shared
-        .tasks
-        .spawn(async move { key_worker(worker_shared, key, receiver).await });
+    shared.tasks.spawn(async move {
+        let abort = worker_shared.abort.clone();
+        tokio::select! {
+            () = abort.cancelled() => {}
+            () = key_worker(worker_shared, key, receiver) => {}
+        }
+    });
 }
 
 async fn commit_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
@@ -452,8 +548,15 @@ async fn key_worker(
     let recheck = Duration::from_millis(shared.settings.recheck_interval_ms.max(10));
     let mut parked = Parked::new();
     loop {
+        if shared.stopping.is_cancelled() {
+            return;
+        }
         let delivery = if parked.is_empty() {
-            match tokio::time::timeout(idle, receiver.recv()).await {
+            let received = tokio::select! {
+                () = shared.stopping.cancelled() => return,
+                received = tokio::time::timeout(idle, receiver.recv()) => received,
+            };
+            match received {
                 Ok(Some(delivery)) => delivery,
                 Ok(None) => return,
                 Err(_) => {
@@ -467,6 +570,7 @@ async fn key_worker(
             }
         } else {
             tokio::select! {
+                () = shared.stopping.cancelled() => return,
                 received = receiver.recv() => match received {
                     Some(delivery) => delivery,
                     None => return,
@@ -550,7 +654,9 @@ async fn process(
                 Ok(lease) => lease,
                 Err(error) => {
                     tracing::warn!(%error, "waiting for the sequencer");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if !shared.pause(Duration::from_millis(200)).await {
+                        return None;
+                    }
                     continue;
                 }
             };
@@ -583,7 +689,9 @@ async fn process(
                 Err(ApplyError::Database(error)) => {
                     let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
                     tracing::warn!(%error, retry_in = ?pause, "database unavailable; pausing");
-                    tokio::time::sleep(pause).await;
+                    if !shared.pause(pause).await {
+                        return None;
+                    }
                 }
                 Err(ApplyError::Handler(HandlerError::Unavailable(reason))) => {
                     let pause = unavailable.next_backoff().unwrap_or(Duration::from_secs(30));
@@ -593,7 +701,10 @@ async fn process(
                         tracing::debug!(%error, "rescheduling in the sequencer failed");
                     }
                     // Woken by the due-time scheduler (any instance), or by our own timer.
-                    shared.sequencer.wait_for_change(key, pause).await;
+                    tokio::select! {
+                        () = shared.stopping.cancelled() => return None,
+                        () = shared.sequencer.wait_for_change(key, pause) => {}
+                    }
                 }
                 Err(ApplyError::Handler(HandlerError::Transient(reason))) => {
                     attempts += 1;
@@ -604,7 +715,9 @@ async fn process(
                     }
                     let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
                     tracing::warn!(%reason, attempts, retry_in = ?pause, "handler failed; retrying");
-                    tokio::time::sleep(pause).await;
+                    if !shared.pause(pause).await {
+                        return None;
+                    }
                 }
                 Err(ApplyError::Handler(HandlerError::Permanent(reason))) => {
                     shared.metrics.failures.inc();

@@ -4,8 +4,10 @@
 //! Kafka protocol only, so it runs unchanged against Apache Kafka or the embedded broker.
 
 mod embedded;
+mod off_runtime;
 
 pub use embedded::EmbeddedBroker;
+pub use off_runtime::{OffRuntime, on_own_thread};
 
 use std::time::Duration;
 
@@ -57,13 +59,15 @@ impl KafkaSettings {
     }
 
     /// The idempotent producer: no duplicates or reordering from retries within a partition.
-    pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
+    /// Dropping it never blocks (see [`OffRuntime`]).
+    pub fn producer(&self, client_id: &str) -> Result<OffRuntime<FutureProducer>, KafkaError> {
         self.base(client_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
             .create()
+            .map(OffRuntime::new)
     }
 
     /// A consumer in `group` that stores and commits nothing by itself.
@@ -86,7 +90,8 @@ impl KafkaSettings {
     /// CreateTopics (the embedded one) are left alone: create topics there with
     /// [`EmbeddedBroker::create_topic`].
     pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), KafkaError> {
-        let admin: AdminClient<DefaultClientContext> = self.base("topic-admin").create()?;
+        let admin: OffRuntime<AdminClient<DefaultClientContext>> =
+            OffRuntime::new(self.base("topic-admin").create()?);
         let existing = self.existing_topics().await;
         let names: Vec<String> = topics
             .iter()
@@ -151,20 +156,25 @@ impl KafkaSettings {
         else {
             return Vec::new();
         };
-        tokio::task::spawn_blocking(move || {
-            use rdkafka::producer::Producer;
-            client
-                .client()
-                .fetch_metadata(None, Duration::from_secs(5))
-                .map(|metadata| {
-                    metadata
-                        .topics()
-                        .iter()
-                        .map(|topic| topic.name().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+        let client = OffRuntime::new(client);
+        on_own_thread(
+            "reading topic metadata",
+            Duration::from_secs(6),
+            move || {
+                use rdkafka::producer::Producer;
+                client
+                    .client()
+                    .fetch_metadata(None, Duration::from_secs(5))
+                    .map(|metadata| {
+                        metadata
+                            .topics()
+                            .iter()
+                            .map(|topic| topic.name().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            },
+        )
         .await
         .unwrap_or_default()
     }

@@ -1,3 +1,4 @@
+use platform::testing::RunningApp;
 use std::time::Duration;
 
 use catalog::configuration::{SERVICE, Settings};
@@ -49,6 +50,8 @@ impl Default for TestOptions {
 }
 
 pub struct TestApp {
+    /// Declared first: dropped (killed) before the broker and the rest.
+    pub running: RunningApp,
     pub address: String,
     pub client: Client,
     pub database_url: String,
@@ -89,6 +92,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .unwrap()
         .set("profile", "test")
         .unwrap()
+        .set("http.shutdown_grace_seconds", 5)
+        .unwrap()
         .set("http.port", 0)
         .unwrap()
         .set("http.workers", 1)
@@ -120,7 +125,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let authenticator = Authenticator::new(&settings.base.auth);
     let application = Application::build(settings).await.expect("catalog starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
     let admin_token = authenticator
         .issue("admin-1", Role::Admin, None, Duration::from_secs(600))
         .unwrap();
@@ -128,6 +133,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .issue("shopper-1", Role::Shopper, None, Duration::from_secs(600))
         .unwrap();
     TestApp {
+        running,
         address,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -143,6 +149,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the service as an orchestrator would and waits for it (failing the test past
+    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    pub async fn stop(self) -> std::time::Duration {
+        // The client's idle keep-alive connections would hold up the drain.
+        let TestApp {
+            running, client, ..
+        } = self;
+        drop(client);
+        running.stop().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

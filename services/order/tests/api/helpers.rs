@@ -1,3 +1,4 @@
+use platform::testing::RunningApp;
 use std::time::Duration;
 
 use order::configuration::{SERVICE, Settings};
@@ -34,6 +35,8 @@ impl Default for TestOptions {
 }
 
 pub struct TestApp {
+    /// Declared first: dropped (killed) before the broker and the rest.
+    pub running: RunningApp,
     pub address: String,
     pub client: Client,
     pub db: DatabaseConnection,
@@ -56,6 +59,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let mut layers = Layers::defaults(SERVICE)
         .unwrap()
         .set("profile", "test")
+        .unwrap()
+        .set("http.shutdown_grace_seconds", 5)
         .unwrap()
         .set("http.port", 0)
         .unwrap()
@@ -99,13 +104,14 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .unwrap();
     let application = Application::build(settings).await.expect("order starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
     let token = |subject: &str, role| {
         authenticator
             .issue(subject, role, None, Duration::from_secs(3600))
             .unwrap()
     };
     TestApp {
+        running,
         address,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -133,6 +139,17 @@ pub fn order_body(quote_id: Uuid) -> Value {
 }
 
 impl TestApp {
+    /// Stops the service as an orchestrator would and waits for it (failing the test past
+    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    pub async fn stop(self) -> std::time::Duration {
+        // The client's idle keep-alive connections would hold up the drain.
+        let TestApp {
+            running, client, ..
+        } = self;
+        drop(client);
+        running.stop().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -525,4 +525,5 @@ async fn the_api_describes_every_portal_route_and_reports_its_health() {
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is documented");
     }
+    app.stop().await;
 }

@@ -1,3 +1,4 @@
+use platform::testing::RunningApp;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,6 +17,8 @@ pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub const SETTLE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
+    /// Declared first: dropped (killed) before the broker and the rest.
+    pub running: RunningApp,
     pub address: String,
     pub client: Client,
     pub broker: TestBroker,
@@ -37,6 +40,8 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
     let layers = Layers::defaults(SERVICE)
         .unwrap()
         .set("profile", "test")
+        .unwrap()
+        .set("http.shutdown_grace_seconds", 5)
         .unwrap()
         .set("http.port", 0)
         .unwrap()
@@ -73,11 +78,12 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
         .await
         .expect("the portal starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
     let admin_token = authenticator
         .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
         .unwrap();
     TestApp {
+        running,
         address,
         client: Client::new(),
         broker,
@@ -88,6 +94,17 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the service as an orchestrator would and waits for it (failing the test past
+    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    pub async fn stop(self) -> std::time::Duration {
+        // The client's idle keep-alive connections would hold up the drain.
+        let TestApp {
+            running, client, ..
+        } = self;
+        drop(client);
+        running.stop().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -7,7 +7,7 @@ use crate::helpers::{BASE_PRICE, assert_problem, fixture, spawn_app};
 
 #[tokio::test]
 async fn a_variant_the_read_model_misses_is_priced_from_the_catalog_and_kept_locally() {
-    let fixture = fixture().await;
+    let mut fixture = fixture().await;
     let first = fixture.flawless_quote().await;
     assert_eq!(first["price"]["amount_minor"], BASE_PRICE);
     fixture.catalog.stop().await;
@@ -31,7 +31,7 @@ async fn a_variant_the_read_model_misses_is_priced_from_the_catalog_and_kept_loc
 
 #[tokio::test]
 async fn with_neither_the_read_model_nor_the_catalog_the_answer_is_a_503_not_a_price() {
-    let fixture = fixture().await;
+    let mut fixture = fixture().await;
     fixture.catalog.stop().await;
     let response = fixture
         .app

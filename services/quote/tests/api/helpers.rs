@@ -1,7 +1,7 @@
+use platform::testing::RunningApp;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use platform::auth::{Authenticator, Role};
 use platform::config::Layers;
 use quote_service::configuration::{SERVICE, Settings};
@@ -42,6 +42,8 @@ impl Default for TestOptions {
 }
 
 pub struct TestApp {
+    /// Declared first: dropped (killed) before the broker and the rest.
+    pub running: RunningApp,
     pub address: String,
     pub client: Client,
     pub db: DatabaseConnection,
@@ -67,6 +69,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let mut layers = Layers::defaults(SERVICE)
         .unwrap()
         .set("profile", "test")
+        .unwrap()
+        .set("http.shutdown_grace_seconds", 5)
         .unwrap()
         .set("http.port", 0)
         .unwrap()
@@ -116,7 +120,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let authenticator = Authenticator::new(&settings.base.auth);
     let application = Application::build(settings).await.expect("quote starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
     let token = |subject: &str, role: Role| {
         authenticator
             .issue(subject, role, None, Duration::from_secs(600))
@@ -124,6 +128,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     };
     let db = sea_orm::Database::connect(&database_url).await.unwrap();
     TestApp {
+        running,
         address,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -139,6 +144,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the service as an orchestrator would and waits for it (failing the test past
+    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    pub async fn stop(self) -> std::time::Duration {
+        // The client's idle keep-alive connections would hold up the drain.
+        let TestApp {
+            running, client, ..
+        } = self;
+        drop(client);
+        running.stop().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -215,10 +231,10 @@ impl TestApp {
 
 /// The real catalog service, on its own fresh database, in this process.
 pub struct TestCatalog {
+    running: Option<RunningApp>,
     pub address: String,
     client: Client,
     admin_token: String,
-    handle: ServerHandle,
 }
 
 pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
@@ -227,6 +243,8 @@ pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
     let mut layers = Layers::defaults(CATALOG)
         .unwrap()
         .set("profile", "test")
+        .unwrap()
+        .set("http.shutdown_grace_seconds", 5)
         .unwrap()
         .set("http.port", 0)
         .unwrap()
@@ -256,13 +274,12 @@ pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
         .await
         .expect("catalog starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    let handle = application.handle();
-    tokio::spawn(application.run_until_stopped());
+    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
     TestCatalog {
+        running: Some(running),
         address,
         client: Client::new(),
         admin_token,
-        handle,
     }
 }
 
@@ -313,8 +330,10 @@ impl TestCatalog {
     }
 
     /// Stops the catalog: from now on it refuses connections.
-    pub async fn stop(&self) {
-        self.handle.stop(false).await;
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
     }
 }
 
