@@ -61,39 +61,25 @@ impl Background {
         self.shutdown_by(tokio::time::Instant::now() + grace).await;
     }
 
-    /// Stops everything by `deadline`, whatever is gone: a task still running then is
-    /// aborted (its unfinished work is redone by whoever runs it next; every write here is
-    /// one transaction and every event is deduplicated by id).
+    /// Stops everything by `deadline`, whatever is gone. Consumers and loops stop together
+    /// and get [`WORK_IN_HAND`] to finish what they hold; then the relay, which sends what
+    /// they published meanwhile. A task still running past its time is aborted: its work
+    /// is one transaction at a time and every event is deduplicated by id, so whoever runs
+    /// next redoes it.
     pub async fn shutdown_by(mut self, deadline: tokio::time::Instant) {
         let consumers = std::mem::take(&mut self.consumers);
-        futures_util::future::join_all(
-            consumers
-                .into_iter()
-                .map(|consumer| consumer.shutdown_by(deadline)),
+        let loops = std::mem::take(&mut self.loops);
+        let loops_until = deadline.min(tokio::time::Instant::now() + WORK_IN_HAND);
+        futures_util::future::join(
+            futures_util::future::join_all(
+                consumers
+                    .into_iter()
+                    .map(|consumer| consumer.shutdown_by(deadline)),
+            ),
+            stop_tasks(loops, loops_until),
         )
         .await;
-        for group in [
-            std::mem::take(&mut self.loops),
-            std::mem::take(&mut self.relays),
-        ] {
-            for task in &group {
-                task.stop.cancel();
-            }
-            for mut task in group {
-                match tokio::time::timeout_at(deadline, &mut task.handle).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::warn!(task = task.name, %error, "ended abnormally"),
-                    Err(_) => {
-                        tracing::warn!(
-                            task = task.name,
-                            "did not stop within the grace period; aborted"
-                        );
-                        task.handle.abort();
-                        let _ = tokio::time::timeout(ABORT_WAIT, task.handle).await;
-                    }
-                }
-            }
-        }
+        stop_tasks(std::mem::take(&mut self.relays), deadline).await;
     }
 
     /// Simulates a crash: consumers commit nothing more, loops are aborted.
@@ -114,6 +100,28 @@ impl Background {
 
 /// How long an aborted task may take to be dropped (it only has to reach an await point).
 const ABORT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a stopping loop or consumer worker may go on with the work in its hands (a
+/// query waiting for a connection, a call to another service) before it is dropped.
+pub const WORK_IN_HAND: Duration = Duration::from_secs(2);
+
+/// Tells every task to stop, waits for them until `until`, and aborts the rest.
+async fn stop_tasks(tasks: Vec<Task>, until: tokio::time::Instant) {
+    for task in &tasks {
+        task.stop.cancel();
+    }
+    for mut task in tasks {
+        match tokio::time::timeout_at(until, &mut task.handle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(task = task.name, %error, "ended abnormally"),
+            Err(_) => {
+                tracing::warn!(task = task.name, "did not stop in time; aborted");
+                task.handle.abort();
+                let _ = tokio::time::timeout(ABORT_WAIT, task.handle).await;
+            }
+        }
+    }
+}
 
 /// Dropped without [`Background::shutdown`] (the service's future was dropped, a test
 /// ended): everything stops at once, as in a crash, instead of running on unowned.

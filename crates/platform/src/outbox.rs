@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::event_tables::outbox;
-use crate::kafka::{KafkaSettings, OffRuntime, on_own_thread};
+use crate::kafka::{KafkaSettings, OffRuntime};
 
 /// Kafka header names every published event carries.
 pub mod headers {
@@ -96,7 +96,7 @@ impl Default for RelaySettings {
             poll_interval_ms: 20,
             retention_hours: 72,
             max_backoff_ms: 5_000,
-            stop_flush_ms: 3_000,
+            stop_flush_ms: 2_000,
         }
     }
 }
@@ -231,12 +231,8 @@ impl OutboxRelay {
                 }
             }
         }
-        let producer = self.producer.into_inner();
-        on_own_thread("flushing the outbox producer", stop_flush, move || {
-            producer.flush(stop_flush).ok();
-            drop(producer);
-        })
-        .await;
+        // Every round waits for its deliveries, so nothing is left to flush: the producer
+        // only has to go, on a thread of its own (OffRuntime).
     }
 
     /// Claims up to one batch of unsent rows, sends them and marks the acknowledged ones

@@ -42,28 +42,7 @@ pub async fn run_until_stopped(
     db: DatabaseConnection,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let handle = server.handle();
-    let mut serving = std::pin::pin!(server);
-    let (result, deadline) = tokio::select! {
-        result = &mut serving => (result, Instant::now() + grace),
-        signal = stop_signal() => {
-            let deadline = Instant::now() + grace;
-            if let Err(error) = signal {
-                tracing::error!(%error, "cannot listen for stop signals; stopping");
-            }
-            tracing::info!(?grace, "stop signal received; stopping");
-            let drained = tokio::time::timeout_at(deadline, async {
-                handle.stop(true).await;
-                (&mut serving).await
-            })
-            .await;
-            let result = drained.unwrap_or_else(|_| {
-                tracing::warn!("requests still running at the deadline were cut off");
-                Ok(())
-            });
-            (result, deadline)
-        }
-    };
+    let (result, deadline) = serve_until_stopped(server, grace).await;
     background.shutdown_by(deadline).await;
     let closing =
         tokio::time::timeout_at(deadline.max(Instant::now() + DB_CLOSE_FLOOR), db.close());
@@ -73,6 +52,38 @@ pub async fn run_until_stopped(
         Err(_) => tracing::warn!("the database pool did not close in time"),
     }
     result
+}
+
+/// For a server with nothing behind it (the edge): serves until a stop signal or its handle
+/// stops it, draining in-flight requests within `grace`.
+pub async fn run_http_until_stopped(server: Server, grace: Duration) -> std::io::Result<()> {
+    serve_until_stopped(server, grace).await.0
+}
+
+/// Serves until stopped; returns how serving ended and the deadline by which the rest of
+/// the service must have stopped too.
+async fn serve_until_stopped(server: Server, grace: Duration) -> (std::io::Result<()>, Instant) {
+    let handle = server.handle();
+    let mut serving = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut serving => (result, Instant::now() + grace),
+        signal = stop_signal() => {
+            let deadline = Instant::now() + grace;
+            if let Err(error) = signal {
+                tracing::error!(%error, "cannot listen for stop signals; stopping");
+            }
+            tracing::info!(?grace, "stop signal received; stopping");
+            // The command goes out at once; it is the server's own future, polled here,
+            // that carries it out, so that future is what is waited for.
+            let _stopping = handle.stop(true);
+            let drained = tokio::time::timeout_at(deadline, &mut serving).await;
+            let result = drained.unwrap_or_else(|_| {
+                tracing::warn!("requests still running at the deadline were cut off");
+                Ok(())
+            });
+            (result, deadline)
+        }
+    }
 }
 
 /// Even a service that spent its whole grace period gives its pool this long to close.

@@ -27,6 +27,12 @@ pub async fn fresh_database(label: &str) -> String {
         let path = dir.join(format!("{label}-{}.db", Uuid::new_v4().simple()));
         return format!("sqlite://{}?mode=rwc", path.display());
     }
+    fresh_postgres_database(label).await
+}
+
+/// A new, empty PostgreSQL database whatever `TEST_DATABASE` says: for tests about
+/// PostgreSQL itself (it going away, say). Returns its URL.
+pub async fn fresh_postgres_database(label: &str) -> String {
     let admin_url = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("test_{label}_{}", Uuid::new_v4().simple());
@@ -75,6 +81,16 @@ impl TestBroker {
                     embedded: Some(embedded),
                 }
             }
+        }
+    }
+
+    /// Always librdkafka's embedded broker, even where `KAFKA_BROKERS` is set: for tests
+    /// that take the broker away (fault injection needs a broker the test controls).
+    pub fn start_embedded() -> Self {
+        let embedded = EmbeddedBroker::start(1).expect("embedded broker starts");
+        Self {
+            brokers: embedded.bootstrap_servers().to_owned(),
+            embedded: Some(embedded),
         }
     }
 
@@ -174,6 +190,92 @@ impl TestBroker {
             }
         }
         read
+    }
+}
+
+/// A TCP proxy on loopback in front of a real server (PostgreSQL, Redis, a broker), which a
+/// test cuts to make the server vanish for the service under test: live connections are
+/// dropped and new ones refused until [`TcpProxy::restore`].
+pub struct TcpProxy {
+    pub port: u16,
+    target: std::net::SocketAddr,
+    cut: tokio_util::sync::CancellationToken,
+}
+
+impl TcpProxy {
+    /// Forwards a free local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let target = tokio::net::lookup_host(target)
+            .await
+            .expect("the proxy's target resolves")
+            .next()
+            .expect("the proxy's target has an address");
+        let mut proxy = Self {
+            port: free_port(),
+            target,
+            cut: tokio_util::sync::CancellationToken::new(),
+        };
+        proxy.restore().await;
+        proxy
+    }
+
+    /// `host:port` of the proxy.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The server is gone: every connection through the proxy drops, new ones are refused.
+    pub fn cut(&self) {
+        self.cut.cancel();
+    }
+
+    /// The server is back on the same address.
+    pub async fn restore(&mut self) {
+        self.cut.cancel();
+        self.cut = tokio_util::sync::CancellationToken::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            // The port was just freed by a cut (or picked free): retry while the OS lets go.
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "proxy port {}: {error}",
+                        self.port
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let (cut, target) = (self.cut.clone(), self.target);
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = cut.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                let cut = cut.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = cut.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut.cancel();
     }
 }
 

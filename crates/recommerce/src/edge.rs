@@ -191,6 +191,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         metrics_registry: prometheus::Registry::new(),
         metrics_namespace: "edge",
     };
+    let grace = Duration::from_secs(parts.http.shutdown_grace_seconds);
     let server = platform::http::serve(listener, parts, move |config| {
         config
             .app_data(forwarder.clone())
@@ -201,7 +202,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         name: EDGE.name,
         port,
         handle,
-        run: Box::pin(server),
+        run: Box::pin(platform::startup::run_http_until_stopped(server, grace)),
     })
 }
 

@@ -175,9 +175,13 @@ impl ConsumerContext for Context {
                 .iter()
                 .map(|element| (element.topic().to_owned(), element.partition()))
                 .collect();
+            // Asynchronous: this callback runs inside a poll on a runtime thread, and a
+            // synchronous commit with the coordinator gone blocks that thread (and every
+            // task on it) for as long as the client keeps trying. A commit that does not
+            // land only means the next owner sees those events again and skips them by id.
             let list = commit_list(&self.trackers, Some(&revoked), true);
             if list.count() > 0
-                && let Err(error) = consumer.commit(&list, CommitMode::Sync)
+                && let Err(error) = consumer.commit(&list, CommitMode::Async)
             {
                 tracing::warn!(%error, "committing revoked partitions failed");
             }
@@ -334,7 +338,7 @@ impl ConsumerHandle {
         let now = tokio::time::Instant::now();
         // What the broker needs at the end: the final commit, then leaving the group.
         let reserve = (deadline.saturating_duration_since(now) / 4).min(2 * BROKER_ANSWER_LIMIT);
-        let workers_until = deadline - reserve;
+        let workers_until = (deadline - reserve).min(now + crate::background::WORK_IN_HAND);
         shared.stopping.cancel();
         for mut task in std::mem::take(&mut self.tasks) {
             if tokio::time::timeout_at(workers_until, &mut task)
@@ -362,6 +366,7 @@ impl ConsumerHandle {
                 .min(BROKER_ANSWER_LIMIT)
         };
         let list = commit_list(&shared.trackers, None, true);
+        let mut broker_answers = true;
         if list.count() > 0 {
             let committing = shared.clone();
             let committed = on_own_thread("final offset commit", left(), move || {
@@ -373,16 +378,21 @@ impl ConsumerHandle {
                 Some(Err(error)) => {
                     tracing::warn!(%error, "final offset commit failed; the events since the last commit will come again")
                 }
-                None => tracing::warn!(
-                    "the broker did not take the final commit in time; the events since the last commit will come again"
-                ),
+                None => {
+                    broker_answers = false;
+                    tracing::warn!(
+                        "the broker did not take the final commit in time; the events since the last commit will come again"
+                    );
+                }
             }
         }
         self.commits_closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
         // The last reference leaves the group; anything still holding one (a commit given
-        // up on) drops it on its own thread later.
-        if let Ok(shared) = Arc::try_unwrap(shared) {
+        // up on) drops it on its own thread later. A broker that did not take the commit
+        // will not see us leave either: the client then goes on its own thread
+        // (OffRuntime) and the group notices at its session timeout.
+        if broker_answers && let Ok(shared) = Arc::try_unwrap(shared) {
             let consumer = shared.consumer.into_inner();
             let left = left();
             if on_own_thread("leaving the consumer group", left, move || drop(consumer))

@@ -21,6 +21,10 @@ pub struct TestOptions {
     pub quote_url: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub retry_max_ms: u64,
+    /// The database to use instead of a fresh one (a restart, or a proxy in front of it).
+    pub database_url: Option<String>,
+    /// Redis to use instead of the suite's shared one.
+    pub redis_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -30,6 +34,8 @@ impl Default for TestOptions {
             quote_url: None,
             max_body_bytes: None,
             retry_max_ms: 500,
+            database_url: None,
+            redis_url: None,
         }
     }
 }
@@ -51,7 +57,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     platform::telemetry::init_for_tests();
-    let database_url = platform::testing::fresh_database("order").await;
+    let database_url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => platform::testing::fresh_database("order").await,
+    };
     let quote_url = options
         .quote_url
         .clone()
@@ -72,7 +81,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .unwrap()
         .set("auth.jwt_secret", JWT_SECRET)
         .unwrap()
-        .set("redis.url", platform::testing::shared_redis_url())
+        .set(
+            "redis.url",
+            options
+                .redis_url
+                .clone()
+                .unwrap_or_else(platform::testing::shared_redis_url),
+        )
         .unwrap()
         .set(
             "redis.key_prefix",

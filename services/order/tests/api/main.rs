@@ -11,3 +11,4 @@ mod helpers;
 mod idempotency;
 mod processing;
 mod reads;
+mod shutdown;
