@@ -174,6 +174,11 @@ def dev_memory(group):
     return None
 
 
+# The services' default grace period (http.shutdown_grace_seconds, 25 s) and a margin for
+# the process to exit: a stop past it is one an orchestrator would have killed.
+STOP_LIMIT_SECONDS = 30
+
+
 def main():
     workdir = tempfile.mkdtemp(prefix="recommerce-fresh-clone-")
     clone = os.path.join(workdir, "recommerce")
@@ -213,13 +218,17 @@ def main():
             print(f"  memory of `recommerce dev` after the trade-in: RSS {memory[0]:.0f} MiB "
                   f"(peak {memory[1]:.0f} MiB)")
     finally:
+        stopping = time.monotonic()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=STOP_LIMIT_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            raise SystemExit("FAIL: the dev run did not stop within 60 s of Ctrl-C")
+            process.wait()
+            raise SystemExit(
+                f"FAIL: the dev run did not stop within {STOP_LIMIT_SECONDS} s of Ctrl-C")
+        print(f"  `recommerce dev` stopped {time.monotonic() - stopping:.1f} s after Ctrl-C")
         reader.join(timeout=5)
     if not any("recommerce dev stopped" in line for line in lines):
         raise SystemExit("FAIL: Ctrl-C did not stop the dev run cleanly:\n" + "\n".join(lines[-20:]))

@@ -409,6 +409,24 @@ pub struct RunningApp {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// The grace period (`http.shutdown_grace_seconds`) the suites' test settings give.
+pub const TEST_GRACE: Duration = Duration::from_secs(5);
+
+/// Asserts a stop that took `took` ended within [`TEST_GRACE`] (plus a second for the test
+/// process itself), and that nothing answers on `address` any more.
+pub async fn assert_stopped_within_grace(took: Duration, address: &str) {
+    assert!(
+        took <= TEST_GRACE + Duration::from_secs(1),
+        "stopped in {took:?}, beyond the grace period of {TEST_GRACE:?}"
+    );
+    let after = reqwest::Client::new()
+        .get(format!("{address}/health/live"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(after.is_err(), "{address} still answers after the stop");
+}
+
 /// How long a test lets a service take to stop when nothing bounds it more tightly: the
 /// test settings' grace period (5 s) and a margin for a loaded machine.
 pub const STOP_LIMIT: Duration = Duration::from_secs(15);

@@ -160,8 +160,8 @@ async fn two_instances_of_order_and_fulfilment_take_300_orders_to_pickup_as_one_
         let events = published.remove(&id.to_string()).unwrap();
         assert_eq!(events, expected_published, "order {id}, in the order read");
     }
-    // Stopped here rather than dropped with the runtime, which would wait for the clients'
-    // blocking shutdowns far longer than the services' own stop sequence takes.
+    // Every instance stops as an orchestrator would stop it, within its grace period (a
+    // stop that overruns fails the test), before the broker goes.
     for service in [
         &second_order,
         &second_fulfilment,

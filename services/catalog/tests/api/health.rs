@@ -71,3 +71,24 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         "ids must not become labels"
     );
 }
+
+#[tokio::test]
+async fn the_service_stops_within_its_grace_period_and_then_refuses_connections() {
+    let broker = platform::testing::TestBroker::start();
+    broker.create_topics(&events::topics::ALL, 1).await;
+    let app = spawn_app_with(TestOptions {
+        kafka: Some(broker.brokers.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let address = app.address.clone();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let took = app.stop().await;
+    platform::testing::assert_stopped_within_grace(took, &address).await;
+}

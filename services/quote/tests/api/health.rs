@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestOptions, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_service_is_ready_with_its_database_and_redis() {
@@ -63,4 +63,25 @@ async fn the_openapi_document_lists_every_quote_and_pricing_route() {
     .map(str::to_owned)
     .collect();
     assert_eq!(routes, expected);
+}
+
+#[tokio::test]
+async fn the_service_stops_within_its_grace_period_and_then_refuses_connections() {
+    let broker = platform::testing::TestBroker::start();
+    broker.create_topics(&events::topics::ALL, 1).await;
+    let app = spawn_app_with(TestOptions {
+        kafka: Some(broker.brokers.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let address = app.address.clone();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let took = app.stop().await;
+    platform::testing::assert_stopped_within_grace(took, &address).await;
 }
