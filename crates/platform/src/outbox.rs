@@ -10,7 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use backoff::backoff::Backoff;
 use chrono::Utc;
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use prost::Message;
@@ -183,8 +182,9 @@ impl OutboxRelay {
     /// [`RelaySettings::stop_flush_ms`] to be acknowledged; what is not stays unsent and
     /// goes out with the next relay (consumers drop the duplicates by event id).
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut backoff =
-            retry_backoff(Duration::from_millis(self.settings.max_backoff_ms.max(100)));
+        let mut backoff = crate::retry::Backoff::up_to(Duration::from_millis(
+            self.settings.max_backoff_ms.max(100),
+        ));
         let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
         let stop_flush = Duration::from_millis(self.settings.stop_flush_ms);
         loop {
@@ -218,7 +218,7 @@ impl OutboxRelay {
                 }
                 Err(error) => {
                     self.metrics.failed_rounds.inc();
-                    let pause = backoff.next_backoff().unwrap_or(backoff.max_interval);
+                    let pause = backoff.next_delay();
                     tracing::warn!(%error, retry_in = ?pause, "outbox relay round failed");
                     self.recreate_producer_if_fatal();
                     pause
@@ -370,16 +370,4 @@ pub enum RelayBuildError {
     Producer(#[from] rdkafka::error::KafkaError),
     #[error("relay metrics could not be registered: {0}")]
     Metrics(#[from] prometheus::Error),
-}
-
-/// Exponential backoff from 100 ms to `max`, ±25 % jitter so that many relays or consumers
-/// do not retry in lockstep, and no overall deadline: the caller decides when to give up.
-pub(crate) fn retry_backoff(max: Duration) -> backoff::ExponentialBackoff {
-    backoff::ExponentialBackoffBuilder::new()
-        .with_initial_interval(Duration::from_millis(100))
-        .with_randomization_factor(0.25)
-        .with_multiplier(2.0)
-        .with_max_interval(max)
-        .with_max_elapsed_time(None)
-        .build()
 }

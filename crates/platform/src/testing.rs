@@ -412,19 +412,31 @@ pub struct RunningApp {
 /// The grace period (`http.shutdown_grace_seconds`) the suites' test settings give.
 pub const TEST_GRACE: Duration = Duration::from_secs(5);
 
-/// Asserts a stop that took `took` ended within [`TEST_GRACE`] (plus a second for the test
-/// process itself), and that nothing answers on `address` any more.
-pub async fn assert_stopped_within_grace(took: Duration, address: &str) {
+/// Asserts that the service on `address` answers, that `stop` (its test handle's stop)
+/// ends within [`TEST_GRACE`] (plus a second for the test process itself), and that
+/// nothing answers on `address` afterwards.
+pub async fn assert_stops_within_grace(
+    address: &str,
+    stop: impl std::future::Future<Output = Duration>,
+) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        // No idle connection left open to hold up the drain.
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let live = format!("{address}/health/live");
+    let before = client.get(&live).send().await.unwrap();
+    assert_eq!(before.status(), 200, "{live} before the stop");
+    let took = stop.await;
     assert!(
         took <= TEST_GRACE + Duration::from_secs(1),
         "stopped in {took:?}, beyond the grace period of {TEST_GRACE:?}"
     );
-    let after = reqwest::Client::new()
-        .get(format!("{address}/health/live"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
-    assert!(after.is_err(), "{address} still answers after the stop");
+    assert!(
+        client.get(&live).send().await.is_err(),
+        "{address} still answers after the stop"
+    );
 }
 
 /// How long a test lets a service take to stop when nothing bounds it more tightly: the

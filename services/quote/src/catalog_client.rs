@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use backoff::backoff::Backoff;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -85,12 +84,7 @@ impl CatalogClient {
         &self,
         variant_id: Uuid,
     ) -> Result<Option<(CatalogModel, Questionnaire)>, CatalogUnavailable> {
-        let mut backoff = backoff::ExponentialBackoffBuilder::new()
-            .with_initial_interval(Duration::from_millis(100))
-            .with_max_interval(Duration::from_secs(2))
-            .with_randomization_factor(0.25)
-            .with_max_elapsed_time(None)
-            .build();
+        let mut backoff = platform::retry::Backoff::up_to(Duration::from_secs(2));
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -104,7 +98,7 @@ impl CatalogClient {
                     )));
                 }
                 Attempt::Retry(reason) => {
-                    let pause = backoff.next_backoff().unwrap_or(Duration::from_secs(1));
+                    let pause = backoff.next_delay();
                     tracing::warn!(%variant_id, %reason, attempt, retry_in = ?pause, "catalog lookup failed; retrying");
                     tokio::time::sleep(pause).await;
                 }

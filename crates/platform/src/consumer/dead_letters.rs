@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, get, post, web};
-use backoff::backoff::Backoff;
 use chrono::{DateTime, Utc};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -25,7 +24,6 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::dead_letter;
 use crate::kafka::{KafkaSettings, OffRuntime};
-use crate::outbox::retry_backoff;
 
 /// Writes dead letters; never gives up, because a dead letter that is lost is a lost event.
 pub(crate) struct DeadLetterWriter {
@@ -60,7 +58,7 @@ impl DeadLetterWriter {
             delivery.topic, delivery.partition, delivery.offset
         );
         let attempts_text = attempts.to_string();
-        let mut retry = retry_backoff(Duration::from_secs(5));
+        let mut retry = crate::retry::Backoff::up_to(Duration::from_secs(5));
         loop {
             let headers = OwnedHeaders::new()
                 .insert(Header {
@@ -86,7 +84,7 @@ impl DeadLetterWriter {
             match self.producer.send(record, Duration::from_secs(5)).await {
                 Ok(_) => break,
                 Err((kafka_error, _)) => {
-                    let pause = retry.next_backoff().unwrap_or(Duration::from_secs(5));
+                    let pause = retry.next_delay();
                     tracing::warn!(error = %kafka_error, %topic, retry_in = ?pause, "dead-lettering failed; retrying");
                     tokio::time::sleep(pause).await;
                 }
@@ -112,7 +110,7 @@ impl DeadLetterWriter {
             match dead_letter::Entity::insert(row).exec(&self.db).await {
                 Ok(_) => break,
                 Err(db_error) => {
-                    let pause = retry.next_backoff().unwrap_or(Duration::from_secs(5));
+                    let pause = retry.next_delay();
                     tracing::warn!(error = %db_error, retry_in = ?pause, "recording a dead letter failed; retrying");
                     tokio::time::sleep(pause).await;
                 }

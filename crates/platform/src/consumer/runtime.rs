@@ -2,7 +2,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff::backoff::Backoff;
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use prost::Message as _;
 use rdkafka::consumer::{
@@ -19,7 +18,6 @@ use tracing::Instrument;
 use super::dead_letters::DeadLetterWriter;
 use super::{Applied, Applier, ApplyError, HandlerError, Handlers, IncomingEvent, headers};
 use crate::kafka::{KafkaSettings, OffRuntime, on_own_thread};
-use crate::outbox::retry_backoff;
 use crate::sequencer::Sequencer;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -657,8 +655,8 @@ async fn process(
     crate::telemetry::continue_trace(&span, &event.envelope.traceparent);
     async {
         let mut attempts: u32 = 0;
-        let mut transient = retry_backoff(Duration::from_millis(shared.settings.max_retry_backoff_ms));
-        let mut unavailable = retry_backoff(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
+        let mut transient = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.max_retry_backoff_ms));
+        let mut unavailable = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
         loop {
             let lease = match shared.sequencer.acquire(key).await {
                 Ok(lease) => lease,
@@ -697,14 +695,14 @@ async fn process(
                 }
                 Err(ApplyError::StaleLease) => continue,
                 Err(ApplyError::Database(error)) => {
-                    let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
+                    let pause = transient.next_delay();
                     tracing::warn!(%error, retry_in = ?pause, "database unavailable; pausing");
                     if !shared.pause(pause).await {
                         return None;
                     }
                 }
                 Err(ApplyError::Handler(HandlerError::Unavailable(reason))) => {
-                    let pause = unavailable.next_backoff().unwrap_or(Duration::from_secs(30));
+                    let pause = unavailable.next_delay();
                     tracing::info!(%reason, retry_in = ?pause, "downstream unavailable; key rescheduled");
                     let due = chrono::Utc::now() + chrono::Duration::milliseconds(pause.as_millis() as i64);
                     if let Err(error) = shared.sequencer.reschedule(key, due).await {
@@ -723,7 +721,7 @@ async fn process(
                         dead_letter(shared, &delivery, &event, &reason, attempts).await;
                         return successor(shared, key, &event, parked).await;
                     }
-                    let pause = transient.next_backoff().unwrap_or(Duration::from_secs(1));
+                    let pause = transient.next_delay();
                     tracing::warn!(%reason, attempts, retry_in = ?pause, "handler failed; retrying");
                     if !shared.pause(pause).await {
                         return None;

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backoff::backoff::Backoff;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -213,7 +212,7 @@ impl Sequencer for RedisSequencer {
         let local_guard = local.lock_owned().await;
         let waiter = Uuid::new_v4().to_string();
         let notify = self.shared.notify(key);
-        let mut retry = crate::outbox::retry_backoff(Duration::from_secs(2));
+        let mut retry = crate::retry::Backoff::up_to(Duration::from_secs(2));
         let fence = loop {
             let notified = notify.notified();
             tokio::pin!(notified);
@@ -225,7 +224,7 @@ impl Sequencer for RedisSequencer {
                 }
                 Ok(fence) => break fence,
                 Err(error) => {
-                    let pause = retry.next_backoff().unwrap_or(Duration::from_secs(2));
+                    let pause = retry.next_delay();
                     tracing::warn!(%error, %key, retry_in = ?pause, "sequencer paused: Redis unavailable");
                     tokio::time::sleep(pause).await;
                 }
@@ -385,7 +384,7 @@ async fn renew(
 
 /// One pub/sub connection per process: a release anywhere wakes the waiters here.
 async fn listen_for_wakes(shared: Arc<Shared>) {
-    let mut retry = crate::outbox::retry_backoff(Duration::from_secs(2));
+    let mut retry = crate::retry::Backoff::up_to(Duration::from_secs(2));
     loop {
         let subscribed = async {
             let mut pubsub = shared.client.get_async_pubsub().await?;
@@ -412,7 +411,7 @@ async fn listen_for_wakes(shared: Arc<Shared>) {
             }
             Err(error) => tracing::debug!(%error, "wake subscription unavailable"),
         }
-        let pause = retry.next_backoff().unwrap_or(Duration::from_secs(2));
+        let pause = retry.next_delay();
         tokio::time::sleep(pause).await;
     }
 }

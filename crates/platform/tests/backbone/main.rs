@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod consumer;
+mod due_work;
 mod relay;
 mod sequencer;
 mod support;

@@ -258,13 +258,5 @@ async fn a_partner_sees_its_jobs_history_without_the_ids_of_partners_that_held_i
 async fn the_service_stops_within_its_grace_period_and_then_refuses_connections() {
     let app = spawn_app().await;
     let address = app.address.clone();
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
-    let took = app.stop().await;
-    platform::testing::assert_stopped_within_grace(took, &address).await;
+    platform::testing::assert_stops_within_grace(&address, app.stop()).await;
 }

@@ -526,6 +526,5 @@ async fn the_api_describes_every_portal_route_and_reports_its_health() {
         assert!(spec["paths"][path].is_object(), "{path} is documented");
     }
     let address = app.address.clone();
-    let took = app.stop().await;
-    platform::testing::assert_stopped_within_grace(took, &address).await;
+    platform::testing::assert_stops_within_grace(&address, app.stop()).await;
 }

@@ -1,0 +1,441 @@
+//! One runner for the work a service owes at a time of its own: an order to confirm once
+//! quote answers, a job to re-price, a webhook to deliver again, a table to prune.
+//!
+//! The work is a row in the service's `due_work` table (kind, key, due time), written with
+//! [`schedule`] in the same transaction as the state change that creates it, like the
+//! outbox: it is never lost, and never owed for a change that rolled back. Any number of
+//! instances run the same runners: a runner *claims* due rows by setting a lease on them in
+//! one statement (PostgreSQL skips rows another claim holds), so two instances never act on
+//! one row at once, and a row whose instance died is claimed again when its lease lapses.
+//! A handler that fails has its row retried after [`RetryPolicy::delay`]; it waits alone
+//! while the others go on. A runner is woken in-process after a commit ([`Waker`]) and
+//! polls only as a fallback; it works on at most `concurrency` rows at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::retry::RetryPolicy;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DueWorkSettings {
+    /// Rows claimed per round.
+    pub batch_size: u64,
+    /// Rows worked on at once, per runner.
+    pub concurrency: usize,
+    /// How long a claim holds a row; a row still claimed after this (its instance died
+    /// mid-work) is claimed again.
+    pub lease_seconds: u64,
+    /// How often due rows are looked for when nothing wakes the runner.
+    pub poll_interval_ms: u64,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl Default for DueWorkSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 64,
+            concurrency: 4,
+            lease_seconds: 60,
+            poll_interval_ms: 250,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+impl DueWorkSettings {
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy::new(
+            Duration::from_millis(self.retry_initial_ms),
+            Duration::from_millis(self.retry_max_ms),
+        )
+    }
+}
+
+/// What became of one row's work.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing more is owed: the row goes (unless it was scheduled again meanwhile).
+    Done,
+    /// More is owed at this time (the next step, or the next round of a periodic task).
+    Again(DateTime<Utc>),
+    /// It failed and is tried again after the retry delay; the reason is kept on the row.
+    Retry(String),
+}
+
+/// The work of one kind of row.
+#[async_trait::async_trait]
+pub trait DueWork: Send + Sync + 'static {
+    /// The `kind` its rows are scheduled under.
+    fn kind(&self) -> &'static str;
+    /// Does the work owed for `key`; `failures` is how many attempts failed before.
+    async fn run(&self, key: &str, failures: u32) -> Outcome;
+}
+
+/// Owes `kind` work for `key` at `due_at`, inside `db` (the transaction of the change that
+/// creates the work). Scheduling what is already owed keeps the earlier of the two times.
+pub async fn schedule<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    key: &str,
+    due_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let earlier = match db.get_database_backend() {
+        DbBackend::Postgres => "LEAST",
+        _ => "MIN",
+    };
+    execute(
+        db,
+        &format!(
+            "INSERT INTO due_work (kind, key, due_at, attempts, generation, created_at) \
+             VALUES (?, ?, ?, 0, 0, ?) \
+             ON CONFLICT (kind, key) DO UPDATE SET \
+             due_at = {earlier}(due_work.due_at, excluded.due_at), \
+             generation = due_work.generation + 1"
+        ),
+        vec![kind.into(), key.into(), due_at.into(), Utc::now().into()],
+    )
+    .await
+    .map(drop)
+}
+
+/// Tells a runner that work was committed for it, so it need not wait for its next poll.
+#[derive(Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// A row as a claim hands it over.
+#[derive(Debug)]
+struct Claimed {
+    id: i64,
+    key: String,
+    attempts: u32,
+    generation: i64,
+}
+
+pub struct DueWorkRunner {
+    db: DatabaseConnection,
+    work: Arc<dyn DueWork>,
+    settings: DueWorkSettings,
+    waker: Waker,
+}
+
+impl DueWorkRunner {
+    pub fn new(db: DatabaseConnection, work: Arc<dyn DueWork>, settings: DueWorkSettings) -> Self {
+        Self {
+            db,
+            work,
+            settings,
+            waker: Waker::default(),
+        }
+    }
+
+    /// Whoever schedules this runner's work wakes it through this after committing.
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    /// Works until `stop`; the rows in hand then are finished or, if the service's stop
+    /// drops them, claimed again once their lease lapses.
+    pub async fn run(self, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(1));
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            let claimed = match self.claim().await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(kind = self.work.kind(), %error, "claiming due work failed");
+                    Vec::new()
+                }
+            };
+            let full = claimed.len() as u64 >= self.settings.batch_size;
+            futures_util::stream::iter(claimed)
+                .for_each_concurrent(self.settings.concurrency.max(1), |row| self.work_on(row))
+                .await;
+            if full {
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.waker.0.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Leases up to one batch of due rows of this runner's kind.
+    async fn claim(&self) -> Result<Vec<Claimed>, DbErr> {
+        let now = Utc::now();
+        let lease =
+            chrono::Duration::seconds(i64::try_from(self.settings.lease_seconds).unwrap_or(60));
+        let skip_locked = match self.db.get_database_backend() {
+            DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+            _ => "",
+        };
+        let sql = format!(
+            "UPDATE due_work SET lease_until = ? WHERE id IN (\
+             SELECT id FROM due_work WHERE kind = ? AND due_at <= ? \
+             AND (lease_until IS NULL OR lease_until <= ?) \
+             ORDER BY due_at LIMIT ? {skip_locked}) \
+             RETURNING id, key, attempts, generation"
+        );
+        let values: Vec<Value> = vec![
+            (now + lease).into(),
+            self.work.kind().into(),
+            now.into(),
+            now.into(),
+            i64::try_from(self.settings.batch_size).unwrap_or(64).into(),
+        ];
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all(Statement::from_sql_and_values(
+                backend,
+                numbered(backend, &sql),
+                values,
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Claimed {
+                    id: row.try_get("", "id")?,
+                    key: row.try_get("", "key")?,
+                    attempts: u32::try_from(row.try_get::<i32>("", "attempts")?).unwrap_or(0),
+                    generation: row.try_get("", "generation")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn work_on(&self, row: Claimed) {
+        let outcome = self.work.run(&row.key, row.attempts).await;
+        if let Err(error) = self.record(&row, outcome).await {
+            // The lease lapses and the row is claimed again: the work is redone, which
+            // every handler must tolerate anyway (an instance may die after its work).
+            tracing::warn!(kind = self.work.kind(), key = %row.key, %error, "recording due work failed");
+        }
+    }
+
+    async fn record(&self, row: &Claimed, outcome: Outcome) -> Result<(), DbErr> {
+        let db = &self.db;
+        let finished = match outcome {
+            Outcome::Done => {
+                execute(
+                    db,
+                    "DELETE FROM due_work WHERE id = ? AND generation = ?",
+                    vec![row.id.into(), row.generation.into()],
+                )
+                .await?
+            }
+            Outcome::Again(at) => {
+                execute(
+                    db,
+                    "UPDATE due_work SET due_at = ?, attempts = 0, last_error = NULL, \
+                     lease_until = NULL WHERE id = ? AND generation = ?",
+                    vec![at.into(), row.id.into(), row.generation.into()],
+                )
+                .await?
+            }
+            Outcome::Retry(reason) => {
+                let failures = row.attempts.saturating_add(1);
+                let delay = self.settings.retry().delay(failures);
+                let at = Utc::now()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
+                tracing::info!(kind = self.work.kind(), key = %row.key, %reason, failures, retry_in = ?delay, "due work failed; retrying later");
+                let failures = i32::try_from(failures).unwrap_or(i32::MAX);
+                execute(
+                    db,
+                    "UPDATE due_work SET due_at = ?, attempts = ?, last_error = ?, \
+                     lease_until = NULL WHERE id = ?",
+                    vec![at.into(), failures.into(), reason.into(), row.id.into()],
+                )
+                .await?
+            }
+        };
+        if finished == 0 {
+            // Scheduled again while it ran: it stays owed, at the time it was given.
+            execute(
+                db,
+                "UPDATE due_work SET lease_until = NULL WHERE id = ?",
+                vec![row.id.into()],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn execute<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, sql),
+            values,
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// `?` placeholders as the backend wants them: `$1, $2, …` for PostgreSQL.
+fn numbered(backend: DbBackend, sql: &str) -> String {
+    if backend != DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub use migration::Migration;
+
+/// The `due_work` table, in every service's migrations beside the event tables.
+mod migration {
+    use sea_orm_migration::prelude::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261129_000001_platform_due_work"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum DueWorkTable {
+        #[sea_orm(iden = "due_work")]
+        Table,
+        Id,
+        Kind,
+        Key,
+        DueAt,
+        Attempts,
+        Generation,
+        LeaseUntil,
+        LastError,
+        CreatedAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(DueWorkTable::Table)
+                        .if_not_exists()
+                        .col(
+                            ColumnDef::new(DueWorkTable::Id)
+                                .big_integer()
+                                .not_null()
+                                .auto_increment()
+                                .primary_key(),
+                        )
+                        .col(
+                            ColumnDef::new(DueWorkTable::Kind)
+                                .string_len(100)
+                                .not_null(),
+                        )
+                        .col(ColumnDef::new(DueWorkTable::Key).string_len(200).not_null())
+                        .col(
+                            ColumnDef::new(DueWorkTable::DueAt)
+                                .timestamp_with_time_zone()
+                                .not_null(),
+                        )
+                        .col(
+                            ColumnDef::new(DueWorkTable::Attempts)
+                                .integer()
+                                .not_null()
+                                .default(0),
+                        )
+                        .col(
+                            ColumnDef::new(DueWorkTable::Generation)
+                                .big_integer()
+                                .not_null()
+                                .default(0),
+                        )
+                        .col(
+                            ColumnDef::new(DueWorkTable::LeaseUntil)
+                                .timestamp_with_time_zone()
+                                .null(),
+                        )
+                        .col(ColumnDef::new(DueWorkTable::LastError).text().null())
+                        .col(
+                            ColumnDef::new(DueWorkTable::CreatedAt)
+                                .timestamp_with_time_zone()
+                                .not_null(),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("idx_due_work_kind_key")
+                        .table(DueWorkTable::Table)
+                        .col(DueWorkTable::Kind)
+                        .col(DueWorkTable::Key)
+                        .unique()
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("idx_due_work_due")
+                        .table(DueWorkTable::Table)
+                        .col(DueWorkTable::Kind)
+                        .col(DueWorkTable::DueAt)
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await
+        }
+
+        async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .drop_table(Table::drop().table(DueWorkTable::Table).to_owned())
+                .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_only() {
+        assert_eq!(
+            numbered(DbBackend::Postgres, "a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(numbered(DbBackend::Sqlite, "a = ?"), "a = ?");
+    }
+}

@@ -1,0 +1,163 @@
+//! The due-work runner: rows owed by one service, worked off by any number of instances.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use platform::due_work::{DueWork, DueWorkRunner, DueWorkSettings, Outcome, schedule};
+use platform::testing::eventually;
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::database;
+
+const ROWS: usize = 1000;
+const POISONED: &str = "poisoned";
+
+/// Records which runner did which row; fails the poisoned row until it is healed.
+struct Tally {
+    runner: &'static str,
+    done: Arc<Mutex<Vec<(String, &'static str)>>>,
+    poisoned_attempts: Arc<Mutex<Vec<Instant>>>,
+    healed: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl DueWork for Tally {
+    fn kind(&self) -> &'static str {
+        "test.tally"
+    }
+
+    async fn run(&self, key: &str, _failures: u32) -> Outcome {
+        if key == POISONED && !self.healed.load(Ordering::SeqCst) {
+            self.poisoned_attempts.lock().unwrap().push(Instant::now());
+            return Outcome::Retry("poisoned".into());
+        }
+        // Long enough that one runner cannot drain a batch before the other claims one.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.done
+            .lock()
+            .unwrap()
+            .push((key.to_owned(), self.runner));
+        Outcome::Done
+    }
+}
+
+async fn owed(db: &sea_orm::DatabaseConnection) -> i64 {
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM due_work",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_without_holding_up_the_rest()
+ {
+    let db = database().await;
+    let txn = db.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    for n in 0..ROWS - 1 {
+        schedule(&txn, "test.tally", &format!("row-{n:04}"), now)
+            .await
+            .unwrap();
+    }
+    schedule(&txn, "test.tally", POISONED, now).await.unwrap();
+    // Scheduling again what is owed keeps one row.
+    schedule(
+        &txn,
+        "test.tally",
+        "row-0000",
+        now + chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(owed(&db).await, ROWS as i64);
+
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let poisoned_attempts = Arc::new(Mutex::new(Vec::new()));
+    let healed = Arc::new(AtomicBool::new(false));
+    let settings = DueWorkSettings {
+        batch_size: 50,
+        concurrency: 4,
+        lease_seconds: 60,
+        poll_interval_ms: 20,
+        retry_initial_ms: 100,
+        retry_max_ms: 400,
+    };
+    let stop = CancellationToken::new();
+    let mut runners = Vec::new();
+    for runner in ["first", "second"] {
+        let work = Arc::new(Tally {
+            runner,
+            done: done.clone(),
+            poisoned_attempts: poisoned_attempts.clone(),
+            healed: healed.clone(),
+        });
+        let runner = DueWorkRunner::new(db.clone(), work, settings.clone());
+        runners.push(tokio::spawn(runner.run(stop.clone())));
+    }
+
+    eventually(
+        Duration::from_secs(60),
+        "every row but the poisoned one is done, and that one was retried",
+        || async { owed(&db).await == 1 && poisoned_attempts.lock().unwrap().len() >= 3 },
+    )
+    .await;
+    let attempts = poisoned_attempts.lock().unwrap().clone();
+    for pair in attempts.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(100),
+            "retries of the failing row wait at least the first retry delay: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+    let remaining = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT key, attempts, last_error FROM due_work",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(remaining.try_get::<String>("", "key").unwrap(), POISONED);
+    assert!(remaining.try_get::<i32>("", "attempts").unwrap() >= 2);
+    assert_eq!(
+        remaining.try_get::<String>("", "last_error").unwrap(),
+        "poisoned"
+    );
+
+    healed.store(true, Ordering::SeqCst);
+    eventually(
+        Duration::from_secs(10),
+        "the healed row is done",
+        || async { owed(&db).await == 0 },
+    )
+    .await;
+    stop.cancel();
+    for runner in runners {
+        tokio::time::timeout(Duration::from_secs(5), runner)
+            .await
+            .expect("a runner stops when told")
+            .unwrap();
+    }
+
+    let done = done.lock().unwrap().clone();
+    let mut by_runner: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, runner) in &done {
+        *by_runner.entry(runner).or_default() += 1;
+    }
+    let keys: BTreeSet<&str> = done.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(done.len(), ROWS, "each row done once: {by_runner:?}");
+    assert_eq!(keys.len(), ROWS, "every row done");
+    assert!(
+        by_runner.len() == 2 && by_runner.values().all(|&n| n > 0),
+        "both runners took part: {by_runner:?}"
+    );
+}
