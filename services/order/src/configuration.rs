@@ -6,8 +6,6 @@ use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::processor::ProcessorSettings;
-
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
     name: "order",
     port: 8083,
@@ -24,7 +22,8 @@ pub struct OrderSettings {
     pub quote_token: Option<SecretString>,
     /// How long an Idempotency-Key is remembered; afterwards it may place a new order.
     pub idempotency_retention_hours: u64,
-    pub processor: ProcessorSettings,
+    /// The processor's due-work runner (`order.processor.*`).
+    pub processor: platform::due_work::DueWorkSettings,
     /// Run the processor in this instance (every instance may; they coordinate per order).
     pub process_orders: bool,
 }
@@ -36,7 +35,7 @@ impl Default for OrderSettings {
             quote_timeout_ms: 3_000,
             quote_token: None,
             idempotency_retention_hours: 24,
-            processor: ProcessorSettings::default(),
+            processor: platform::due_work::DueWorkSettings::default(),
             process_orders: true,
         }
     }

@@ -13,12 +13,12 @@ use platform::auth::Authenticator;
 use platform::background::Background;
 use platform::consumer::ConsumerRuntime;
 use platform::consumer::dead_letters::DeadLetterAdmin;
+use platform::due_work::DueWorkRunner;
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::configuration::Settings;
 use crate::fulfilment_events::{self, CONSUMER_GROUP};
@@ -56,7 +56,6 @@ impl Application {
             "order",
         )?;
         let store = OrderStore::new(db.clone());
-        let wake = Arc::new(Notify::new());
         let authenticator = Authenticator::new(&settings.base.auth);
         let credentials =
             ServiceCredentials::from_settings(&authenticator, settings.order.quote_token.as_ref());
@@ -103,16 +102,21 @@ impl Application {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
             None
         };
+        let processor = Processor {
+            store: store.clone(),
+            sequencer: sequencer.clone(),
+            quotes,
+            payouts: payouts.clone() as Arc<dyn PayoutProvider>,
+            retry: settings.order.processor.retry(),
+        };
+        let runner = DueWorkRunner::new(
+            db.clone(),
+            Arc::new(processor),
+            settings.order.processor.clone(),
+        );
+        let wake = runner.waker();
         if settings.order.process_orders {
-            let processor = Processor {
-                store: store.clone(),
-                sequencer: sequencer.clone(),
-                quotes,
-                payouts: payouts.clone() as Arc<dyn PayoutProvider>,
-                settings: settings.order.processor.clone(),
-                wake: wake.clone(),
-            };
-            background.spawn("order processor", |stop| processor.run(stop));
+            background.spawn("order processor", |stop| runner.run(stop));
         }
         let retention = chrono::Duration::hours(
             i64::try_from(settings.order.idempotency_retention_hours).unwrap_or(24),

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(platform::event_tables::Migration),
             Box::new(m20261122_000001_create_catalog::Migration),
+            Box::new(platform::due_work::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(platform::event_tables::Migration),
             Box::new(m20261122_000001_create_fulfilment::Migration),
             Box::new(m20261122_000002_versions_and_quoted_price::Migration),
+            Box::new(platform::due_work::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_orders;
+mod m20261129_000001_owe_due_work;
 
 pub struct Migrator;
 
@@ -13,6 +14,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(platform::event_tables::Migration),
             Box::new(m20261122_000001_create_orders::Migration),
+            Box::new(platform::due_work::Migration),
+            Box::new(m20261129_000001_owe_due_work::Migration),
         ]
     }
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use platform::auth::{Principal, Role};
 use platform::pagination::{PageQuery, PageRequest};
 use platform::sequencer::Sequencer;
-use tokio::sync::Notify;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::OrderError;
@@ -19,7 +18,8 @@ use crate::store::{OrderRecord, OrderStore};
 pub struct OrderState {
     pub store: OrderStore,
     pub sequencer: Arc<dyn Sequencer>,
-    pub wake: Arc<Notify>,
+    /// Wakes the processor after an accept, so a new order does not wait for its poll.
+    pub wake: platform::due_work::Waker,
 }
 
 /// `dead_letters`: mount the dead-letter admin routes (there is a consumer to have them).

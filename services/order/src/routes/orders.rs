@@ -133,7 +133,7 @@ pub async fn place_order(
         .map_err(OrderError::from)?;
     Ok(match acceptance {
         Acceptance::Created { order_id, body } => {
-            state.wake.notify_one();
+            state.wake.wake();
             tracing::info!(%order_id, "order accepted");
             accepted(order_id, body, false)
         }
@@ -265,7 +265,7 @@ pub(super) async fn decide(
     .map_err(OrderError::from)?;
     let order = outcome?;
     if order.status.needs_processing() {
-        state.wake.notify_one();
+        state.wake.wake();
     }
     tracing::info!(order_id = %id, step = step.name(), by = %principal.role, "order changed");
     Ok(no_store(&OrderView::of(

@@ -21,6 +21,10 @@ use crate::domain::{
 use crate::published;
 pub use platform::pagination::PageRequest;
 
+/// The due work of an order (`due_work` kind): the processor moving it on from a state that
+/// needs it (`received`: lock the quote; `inspected`: pay). Scheduled with the state change.
+pub const ADVANCE: &str = "order.advance";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("order {0} does not exist")]
@@ -322,6 +326,9 @@ pub async fn apply_step<C: ConnectionTrait>(
     if updated.rows_affected != 1 {
         return Err(StoreError::Concurrent(id));
     }
+    if let Some(at) = next.next_attempt_at {
+        platform::due_work::schedule(db, ADVANCE, &id.to_string(), at).await?;
+    }
     let event = published::transition(db, &next, step).await?;
     add_to_timeline(db, &next, event, detail(step)).await?;
     Ok(next)
@@ -377,6 +384,8 @@ impl OrderStore {
             return Err(error.into());
         }
         orders::Entity::insert(record.to_row()?).exec(&txn).await?;
+        platform::due_work::schedule(&txn, ADVANCE, &record.id.to_string(), record.created_at)
+            .await?;
         let event = published::placed(&txn, &record).await?;
         add_to_timeline(&txn, &record, event, json!({})).await?;
         txn.commit().await?;
@@ -467,25 +476,6 @@ impl OrderStore {
             .exec(&self.db)
             .await?;
         Ok(())
-    }
-
-    /// Orders the processor should look at now, longest waiting first.
-    pub async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>, StoreError> {
-        let statuses = OrderStatus::ALL
-            .into_iter()
-            .filter(|status| status.needs_processing())
-            .map(OrderStatus::as_str);
-        let ids = orders::Entity::find()
-            .select_only()
-            .column(orders::Column::Id)
-            .filter(orders::Column::Status.is_in(statuses))
-            .filter(orders::Column::NextAttemptAt.lte(now))
-            .order_by_asc(orders::Column::NextAttemptAt)
-            .limit(limit)
-            .into_tuple::<Uuid>()
-            .all(&self.db)
-            .await?;
-        Ok(ids)
     }
 
     pub async fn get(&self, id: Uuid) -> Result<OrderRecord, StoreError> {
