@@ -108,6 +108,69 @@ pub async fn schedule<C: ConnectionTrait>(
     .map(drop)
 }
 
+/// The key of a periodic task's one row.
+const PERIODIC_KEY: &str = "periodic";
+
+/// A task owed every `every`, done once per round across all instances: its one row
+/// reschedules itself. Every instance owes the first round when it starts
+/// ([`Periodic::owe_now`]); the rows are one, so that is one round.
+pub struct Periodic<F> {
+    kind: &'static str,
+    every: Duration,
+    task: F,
+}
+
+impl<F, Fut> Periodic<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    pub fn new(kind: &'static str, every: Duration, task: F) -> Self {
+        Self { kind, every, task }
+    }
+
+    /// Owes a round now.
+    pub async fn owe_now<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        schedule(db, self.kind, PERIODIC_KEY, Utc::now()).await
+    }
+
+    /// Runner settings for it: nothing wakes a periodic task, so its runner looks for its
+    /// row seldom, and never more than once a round.
+    pub fn settings(&self, retry: RetryPolicy) -> DueWorkSettings {
+        let poll = self.every.min(Duration::from_secs(60));
+        DueWorkSettings {
+            batch_size: 1,
+            concurrency: 1,
+            poll_interval_ms: u64::try_from(poll.as_millis()).unwrap_or(60_000),
+            retry_initial_ms: u64::try_from(retry.initial.as_millis()).unwrap_or(1_000),
+            retry_max_ms: u64::try_from(retry.max.as_millis()).unwrap_or(60_000),
+            ..DueWorkSettings::default()
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<F, Fut> DueWork for Periodic<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    async fn run(&self, _key: &str, _failures: u32) -> Outcome {
+        match (self.task)().await {
+            Ok(()) => Outcome::Again(
+                Utc::now()
+                    + chrono::Duration::from_std(self.every)
+                        .unwrap_or_else(|_| chrono::Duration::hours(1)),
+            ),
+            Err(reason) => Outcome::Retry(reason),
+        }
+    }
+}
+
 /// Tells a runner that work was committed for it, so it need not wait for its next poll.
 #[derive(Clone, Default)]
 pub struct Waker(Arc<Notify>);

@@ -13,7 +13,7 @@ use platform::auth::Authenticator;
 use platform::background::Background;
 use platform::consumer::ConsumerRuntime;
 use platform::consumer::dead_letters::DeadLetterAdmin;
-use platform::due_work::DueWorkRunner;
+use platform::due_work::{DueWorkRunner, Periodic};
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
@@ -31,6 +31,7 @@ use crate::routes::{self, OrderState};
 use crate::store::OrderStore;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_IDEMPOTENCY_KEYS: &str = "order.prune_idempotency_keys";
 
 pub use platform::startup::StartupError;
 
@@ -122,19 +123,23 @@ impl Application {
             i64::try_from(settings.order.idempotency_retention_hours).unwrap_or(24),
         );
         let pruner = store.clone();
-        background.spawn("idempotency key pruner", move |stop| async move {
-            loop {
+        let prune = Periodic::new(PRUNE_IDEMPOTENCY_KEYS, PRUNE_EVERY, move || {
+            let pruner = pruner.clone();
+            async move {
                 match pruner.prune_idempotency_keys(Utc::now() - retention).await {
-                    Ok(0) => {}
-                    Ok(pruned) => tracing::info!(pruned, "expired idempotency keys forgotten"),
-                    Err(error) => tracing::warn!(%error, "pruning idempotency keys failed"),
-                }
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(PRUNE_EVERY) => {}
+                    Ok(0) => Ok(()),
+                    Ok(pruned) => {
+                        tracing::info!(pruned, "expired idempotency keys forgotten");
+                        Ok(())
+                    }
+                    Err(error) => Err(format!("pruning idempotency keys failed: {error}")),
                 }
             }
         });
+        prune.owe_now(&db).await?;
+        let prune_settings = prune.settings(settings.order.processor.retry());
+        let prune = DueWorkRunner::new(db.clone(), Arc::new(prune), prune_settings);
+        background.spawn("idempotency key pruner", |stop| prune.run(stop));
 
         let listener = bind(&settings.base.http)?;
         let port = listener.local_addr()?.port();

@@ -161,3 +161,65 @@ async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_w
         "both runners took part: {by_runner:?}"
     );
 }
+
+#[tokio::test]
+async fn a_periodic_task_owed_by_two_starting_instances_runs_once_and_owes_its_next_round() {
+    let db = database().await;
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = CancellationToken::new();
+    let mut runners = Vec::new();
+    for _instance in 0..2 {
+        let counted = runs.clone();
+        let task = platform::due_work::Periodic::new(
+            "test.hourly",
+            Duration::from_secs(3600),
+            move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        );
+        task.owe_now(&db).await.unwrap();
+        let mut settings = task.settings(platform::retry::RetryPolicy::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        ));
+        settings.poll_interval_ms = 20;
+        let runner = DueWorkRunner::new(db.clone(), Arc::new(task), settings);
+        runners.push(tokio::spawn(runner.run(stop.clone())));
+    }
+    eventually(
+        Duration::from_secs(20),
+        "the round ran and the next is owed in an hour",
+        || async {
+            let row = db
+                .query_one(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM due_work WHERE kind = 'test.hourly' AND lease_until IS NULL",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap() == 1 && runs.load(Ordering::SeqCst) >= 1
+        },
+    )
+    .await;
+    let next: chrono::DateTime<chrono::Utc> = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT due_at FROM due_work WHERE kind = 'test.hourly'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "due_at")
+        .unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(59));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "one round, whoever ran it");
+    stop.cancel();
+    for runner in runners {
+        runner.await.unwrap();
+    }
+}
