@@ -131,7 +131,7 @@ where
 
     /// Owes a round now.
     pub async fn owe_now<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
-        schedule(db, self.kind, PERIODIC_KEY, Utc::now()).await
+        owe_round_now(db, self.kind).await
     }
 
     /// Runner settings for it: nothing wakes a periodic task, so its runner looks for its
@@ -169,6 +169,12 @@ where
             Err(reason) => Outcome::Retry(reason),
         }
     }
+}
+
+/// Owes a round of the periodic task `kind` now, ahead of its schedule (something it looks
+/// at changed); wake its runner after the commit.
+pub async fn owe_round_now<C: ConnectionTrait>(db: &C, kind: &str) -> Result<(), DbErr> {
+    schedule(db, kind, PERIODIC_KEY, Utc::now()).await
 }
 
 /// Tells a runner that work was committed for it, so it need not wait for its next poll.

@@ -15,7 +15,6 @@ use platform::sequencer::{Sequencer, run_in_sequence};
 use platform::validation::{Violations, check_text};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -25,13 +24,14 @@ use crate::error::FulfilmentError;
 use crate::store::{
     self, JobFilter, ManualAssignError, PartnerFilter, job_history, jobs, partners,
 };
+use crate::workers::PartnersChanged;
 
 pub struct FulfilmentState {
     pub db: sea_orm::DatabaseConnection,
     /// Admin changes to a job run under its order's lease, like the consumer's.
     pub sequencer: Arc<dyn Sequencer>,
     /// Wakes the reassigner: a partner change may place unassigned jobs.
-    pub partners_changed: Arc<Notify>,
+    pub partners_changed: PartnersChanged,
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -205,7 +205,7 @@ pub async fn create_partner(
     )
     .await
     .map_err(FulfilmentError::from)?;
-    state.partners_changed.notify_one();
+    state.partners_changed.announce().await;
     tracing::info!(partner_id = %partner.id, admin = %principal.subject, "partner registered");
     Ok(HttpResponse::Created()
         .insert_header((
@@ -356,7 +356,7 @@ pub async fn update_partner(
     let partner = store::update_partner(&state.db, partner)
         .await
         .map_err(FulfilmentError::from)?;
-    state.partners_changed.notify_one();
+    state.partners_changed.announce().await;
     Ok(private_json(StatusCode::OK, &PartnerView::from(&partner)))
 }
 

@@ -11,12 +11,13 @@ use platform::auth::{Authenticator, ServiceCredentials};
 use platform::background::Background;
 use platform::consumer::ConsumerRuntime;
 use platform::consumer::dead_letters::DeadLetterAdmin;
+use platform::due_work::{DueWorkRunner, DueWorkSettings, Periodic};
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
+use platform::retry::RetryPolicy;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::configuration::Settings;
 use crate::consumers::{self, CONSUMER_GROUP};
@@ -24,7 +25,7 @@ use crate::migrations::Migrator;
 use crate::quote_client::QuoteClient;
 use crate::routes::{self, FulfilmentState};
 use crate::store::PRODUCER;
-use crate::workers::{Reassigner, Requoter};
+use crate::workers::{PartnersChanged, REASSIGN, Reassigner, Requoter};
 
 pub use platform::startup::StartupError;
 
@@ -57,7 +58,6 @@ impl Application {
             Duration::from_millis(own.quote_timeout_ms),
             credentials,
         )?;
-        let partners_changed = Arc::new(Notify::new());
         let mut background = Background::new();
         let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
         let kafka = &settings.base.kafka;
@@ -96,21 +96,47 @@ impl Application {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
             None
         };
-        let reassigner = Reassigner {
+        let reassigner = Arc::new(Reassigner {
             db: db.clone(),
             sequencer: sequencer.clone(),
             acceptance_window: Duration::from_secs(own.acceptance_window_seconds),
-            interval: Duration::from_millis(own.sweep_interval_ms),
-            wake: partners_changed.clone(),
+        });
+        let reassign = Periodic::new(
+            REASSIGN,
+            Duration::from_millis(own.sweep_interval_ms),
+            move || {
+                let reassigner = reassigner.clone();
+                async move {
+                    reassigner
+                        .sweep()
+                        .await
+                        .map_err(|error| format!("reassigning jobs failed: {error}"))
+                }
+            },
+        );
+        reassign.owe_now(&db).await?;
+        // A failed round is tried again after one interval, then less and less often.
+        let sweep = Duration::from_millis(own.sweep_interval_ms);
+        let reassign_settings = reassign.settings(RetryPolicy::new(sweep, sweep * 8));
+        let reassign = DueWorkRunner::new(db.clone(), Arc::new(reassign), reassign_settings);
+        let partners_changed = PartnersChanged {
+            db: db.clone(),
+            waker: reassign.waker(),
         };
-        background.spawn("job reassigner", |stop| reassigner.run(stop));
+        background.spawn("job reassigner", |stop| reassign.run(stop));
         let requoter = Requoter {
             db: db.clone(),
             sequencer: sequencer.clone(),
             quotes,
-            retry: own.requote.clone(),
+            retry: own.requote.policy(),
         };
-        background.spawn("inspection re-pricing", |stop| requoter.run(stop));
+        let requote_settings = DueWorkSettings {
+            retry_initial_ms: own.requote.retry_initial_ms,
+            retry_max_ms: own.requote.retry_max_ms,
+            ..DueWorkSettings::default()
+        };
+        let requote = DueWorkRunner::new(db.clone(), Arc::new(requoter), requote_settings);
+        background.spawn("inspection re-pricing", |stop| requote.run(stop));
 
         let listener = bind(&settings.base.http)?;
         let port = listener.local_addr()?.port();

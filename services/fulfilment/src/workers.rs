@@ -1,21 +1,22 @@
 //! Fulfilment's background work: re-pricing inspected devices, and offering again jobs
-//! whose offer lapsed or that found no partner. Each change runs under the order's lease,
-//! like the consumer, and re-reads the job under it, so instances never step on each other.
+//! whose offer lapsed or that found no partner, both on the platform's due-work runner.
+//! Each change runs under the order's lease, like the consumer, and re-reads the job under
+//! it, so instances never step on each other.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use platform::due_work::{DueWork, Outcome, Waker, owe_round_now};
+use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::domain::JobStatus;
 use crate::quote_client::{QuoteClient, RequoteError};
-use crate::store::{self, StoreError};
+use crate::store::{self, REQUOTE, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -34,64 +35,67 @@ impl Default for RetrySettings {
 }
 
 impl RetrySettings {
-    /// Exponential, capped, with ±20 % jitter so many waiting jobs do not retry in step.
-    pub fn delay(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(0);
-        let base = self
-            .retry_initial_ms
-            .saturating_mul(2u64.saturating_pow(exponent))
-            .min(self.retry_max_ms);
-        let jitter = (Uuid::new_v4().as_u128() % 41) as u64; // 0..=40
-        Duration::from_millis(base.saturating_mul(80 + jitter) / 100)
+    pub fn policy(&self) -> RetryPolicy {
+        RetryPolicy::new(
+            Duration::from_millis(self.retry_initial_ms),
+            Duration::from_millis(self.retry_max_ms),
+        )
     }
 }
 
-const REQUOTE_POLL: Duration = Duration::from_millis(250);
-
+/// Asks quote for the final price of an inspected device: the due work of each job whose
+/// inspection was reported (or whose re-pricing an admin asked for again), run under the
+/// order's lease and re-read under it.
 pub struct Requoter {
     pub db: DatabaseConnection,
     pub sequencer: Arc<dyn Sequencer>,
     pub quotes: QuoteClient,
-    pub retry: RetrySettings,
+    pub retry: RetryPolicy,
+}
+
+#[async_trait::async_trait]
+impl DueWork for Requoter {
+    fn kind(&self) -> &'static str {
+        REQUOTE
+    }
+
+    async fn run(&self, key: &str, _failures: u32) -> Outcome {
+        let Ok(job_id) = key.parse::<Uuid>() else {
+            tracing::warn!(
+                key,
+                "re-pricing owed for something that is not a job id; dropped"
+            );
+            return Outcome::Done;
+        };
+        let order_id = match store::job(&self.db, job_id).await {
+            Ok(Some(job)) => job.order_id,
+            Ok(None) => return Outcome::Done,
+            Err(error) => return Outcome::Retry(format!("reading the job failed: {error}")),
+        };
+        let outcome = run_in_sequence(self.sequencer.as_ref(), &order_id.to_string(), |_| {
+            self.requote(job_id)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => Outcome::Retry(format!("re-pricing the job failed: {error}")),
+            Err(error) => Outcome::Retry(format!("the sequencer is unavailable: {error}")),
+        }
+    }
 }
 
 impl Requoter {
-    pub async fn run(self, stop: CancellationToken) {
-        loop {
-            match store::due_requotes(&self.db, Utc::now()).await {
-                Ok(due) => {
-                    for job in due {
-                        if stop.is_cancelled() {
-                            return;
-                        }
-                        let key = job.order_id.to_string();
-                        let outcome = run_in_sequence(self.sequencer.as_ref(), &key, |_| {
-                            self.requote(job.id)
-                        })
-                        .await;
-                        match outcome {
-                            Ok(Err(error)) => tracing::warn!(%error, "re-pricing a job failed"),
-                            Err(error) => tracing::warn!(%error, "the sequencer is unavailable"),
-                            Ok(Ok(())) => {}
-                        }
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "looking for inspections to re-price failed"),
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(REQUOTE_POLL) => {}
-            }
-        }
-    }
-
-    async fn requote(&self, job_id: Uuid) -> Result<(), StoreError> {
+    async fn requote(&self, job_id: Uuid) -> Result<Outcome, StoreError> {
         let Some(job) = store::job(&self.db, job_id).await? else {
-            return Ok(());
+            return Ok(Outcome::Done);
         };
-        let due = job.requote_due_at.is_some_and(|at| at <= Utc::now());
-        if job.status != JobStatus::InspectionReported.as_str() || !due {
-            return Ok(());
+        match job.requote_due_at {
+            Some(at) if job.status == JobStatus::InspectionReported.as_str() => {
+                if at > Utc::now() {
+                    return Ok(Outcome::Again(at));
+                }
+            }
+            _ => return Ok(Outcome::Done),
         }
         let Some(trade_in) = store::trade_in(&self.db, job.order_id).await? else {
             return Err(StoreError::Corrupt(format!("job {job_id} has no trade-in")));
@@ -102,7 +106,7 @@ impl Requoter {
             .unwrap_or(serde_json::Value::Array(vec![]));
         let outcome = self.quotes.requote(trade_in.quote_id, &answers).await;
         let txn = self.db.begin().await?;
-        match outcome {
+        let next = match outcome {
             Ok(price) => {
                 let mut job = job;
                 job.requote_due_at = None;
@@ -122,47 +126,60 @@ impl Requoter {
                     notes,
                 };
                 store::emit(&txn, job.order_id, &event).await?;
+                Outcome::Done
             }
             Err(error @ RequoteError::Unavailable(_)) => {
+                let failures = u32::try_from(job.requote_attempts)
+                    .unwrap_or(0)
+                    .saturating_add(1);
                 let next = Utc::now()
-                    + chrono::Duration::from_std(self.retry.delay(job.requote_attempts))
+                    + chrono::Duration::from_std(self.retry.delay(failures))
                         .unwrap_or_else(|_| chrono::Duration::seconds(60));
                 store::requote_failed(&txn, job, error.to_string(), Some(next)).await?;
+                Outcome::Again(next)
             }
             Err(error @ RequoteError::Refused(_)) => {
                 tracing::error!(%job_id, %error, "quote refused to re-price; an admin must look");
                 store::requote_failed(&txn, job, error.to_string(), None).await?;
+                Outcome::Done
             }
-        }
+        };
         txn.commit().await?;
-        Ok(())
+        Ok(next)
     }
 }
+
+/// The periodic task (`due_work` kind) that offers again jobs whose offer lapsed or that
+/// found no partner.
+pub const REASSIGN: &str = "fulfilment.reassign";
 
 pub struct Reassigner {
     pub db: DatabaseConnection,
     pub sequencer: Arc<dyn Sequencer>,
     pub acceptance_window: Duration,
-    pub interval: Duration,
-    /// Rung when partners change: unassigned jobs may now find one.
-    pub wake: Arc<Notify>,
+}
+
+/// Tells the reassigner that partners changed: unassigned jobs may now find one, so its
+/// next round is owed now rather than at its time.
+#[derive(Clone)]
+pub struct PartnersChanged {
+    pub db: DatabaseConnection,
+    pub waker: Waker,
+}
+
+impl PartnersChanged {
+    pub async fn announce(&self) {
+        match owe_round_now(&self.db, REASSIGN).await {
+            Ok(()) => self.waker.wake(),
+            // The round comes at its time anyway.
+            Err(error) => tracing::warn!(%error, "could not owe a reassignment round now"),
+        }
+    }
 }
 
 impl Reassigner {
-    pub async fn run(self, stop: CancellationToken) {
-        loop {
-            if let Err(error) = self.sweep().await {
-                tracing::warn!(%error, "reassigning jobs failed");
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.interval) => {}
-            }
-        }
-    }
-
-    async fn sweep(&self) -> Result<(), StoreError> {
+    /// One round: every lapsed offer and unassigned job, each under its order's lease.
+    pub async fn sweep(&self) -> Result<(), StoreError> {
         let window = chrono::Duration::from_std(self.acceptance_window)
             .unwrap_or_else(|_| chrono::Duration::minutes(30));
         let (lapsed, unassigned) = store::jobs_to_reassign(&self.db, Utc::now() - window).await?;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_fulfilment;
 mod m20261122_000002_versions_and_quoted_price;
+mod m20261129_000001_owe_due_work;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_fulfilment::Migration),
             Box::new(m20261122_000002_versions_and_quoted_price::Migration),
             Box::new(platform::due_work::Migration),
+            Box::new(m20261129_000001_owe_due_work::Migration),
         ]
     }
 }

@@ -21,6 +21,9 @@ pub use entities::{job_history, jobs, partners, trade_ins};
 /// The `producer` in every envelope fulfilment writes.
 pub const PRODUCER: &str = "fulfilment";
 
+/// The due work of an inspected job (`due_work` kind): asking quote for the final price.
+pub const REQUOTE: &str = "fulfilment.requote";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} was changed concurrently")]
@@ -419,11 +422,14 @@ pub async fn inspection_reported<C: ConnectionTrait>(
     job.requote_attempts = 0;
     job.requote_failed = false;
     job.last_error = None;
-    progress(db, job, JobStatus::InspectionReported, None).await
+    let job = progress(db, job, JobStatus::InspectionReported, None).await?;
+    platform::due_work::schedule(db, REQUOTE, &job.id.to_string(), Utc::now()).await?;
+    Ok(job)
 }
 
 /// Re-pricing failed: try again at `next`, or, when quote refused the request itself
-/// (`None`), stop and flag the job for an admin.
+/// (`None`), stop and flag the job for an admin. (The re-pricing's own due work owes the
+/// next attempt; this only records it on the job, where admins look.)
 pub async fn requote_failed<C: ConnectionTrait>(
     db: &C,
     mut job: jobs::Model,
@@ -445,7 +451,9 @@ pub async fn requote_again<C: ConnectionTrait>(
 ) -> Result<jobs::Model, StoreError> {
     job.requote_failed = false;
     job.requote_due_at = Some(Utc::now());
-    write(db, job).await
+    let job = write(db, job).await?;
+    platform::due_work::schedule(db, REQUOTE, &job.id.to_string(), Utc::now()).await?;
+    Ok(job)
 }
 
 pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<jobs::Model>, StoreError> {
@@ -503,19 +511,6 @@ pub async fn jobs_to_reassign(
         .all(db)
         .await?;
     Ok((lapsed, unassigned))
-}
-
-pub async fn due_requotes(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-) -> Result<Vec<jobs::Model>, StoreError> {
-    Ok(jobs::Entity::find()
-        .filter(jobs::Column::Status.eq(JobStatus::InspectionReported.as_str()))
-        .filter(jobs::Column::RequoteDueAt.lte(now))
-        .order_by_asc(jobs::Column::RequoteDueAt)
-        .limit(32)
-        .all(db)
-        .await?)
 }
 
 #[derive(Debug, Default, Clone)]
