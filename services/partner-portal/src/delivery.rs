@@ -1,30 +1,28 @@
-//! Calls partners' webhooks. Each delivery is claimed by one instance at a time, signed,
-//! sent, and logged attempt by attempt; failures wait longer each time, then give up and
-//! wait for a manual redelivery. Host names are resolved through a resolver that drops
+//! Calls partners' webhooks. Each delivery is owed as due work, so one instance at a time
+//! sends it; it is signed, sent, and logged attempt by attempt; failures wait longer each
+//! time (the platform's retry delay), then give up and wait for a manual redelivery. Host names are resolved through a resolver that drops
 //! private addresses, so a name that later points inside our network is not followed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{SubsecRound, Utc};
-use futures_util::StreamExt;
+use chrono::Utc;
+use platform::due_work::{DueWork, DueWorkSettings, Outcome};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::domain::webhook::{is_public, retry_delay, signature};
+use crate::domain::webhook::{is_public, signature};
 use crate::store::{
-    self, DELIVERED, FAILED, PENDING, StoreError, webhook_attempts, webhook_deliveries, webhooks,
+    self, DELIVER, DELIVERED, FAILED, PENDING, StoreError, webhook_attempts, webhook_deliveries,
+    webhooks,
 };
 
 pub const ID_HEADER: &str = "Recommerce-Webhook-Id";
 pub const TIMESTAMP_HEADER: &str = "Recommerce-Webhook-Timestamp";
 pub const SIGNATURE_HEADER: &str = "Recommerce-Webhook-Signature";
-const POLL: Duration = Duration::from_millis(200);
 /// Deliveries one instance sends at once (a slow receiver must not hold up the others).
 const CONCURRENCY: usize = 8;
 
@@ -87,42 +85,60 @@ pub struct Deliverer {
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
     pub settings: WebhookSettings,
-    pub wake: Arc<Notify>,
+}
+
+/// One attempt of one delivery: the due work the portal owes with every delivery queued
+/// or redelivered. The due-work runner gives a row to one instance at a time.
+#[async_trait::async_trait]
+impl DueWork for Deliverer {
+    fn kind(&self) -> &'static str {
+        DELIVER
+    }
+
+    async fn run(&self, key: &str, _failures: u32) -> Outcome {
+        let Ok(id) = key.parse::<Uuid>() else {
+            tracing::warn!(
+                key,
+                "a delivery owed for something that is not a delivery id; dropped"
+            );
+            return Outcome::Done;
+        };
+        match self.attempt(id).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Retry(format!("the attempt could not be recorded: {error}")),
+        }
+    }
 }
 
 impl Deliverer {
-    pub async fn run(self, stop: CancellationToken) {
-        let this = &self;
-        loop {
-            match store::due_deliveries(&self.db, Utc::now()).await {
-                Ok(due) => {
-                    futures_util::stream::iter(due)
-                        .take_while(|_| std::future::ready(!stop.is_cancelled()))
-                        .for_each_concurrent(CONCURRENCY, |delivery| async move {
-                            if let Err(error) = this.attempt(delivery).await {
-                                tracing::warn!(%error, "a webhook delivery attempt could not be recorded");
-                            }
-                        })
-                        .await;
-                }
-                Err(error) => tracing::warn!(%error, "looking for due webhook deliveries failed"),
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
+    /// Runner settings: deliveries at once (a slow receiver must not hold up the others).
+    pub fn runner_settings(&self) -> DueWorkSettings {
+        DueWorkSettings {
+            batch_size: 16,
+            concurrency: CONCURRENCY,
+            // Long enough for the request to finish; if this instance dies, another
+            // retries then.
+            lease_seconds: self.settings.timeout_ms.saturating_mul(2) / 1_000 + 5,
+            poll_interval_ms: 200,
+            retry_initial_ms: self.settings.retry_initial_ms,
+            retry_max_ms: self.settings.retry_max_ms,
         }
     }
 
-    async fn attempt(&self, delivery: webhook_deliveries::Model) -> Result<(), StoreError> {
-        // Long enough for the request to finish; if this instance dies, another retries then.
-        let lease = Duration::from_millis(self.settings.timeout_ms.saturating_mul(2) + 5_000);
-        // Whole microseconds: what the database keeps, so the claim can be compared later.
-        let until =
-            (Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default()).trunc_subsecs(6);
-        if !store::claim(&self.db, &delivery, until).await? {
-            return Ok(());
+    async fn attempt(&self, id: Uuid) -> Result<Outcome, StoreError> {
+        let Some(delivery) = webhook_deliveries::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(Outcome::Done);
+        };
+        match delivery.next_attempt_at {
+            Some(at) if delivery.status == PENDING => {
+                if at > Utc::now() {
+                    return Ok(Outcome::Again(at));
+                }
+            }
+            _ => return Ok(Outcome::Done),
         }
         let hook = webhooks::Entity::find_by_id(delivery.webhook_id)
             .one(&self.db)
@@ -163,39 +179,42 @@ impl Deliverer {
             last_error: Set(error.clone()),
             ..Default::default()
         };
-        if error.is_none() {
+        let next = if error.is_none() {
             row.status = Set(DELIVERED.into());
             row.next_attempt_at = Set(None);
             row.delivered_at = Set(Some(Utc::now()));
+            Outcome::Done
         } else if hook.is_none()
             || u32::try_from(tries).unwrap_or(u32::MAX) >= self.settings.max_attempts
         {
             row.status = Set(FAILED.into());
             row.next_attempt_at = Set(None);
+            Outcome::Done
         } else {
-            let entropy = u64::try_from(Uuid::new_v4().as_u128() % 41).unwrap_or(20);
-            let delay = retry_delay(
-                self.settings.retry_initial_ms,
-                self.settings.retry_max_ms,
-                u32::try_from(tries - 1).unwrap_or(0),
-                entropy,
-            );
-            row.next_attempt_at = Set(Some(
-                Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
-            ));
-        }
-        // Only while the claim still stands: a redelivery asked for meanwhile wins.
-        let settled = webhook_deliveries::Entity::update_many()
+            let delay = self
+                .runner_settings()
+                .retry()
+                .delay(u32::try_from(tries).unwrap_or(u32::MAX));
+            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            row.next_attempt_at = Set(Some(at));
+            Outcome::Again(at)
+        };
+        // Only if nobody asked for a redelivery meanwhile: that one starts a new round (it
+        // owed its own attempt, which runs next).
+        let mut settle = webhook_deliveries::Entity::update_many()
             .set(row)
             .filter(webhook_deliveries::Column::Id.eq(delivery.id))
             .filter(webhook_deliveries::Column::Status.eq(PENDING))
-            .filter(webhook_deliveries::Column::NextAttemptAt.eq(until))
-            .exec(&self.db)
-            .await?;
-        if settled.rows_affected != 1 {
+            .filter(webhook_deliveries::Column::Tries.eq(delivery.tries));
+        settle = match delivery.next_attempt_at {
+            Some(at) => settle.filter(webhook_deliveries::Column::NextAttemptAt.eq(at)),
+            None => settle.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
+        };
+        if settle.exec(&self.db).await?.rows_affected != 1 {
             tracing::info!(delivery_id = %delivery.id, "the delivery was reset while it was being sent; the new round goes on");
+            return Ok(Outcome::Done);
         }
-        Ok(())
+        Ok(next)
     }
 
     /// Sends one signed attempt; the receiver's status, or why there was none.

@@ -11,12 +11,12 @@ use platform::auth::Authenticator;
 use platform::background::Background;
 use platform::consumer::ConsumerRuntime;
 use platform::consumer::dead_letters::DeadLetterAdmin;
+use platform::due_work::DueWorkRunner;
 use platform::health::{DatabaseCheck, HealthChecks, KafkaCheck};
 use platform::http::{ServerParts, bind, openapi_skeleton, serve};
 use platform::outbox::OutboxRelay;
 use prometheus::Registry;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::configuration::Settings;
 use crate::consumers::{self, CONSUMER_GROUP};
@@ -48,7 +48,6 @@ impl Application {
             "partner-portal",
         )?;
         let authenticator = Authenticator::new(&settings.base.auth);
-        let wake = Arc::new(Notify::new());
         let mut background = Background::new();
         let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
         let kafka = &settings.base.kafka;
@@ -90,9 +89,11 @@ impl Application {
             db: db.clone(),
             http: delivery::client(&settings.portal.webhooks)?,
             settings: settings.portal.webhooks.clone(),
-            wake: wake.clone(),
         };
-        background.spawn("webhook deliverer", |stop| deliverer.run(stop));
+        let runner_settings = deliverer.runner_settings();
+        let deliveries = DueWorkRunner::new(db.clone(), Arc::new(deliverer), runner_settings);
+        let wake = deliveries.waker();
+        background.spawn("webhook deliverer", |stop| deliveries.run(stop));
 
         let listener = bind(&settings.base.http)?;
         let port = listener.local_addr()?.port();

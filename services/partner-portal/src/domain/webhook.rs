@@ -2,7 +2,6 @@
 //! secret; the portal refuses targets that would let a partner reach our own network.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -97,14 +96,6 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused>
     Ok(url)
 }
 
-/// Exponential backoff, capped, with ±20 % jitter from `entropy` (0..=40).
-pub fn retry_delay(initial_ms: u64, max_ms: u64, tries: u32, entropy: u64) -> Duration {
-    let base = initial_ms
-        .saturating_mul(2u64.saturating_pow(tries.min(20)))
-        .min(max_ms);
-    Duration::from_millis(base.saturating_mul(80 + entropy.min(40)) / 100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,17 +145,5 @@ mod tests {
         }
         assert!(check_url("http://127.0.0.1:9/hooks", true).is_ok());
         assert_eq!(check_url("not a url", true), Err(UrlRefused::Invalid));
-    }
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_the_cap() {
-        assert_eq!(retry_delay(100, 10_000, 0, 20), Duration::from_millis(100));
-        assert_eq!(retry_delay(100, 10_000, 3, 20), Duration::from_millis(800));
-        assert_eq!(
-            retry_delay(100, 1_000, 10, 20),
-            Duration::from_millis(1_000)
-        );
-        assert_eq!(retry_delay(100, 10_000, 0, 0), Duration::from_millis(80));
-        assert_eq!(retry_delay(100, 10_000, 0, 40), Duration::from_millis(120));
     }
 }

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_portal;
 mod m20261122_000002_job_version;
+mod m20261129_000001_owe_due_work;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_portal::Migration),
             Box::new(m20261122_000002_job_version::Migration),
             Box::new(platform::due_work::Migration),
+            Box::new(m20261129_000001_owe_due_work::Migration),
         ]
     }
 }

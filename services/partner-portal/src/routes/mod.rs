@@ -16,7 +16,6 @@ use platform::pagination::{PageQuery, PageRequest};
 use platform::sequencer::Sequencer;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
-use tokio::sync::Notify;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
@@ -30,7 +29,8 @@ pub struct PortalState {
     pub authenticator: Authenticator,
     pub settings: PortalSettings,
     /// Wakes the webhook deliverer after a manual redelivery.
-    pub deliveries: Arc<Notify>,
+    /// Wakes the webhook deliverer after a redelivery is owed.
+    pub deliveries: platform::due_work::Waker,
 }
 
 pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {

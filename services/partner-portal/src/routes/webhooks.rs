@@ -277,12 +277,10 @@ pub(super) async fn send_again(
     state: &PortalState,
     row: webhook_deliveries::Model,
 ) -> Result<HttpResponse, ApiError> {
-    let mut active: webhook_deliveries::ActiveModel = row.into();
-    active.status = Set(PENDING.into());
-    active.tries = Set(0);
-    active.next_attempt_at = Set(Some(Utc::now()));
-    let row = active.update(&state.db).await.map_err(PortalError::from)?;
-    state.deliveries.notify_one();
+    let row = store::send_again(&state.db, row)
+        .await
+        .map_err(PortalError::from)?;
+    state.deliveries.wake();
     Ok(private_json(
         StatusCode::ACCEPTED,
         &DeliveryView::from(&row),

@@ -4,11 +4,11 @@
 
 pub mod entities;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -22,6 +22,9 @@ pub use entities::{
 pub const PRODUCER: &str = "partner-portal";
 
 pub const PENDING: &str = "pending";
+
+/// The due work of a webhook delivery (`due_work` kind): its next attempt.
+pub const DELIVER: &str = "portal.deliver_webhook";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
@@ -182,8 +185,27 @@ pub async fn enqueue<C: ConnectionTrait>(
         }
         .insert(db)
         .await?;
+        platform::due_work::schedule(db, DELIVER, &id.to_string(), now).await?;
     }
     Ok(hooks.len())
+}
+
+/// A delivery starts over, due now, whatever happened to it before (the log keeps every
+/// attempt).
+pub async fn send_again(
+    db: &DatabaseConnection,
+    row: webhook_deliveries::Model,
+) -> Result<webhook_deliveries::Model, StoreError> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut active: webhook_deliveries::ActiveModel = row.into();
+    active.status = Set(PENDING.into());
+    active.tries = Set(0);
+    active.next_attempt_at = Set(Some(now));
+    let row = active.update(&txn).await?;
+    platform::due_work::schedule(&txn, DELIVER, &row.id.to_string(), now).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 pub async fn page_of<C, E>(
@@ -200,42 +222,6 @@ where
     let total = query.clone().count(db).await?;
     let items = query.offset(offset).limit(limit).all(db).await?;
     Ok((items, total))
-}
-
-/// Deliveries whose next attempt is due.
-pub async fn due_deliveries<C: ConnectionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-) -> Result<Vec<webhook_deliveries::Model>, StoreError> {
-    Ok(webhook_deliveries::Entity::find()
-        .filter(webhook_deliveries::Column::Status.eq(PENDING))
-        .filter(webhook_deliveries::Column::NextAttemptAt.lte(now))
-        .order_by_asc(webhook_deliveries::Column::NextAttemptAt)
-        .limit(16)
-        .all(db)
-        .await?)
-}
-
-/// Claims a due delivery for `lease` by moving its next attempt (compare-and-set), so two
-/// instances never send the same attempt.
-pub async fn claim<C: ConnectionTrait>(
-    db: &C,
-    delivery: &webhook_deliveries::Model,
-    until: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let mut update = webhook_deliveries::Entity::update_many()
-        .col_expr(
-            webhook_deliveries::Column::NextAttemptAt,
-            Expr::value(until),
-        )
-        .filter(webhook_deliveries::Column::Id.eq(delivery.id))
-        .filter(webhook_deliveries::Column::Status.eq(PENDING))
-        .filter(webhook_deliveries::Column::Tries.eq(delivery.tries));
-    update = match delivery.next_attempt_at {
-        Some(at) => update.filter(webhook_deliveries::Column::NextAttemptAt.eq(at)),
-        None => update.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
-    };
-    Ok(update.exec(db).await?.rows_affected == 1)
 }
 
 pub async fn attempts<C: ConnectionTrait>(
