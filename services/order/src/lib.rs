@@ -2,14 +2,14 @@
 //! then moves it through the trade-in lifecycle one step at a time per order.
 
 pub mod configuration;
+pub mod consumers;
 pub mod domain;
 pub mod error;
-pub mod fulfilment_events;
 pub mod migrations;
 pub mod payout;
-pub mod processor;
 pub mod published;
 pub mod quote_client;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod workers;

@@ -21,14 +21,14 @@ use prometheus::Registry;
 use sea_orm::DatabaseConnection;
 
 use crate::configuration::Settings;
-use crate::fulfilment_events::{self, CONSUMER_GROUP};
+use crate::consumers::{self, CONSUMER_GROUP};
 use crate::migrations::Migrator;
 use crate::payout::{PayoutProvider, SandboxPayouts};
-use crate::processor::Processor;
 use crate::published::PRODUCER;
 use crate::quote_client::{QuoteClient, ServiceCredentials};
 use crate::routes::{self, OrderState};
 use crate::store::OrderStore;
+use crate::workers::Processor;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_IDEMPOTENCY_KEYS: &str = "order.prune_idempotency_keys";
@@ -87,7 +87,7 @@ impl Application {
                 CONSUMER_GROUP,
                 &[events::topics::FULFILMENT_EVENTS],
                 db.clone(),
-                fulfilment_events::handlers(),
+                consumers::handlers(),
                 sequencer.clone(),
                 &registry,
             )

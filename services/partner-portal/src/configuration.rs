@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
 use serde::Deserialize;
 
-use crate::delivery::WebhookSettings;
+use crate::workers::WebhookSettings;
 
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
     name: "partner-portal",

@@ -4,10 +4,10 @@
 
 pub mod configuration;
 pub mod consumers;
-pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod migrations;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod workers;

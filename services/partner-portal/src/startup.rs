@@ -20,10 +20,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::configuration::Settings;
 use crate::consumers::{self, CONSUMER_GROUP};
-use crate::delivery::{self, Deliverer};
 use crate::migrations::Migrator;
 use crate::routes::{self, PortalState};
 use crate::store::PRODUCER;
+use crate::workers::{self, Deliverer};
 
 pub use platform::startup::StartupError;
 
@@ -87,7 +87,7 @@ impl Application {
         };
         let deliverer = Deliverer {
             db: db.clone(),
-            http: delivery::client(&settings.portal.webhooks)?,
+            http: workers::client(&settings.portal.webhooks)?,
             settings: settings.portal.webhooks.clone(),
         };
         let runner_settings = deliverer.runner_settings();

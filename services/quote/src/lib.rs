@@ -4,9 +4,9 @@
 //! catalog over HTTP only when that misses, and publishes `quote.events`.
 
 pub mod catalog_client;
-pub mod catalog_events;
 pub mod clock;
 pub mod configuration;
+pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod migrations;

@@ -20,8 +20,8 @@ use prometheus::Registry;
 use sea_orm::DatabaseConnection;
 
 use crate::catalog_client::CatalogClient;
-use crate::catalog_events::{self, CONSUMER_GROUP};
 use crate::configuration::Settings;
+use crate::consumers::{self, CONSUMER_GROUP};
 use crate::migrations::Migrator;
 use crate::quoting::QuoteState;
 use crate::routes;
@@ -72,7 +72,7 @@ impl Application {
                     CONSUMER_GROUP,
                     &[events::topics::CATALOG_EVENTS],
                     db.clone(),
-                    catalog_events::handlers(),
+                    consumers::handlers(),
                     platform::sequencer::from_settings(
                         &settings.base.redis,
                         &settings.base.sequencer,
