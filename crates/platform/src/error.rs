@@ -95,6 +95,23 @@ pub mod kinds {
         "not_ready",
         "A dependency of the service is unavailable",
     );
+    // Codes every service that changes state under a version check and the per-key
+    // sequencer answers with: one meaning, one title, wherever they come from.
+    pub const CONCURRENT_UPDATE: ErrorKind = ErrorKind::new(
+        StatusCode::CONFLICT,
+        "concurrent_update",
+        "The resource was changed concurrently; read it again and retry",
+    );
+    pub const ILLEGAL_TRANSITION: ErrorKind = ErrorKind::new(
+        StatusCode::CONFLICT,
+        "illegal_transition",
+        "Not possible in the resource's current state",
+    );
+    pub const COORDINATOR_UNAVAILABLE: ErrorKind = ErrorKind::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "coordinator_unavailable",
+        "Changes are paused while the coordinator is unavailable; retry shortly",
+    );
     pub const INTERNAL: ErrorKind = ErrorKind::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",

@@ -83,11 +83,7 @@ impl ProblemCode for CatalogError {
                 "device_retired",
                 "The device model is retired",
             ),
-            Self::ConcurrentUpdate(_) | Self::WriteConflict => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "concurrent_update",
-                "The device model was changed concurrently",
-            ),
+            Self::ConcurrentUpdate(_) | Self::WriteConflict => kinds::CONCURRENT_UPDATE,
             Self::Storage(_) => kinds::INTERNAL,
         }
     }

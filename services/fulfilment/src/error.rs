@@ -61,21 +61,9 @@ impl ProblemCode for FulfilmentError {
             }
             Self::Validation(_) => kinds::VALIDATION_FAILED,
             Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::IllegalTransition { .. } => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
-                "Not possible in the job's current state",
-            ),
-            Self::CoordinatorUnavailable(_) => ErrorKind::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "coordinator_unavailable",
-                "Job changes are paused",
-            ),
-            Self::Storage(StoreError::Concurrent(_)) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "concurrent_update",
-                "The job was changed concurrently; try again",
-            ),
+            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
+            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
+            Self::Storage(StoreError::Concurrent(_)) => kinds::CONCURRENT_UPDATE,
             Self::Storage(_) => kinds::INTERNAL,
         }
     }

@@ -85,21 +85,9 @@ impl ProblemCode for OrderError {
             ),
             Self::Validation(_) => kinds::VALIDATION_FAILED,
             Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::IllegalTransition { .. } => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
-                "Not possible in the order's current state",
-            ),
-            Self::ConcurrentUpdate(_) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "concurrent_update",
-                "The order was changed concurrently",
-            ),
-            Self::CoordinatorUnavailable(_) => ErrorKind::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "coordinator_unavailable",
-                "Order changes are paused",
-            ),
+            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
+            Self::ConcurrentUpdate(_) => kinds::CONCURRENT_UPDATE,
+            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
             Self::Storage(_) => kinds::INTERNAL,
         }
     }

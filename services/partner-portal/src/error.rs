@@ -91,11 +91,7 @@ impl ProblemCode for PortalError {
                 "delivery_not_found",
                 "No such delivery",
             ),
-            Self::IllegalTransition { .. } => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
-                "Not possible in the job's current state",
-            ),
+            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
             Self::UserDisabled => ErrorKind::new(
                 StatusCode::UNAUTHORIZED,
                 "user_disabled",
@@ -119,16 +115,8 @@ impl ProblemCode for PortalError {
             ),
             Self::Validation(_) => kinds::VALIDATION_FAILED,
             Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::Concurrent => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "concurrent_update",
-                "The job was changed concurrently",
-            ),
-            Self::CoordinatorUnavailable(_) => ErrorKind::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "coordinator_unavailable",
-                "Job changes are paused",
-            ),
+            Self::Concurrent => kinds::CONCURRENT_UPDATE,
+            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
             Self::Storage(_) => kinds::INTERNAL,
         }
     }

@@ -89,11 +89,7 @@ impl ProblemCode for QuoteError {
                 "catalog_unavailable",
                 "The catalog could not be reached to price this device; retry later",
             ),
-            Self::WriteConflict => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "concurrent_update",
-                "Another write was in progress",
-            ),
+            Self::WriteConflict => kinds::CONCURRENT_UPDATE,
             Self::Storage(_) => kinds::INTERNAL,
         }
     }
