@@ -44,7 +44,7 @@ impl Default for DueWorkSettings {
         Self {
             batch_size: 64,
             concurrency: 4,
-            lease_seconds: 60,
+            lease_seconds: 30,
             poll_interval_ms: 250,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
@@ -187,6 +187,10 @@ impl Waker {
     }
 }
 
+/// How long a stopping runner lets the rows in hand finish before it gives them back:
+/// within the service's window for work in hand, with time left to write.
+pub const FINISH_ON_STOP: Duration = Duration::from_secs(1);
+
 /// A row as a claim hands it over.
 #[derive(Debug)]
 struct Claimed {
@@ -218,8 +222,9 @@ impl DueWorkRunner {
         self.waker.clone()
     }
 
-    /// Works until `stop`; the rows in hand then are finished or, if the service's stop
-    /// drops them, claimed again once their lease lapses.
+    /// Works until `stop`. The rows in hand then get [`FINISH_ON_STOP`] to finish; the
+    /// rest are given back (their lease cleared) so that another instance, or the next
+    /// one, takes them at once rather than when the lease lapses.
     pub async fn run(self, stop: CancellationToken) {
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(1));
         loop {
@@ -234,9 +239,29 @@ impl DueWorkRunner {
                 }
             };
             let full = claimed.len() as u64 >= self.settings.batch_size;
-            futures_util::stream::iter(claimed)
-                .for_each_concurrent(self.settings.concurrency.max(1), |row| self.work_on(row))
-                .await;
+            let in_hand: std::sync::Mutex<Vec<i64>> =
+                std::sync::Mutex::new(claimed.iter().map(|row| row.id).collect());
+            let working = futures_util::stream::iter(claimed).for_each_concurrent(
+                self.settings.concurrency.max(1),
+                |row| async {
+                    let id = row.id;
+                    self.work_on(row).await;
+                    if let Ok(mut in_hand) = in_hand.lock() {
+                        in_hand.retain(|held| *held != id);
+                    }
+                },
+            );
+            tokio::select! {
+                () = working => {}
+                () = async {
+                    stop.cancelled().await;
+                    tokio::time::sleep(FINISH_ON_STOP).await;
+                } => {
+                    let unfinished = in_hand.lock().map(|ids| ids.clone()).unwrap_or_default();
+                    self.give_back(&unfinished).await;
+                    return;
+                }
+            }
             if full {
                 continue;
             }
@@ -290,6 +315,27 @@ impl DueWorkRunner {
                 })
             })
             .collect()
+    }
+
+    /// Clears the lease of rows this runner claimed and will not finish.
+    async fn give_back(&self, ids: &[i64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let values = ids.iter().map(|id| Value::from(*id)).collect();
+        let sql = format!("UPDATE due_work SET lease_until = NULL WHERE id IN ({placeholders})");
+        match execute(&self.db, &sql, values).await {
+            Ok(_) => tracing::info!(
+                kind = self.work.kind(),
+                rows = ids.len(),
+                "unfinished due work given back"
+            ),
+            // Their leases lapse instead.
+            Err(error) => {
+                tracing::warn!(kind = self.work.kind(), %error, "giving back unfinished due work failed")
+            }
+        }
     }
 
     async fn work_on(&self, row: Claimed) {

@@ -223,3 +223,61 @@ async fn a_periodic_task_owed_by_two_starting_instances_runs_once_and_owes_its_n
         runner.await.unwrap();
     }
 }
+
+/// Never finishes: a call to a service that does not answer.
+struct Stuck;
+
+#[async_trait::async_trait]
+impl DueWork for Stuck {
+    fn kind(&self) -> &'static str {
+        "test.stuck"
+    }
+
+    async fn run(&self, _key: &str, _failures: u32) -> Outcome {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_stopping_runner_gives_back_the_rows_it_cannot_finish_so_the_next_instance_takes_them_at_once()
+ {
+    let db = database().await;
+    schedule(&db, "test.stuck", "one", chrono::Utc::now())
+        .await
+        .unwrap();
+    let settings = DueWorkSettings {
+        poll_interval_ms: 20,
+        lease_seconds: 3600,
+        ..DueWorkSettings::default()
+    };
+    let stop = CancellationToken::new();
+    let runner =
+        tokio::spawn(DueWorkRunner::new(db.clone(), Arc::new(Stuck), settings).run(stop.clone()));
+    let leased = |db: sea_orm::DatabaseConnection| async move {
+        let row = db
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM due_work WHERE lease_until IS NOT NULL",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    eventually(Duration::from_secs(10), "the row is claimed", || {
+        let db = db.clone();
+        async move { leased(db).await == 1 }
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), runner)
+        .await
+        .expect("the runner stops although its work does not")
+        .unwrap();
+    assert_eq!(
+        leased(db.clone()).await,
+        0,
+        "the hour-long lease was given back"
+    );
+    assert_eq!(owed(&db).await, 1, "the work is still owed");
+}
