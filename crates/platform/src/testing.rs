@@ -484,18 +484,6 @@ impl RunningApp {
             Err(_) => panic!("the service did not stop within {limit:?}"),
         }
     }
-
-    /// Waits for a service stopped by other means (a signal) to end, within `limit`.
-    pub async fn wait_within(mut self, limit: Duration) -> Duration {
-        let started = Instant::now();
-        let task = self.task.take().expect("a running app has its task");
-        match tokio::time::timeout(limit, task).await {
-            Ok(Ok(Ok(()))) => started.elapsed(),
-            Ok(Ok(Err(error))) => panic!("the service stopped with an error: {error}"),
-            Ok(Err(error)) => panic!("the service's task failed: {error}"),
-            Err(_) => panic!("the service did not stop within {limit:?}"),
-        }
-    }
 }
 
 impl Drop for RunningApp {
