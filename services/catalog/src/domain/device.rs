@@ -11,8 +11,23 @@ pub const EARLIEST_RELEASE_YEAR: i32 = 2000;
 /// A base price above this (₹1 crore in paise) is certainly a typo.
 pub const MAX_BASE_PRICE_MINOR: i64 = 1_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum Category {
     Phone,
     Laptop,
@@ -21,31 +36,29 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Phone,
-        Category::Laptop,
-        Category::Tablet,
-        Category::Watch,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Phone => "phone",
-            Category::Laptop => "laptop",
-            Category::Tablet => "tablet",
-            Category::Watch => "watch",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|category| category.as_str() == value)
+        value.parse().ok()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum ModelStatus {
     /// Listed and quotable.
     Active,
@@ -55,18 +68,11 @@ pub enum ModelStatus {
 
 impl ModelStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ModelStatus::Active => "active",
-            ModelStatus::Retired => "retired",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(ModelStatus::Active),
-            "retired" => Some(ModelStatus::Retired),
-            _ => None,
-        }
+        value.parse().ok()
     }
 }
 

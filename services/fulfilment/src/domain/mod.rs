@@ -5,7 +5,10 @@ pub mod assignment;
 
 pub use assignment::{Candidate, Ineligible, choose_partner, ineligibility};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobKind {
     Pickup,
     Inspection,
@@ -14,20 +17,11 @@ pub enum JobKind {
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pickup => "pickup",
-            Self::Inspection => "inspection",
-            Self::Return => "return",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "pickup" => Some(Self::Pickup),
-            "inspection" => Some(Self::Inspection),
-            "return" => Some(Self::Return),
-            _ => None,
-        }
+        value.parse().ok()
     }
 
     /// Devices travel with logistics partners; repair partners inspect them.
@@ -39,7 +33,10 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum PartnerKind {
     Logistics,
     Repair,
@@ -47,22 +44,18 @@ pub enum PartnerKind {
 
 impl PartnerKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Logistics => "logistics",
-            Self::Repair => "repair",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "logistics" => Some(Self::Logistics),
-            "repair" => Some(Self::Repair),
-            _ => None,
-        }
+        value.parse().ok()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobStatus {
     Unassigned,
     Offered,
@@ -74,32 +67,12 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [Self; 7] = [
-        Self::Unassigned,
-        Self::Offered,
-        Self::Accepted,
-        Self::PickedUp,
-        Self::InspectionReported,
-        Self::Completed,
-        Self::Cancelled,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unassigned => "unassigned",
-            Self::Offered => "offered",
-            Self::Accepted => "accepted",
-            Self::PickedUp => "picked_up",
-            Self::InspectionReported => "inspection_reported",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        value.parse().ok()
     }
 
     pub fn is_final(self) -> bool {
@@ -142,6 +115,7 @@ pub fn valid_pincode(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn reports_move_jobs_only_along_their_kind_path() {
@@ -165,7 +139,7 @@ mod tests {
 
     #[test]
     fn statuses_and_kinds_round_trip_through_their_names() {
-        for status in JobStatus::ALL {
+        for status in JobStatus::iter() {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(JobKind::parse("return"), Some(JobKind::Return));

@@ -12,8 +12,21 @@ pub use request::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OrderStatus {
     Received,
     Confirmed,
@@ -29,40 +42,12 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 11] = [
-        Self::Received,
-        Self::Confirmed,
-        Self::PickupScheduled,
-        Self::PickedUp,
-        Self::Inspected,
-        Self::AwaitingShopper,
-        Self::Returning,
-        Self::Returned,
-        Self::Completed,
-        Self::Rejected,
-        Self::Cancelled,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Confirmed => "confirmed",
-            Self::PickupScheduled => "pickup_scheduled",
-            Self::PickedUp => "picked_up",
-            Self::Inspected => "inspected",
-            Self::AwaitingShopper => "awaiting_shopper",
-            Self::Returning => "returning",
-            Self::Returned => "returned",
-            Self::Completed => "completed",
-            Self::Rejected => "rejected",
-            Self::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        value.parse().ok()
     }
 
     /// Nothing moves an order out of these.
@@ -224,6 +209,7 @@ pub struct IllegalTransition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator;
 
     fn inr(amount_minor: i64) -> Money {
         Money {
@@ -294,7 +280,7 @@ mod tests {
         ] {
             assert_eq!(status.after(&cancel()), Ok(OrderStatus::Cancelled));
         }
-        for status in OrderStatus::ALL {
+        for status in OrderStatus::iter() {
             if !matches!(
                 status,
                 OrderStatus::Received | OrderStatus::Confirmed | OrderStatus::PickupScheduled
@@ -321,7 +307,7 @@ mod tests {
                 partner_id: Uuid::nil(),
             },
         ];
-        for status in OrderStatus::ALL.into_iter().filter(|s| s.is_final()) {
+        for status in OrderStatus::iter().filter(|s| s.is_final()) {
             for step in &steps {
                 assert!(status.after(step).is_err(), "{status} accepted {step:?}");
             }
@@ -330,7 +316,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for status in OrderStatus::ALL {
+        for status in OrderStatus::iter() {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(OrderStatus::parse("shipped"), None);

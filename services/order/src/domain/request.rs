@@ -13,8 +13,20 @@ const MAX_DETAIL_CHARS: usize = 100;
 /// How far ahead a pickup may be booked.
 const MAX_DAYS_AHEAD: i64 = 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SlotWindow {
     Morning,
     Afternoon,
@@ -23,11 +35,7 @@ pub enum SlotWindow {
 
 impl SlotWindow {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Morning => "morning",
-            Self::Afternoon => "afternoon",
-            Self::Evening => "evening",
-        }
+        self.into()
     }
 }
 
@@ -83,8 +91,20 @@ pub fn is_pincode(value: &str) -> bool {
     value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PayoutMethod {
     Upi,
     BankTransfer,
@@ -92,10 +112,7 @@ pub enum PayoutMethod {
 
 impl PayoutMethod {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Upi => "upi",
-            Self::BankTransfer => "bank_transfer",
-        }
+        self.into()
     }
 
     fn required_details(self) -> &'static [&'static str] {

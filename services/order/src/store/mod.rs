@@ -12,6 +12,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use serde_json::json;
+use strum::IntoEnumIterator;
 use uuid::Uuid;
 
 use self::entities::{idempotency_keys, order_timeline, orders, payouts};
@@ -522,7 +523,7 @@ impl OrderStore {
             condition = condition.add(orders::Column::CreatedAt.lt(to));
         }
         if let Some(since) = filter.unchanged_since {
-            let open = OrderStatus::ALL
+            let open = OrderStatus::iter()
                 .into_iter()
                 .filter(|status| !status.is_final())
                 .map(OrderStatus::as_str);

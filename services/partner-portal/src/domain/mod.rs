@@ -6,7 +6,10 @@ pub mod webhook;
 
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobStatus {
     Unassigned,
     Offered,
@@ -19,34 +22,12 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [Self; 8] = [
-        Self::Unassigned,
-        Self::Offered,
-        Self::Declined,
-        Self::Accepted,
-        Self::PickedUp,
-        Self::InspectionReported,
-        Self::Completed,
-        Self::Cancelled,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unassigned => "unassigned",
-            Self::Offered => "offered",
-            Self::Declined => "declined",
-            Self::Accepted => "accepted",
-            Self::PickedUp => "picked_up",
-            Self::InspectionReported => "inspection_reported",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        value.parse().ok()
     }
 
     /// How far along the job's path a status is; progress never goes back
@@ -205,7 +186,10 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Action {
     Accept,
     Decline,
@@ -216,13 +200,7 @@ pub enum Action {
 
 impl Action {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Decline => "decline",
-            Self::PickedUp => "picked-up",
-            Self::Delivered => "delivered",
-            Self::InspectionReport => "inspection-report",
-        }
+        self.into()
     }
 
     /// The status `self` moves a `kind` job in `status` to, or `None` when it is illegal.
@@ -244,6 +222,7 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn fulfilment_confirming_an_earlier_step_does_not_move_a_job_back() {
@@ -276,7 +255,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for status in JobStatus::ALL {
+        for status in JobStatus::iter() {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
         }
     }

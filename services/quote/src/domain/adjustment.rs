@@ -13,8 +13,20 @@ pub const MAX_ADJUSTMENT_BASIS_POINTS: i32 = 10_000;
 pub const MAX_LABEL_CHARS: usize = 120;
 pub const MAX_BRAND_CHARS: usize = 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum AdjustmentScope {
     /// `value` is a category: phone, laptop, tablet or watch.
     Category,
@@ -24,18 +36,11 @@ pub enum AdjustmentScope {
 
 impl AdjustmentScope {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustmentScope::Category => "category",
-            AdjustmentScope::Brand => "brand",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "category" => Some(AdjustmentScope::Category),
-            "brand" => Some(AdjustmentScope::Brand),
-            _ => None,
-        }
+        value.parse().ok()
     }
 }
 

@@ -10,8 +10,21 @@ use super::Money;
 
 pub const FULL_PRICE_BASIS_POINTS: i64 = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum Category {
     Phone,
     Laptop,
@@ -20,26 +33,12 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Phone,
-        Category::Laptop,
-        Category::Tablet,
-        Category::Watch,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Phone => "phone",
-            Category::Laptop => "laptop",
-            Category::Tablet => "tablet",
-            Category::Watch => "watch",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|category| category.as_str() == value)
+        value.parse().ok()
     }
 }
 
