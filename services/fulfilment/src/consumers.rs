@@ -14,11 +14,11 @@ use events::partner::{
     ReturnDeliveryReported,
 };
 use platform::consumer::{Handle, HandlerError, Handlers, IncomingEvent};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::domain::{JobKind, JobStatus, Report};
-use crate::store::{self, NewJob, StoreError, jobs, today, trade_ins};
+use crate::store::{self, NewJob, StoreError, jobs, today};
 
 /// The consumer group (and `processed_events` namespace) of the fulfilment service.
 pub const CONSUMER_GROUP: &str = "fulfilment";
@@ -75,21 +75,22 @@ impl Handle<OrderConfirmed> for OrderHandler {
         let day = NaiveDate::parse_from_str(&pickup.slot_date, "%Y-%m-%d")
             .map_err(|_| HandlerError::Permanent("the slot date is not a date".into()))?;
         let quoted = event.quoted_price.unwrap_or_default();
-        let trade_in = trade_ins::ActiveModel {
-            order_id: Set(order_id),
-            quote_id: Set(uuid(&event.quote_id, "quote id")?),
-            variant_id: Set(uuid(&event.variant_id, "variant id")?),
-            pincode: Set(pickup.pincode.clone()),
-            address: Set(pickup.address.clone()),
-            slot_date: Set(pickup.slot_date.clone()),
-            slot_window: Set(pickup.slot_window.clone()),
-            seq: Set(0),
-            quoted_amount_minor: Set(quoted.amount_minor),
-            quoted_currency: Set(quoted.currency),
-        }
-        .insert(txn)
+        let trade_in = store::open_trade_in(
+            txn,
+            store::NewTradeIn {
+                order_id,
+                quote_id: uuid(&event.quote_id, "quote id")?,
+                variant_id: uuid(&event.variant_id, "variant id")?,
+                pincode: pickup.pincode.clone(),
+                address: pickup.address.clone(),
+                slot_date: pickup.slot_date.clone(),
+                slot_window: pickup.slot_window.clone(),
+                quoted_amount_minor: quoted.amount_minor,
+                quoted_currency: quoted.currency,
+            },
+        )
         .await
-        .map_err(|error| failure(error.into()))?;
+        .map_err(failure)?;
         let job = NewJob {
             kind: JobKind::Pickup,
             day,

@@ -49,6 +49,7 @@ impl From<StoreError> for PortalError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Concurrent(_) => Self::Concurrent,
+            StoreError::EmailTaken => Self::EmailTaken,
             other => Self::Storage(other),
         }
     }

@@ -460,6 +460,40 @@ pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<jobs::Mo
     Ok(jobs::Entity::find_by_id(id).one(db).await?)
 }
 
+/// What fulfilment keeps of a confirmed order: where and when to pick up, what was quoted.
+pub struct NewTradeIn {
+    pub order_id: Uuid,
+    pub quote_id: Uuid,
+    pub variant_id: Uuid,
+    pub pincode: String,
+    pub address: String,
+    pub slot_date: String,
+    pub slot_window: String,
+    pub quoted_amount_minor: i64,
+    pub quoted_currency: String,
+}
+
+/// Records a confirmed order, its event sequence starting at 0.
+pub async fn open_trade_in<C: ConnectionTrait>(
+    db: &C,
+    trade_in: NewTradeIn,
+) -> Result<trade_ins::Model, StoreError> {
+    Ok(trade_ins::ActiveModel {
+        order_id: Set(trade_in.order_id),
+        quote_id: Set(trade_in.quote_id),
+        variant_id: Set(trade_in.variant_id),
+        pincode: Set(trade_in.pincode),
+        address: Set(trade_in.address),
+        slot_date: Set(trade_in.slot_date),
+        slot_window: Set(trade_in.slot_window),
+        seq: Set(0),
+        quoted_amount_minor: Set(trade_in.quoted_amount_minor),
+        quoted_currency: Set(trade_in.quoted_currency),
+    }
+    .insert(db)
+    .await?)
+}
+
 pub async fn trade_in<C: ConnectionTrait>(
     db: &C,
     order_id: Uuid,

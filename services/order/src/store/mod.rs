@@ -524,7 +524,6 @@ impl OrderStore {
         }
         if let Some(since) = filter.unchanged_since {
             let open = OrderStatus::iter()
-                .into_iter()
                 .filter(|status| !status.is_final())
                 .map(OrderStatus::as_str);
             condition = condition

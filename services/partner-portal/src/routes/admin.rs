@@ -10,7 +10,6 @@ use platform::auth::{Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::validation::{Violations, check_text};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,7 +18,7 @@ use super::jobs::{JobQuery, JobView, job_detail, jobs_page};
 use super::webhooks::{AttemptView, DeliveryQuery, DeliveryView, deliveries, delivery, send_again};
 use super::{PortalState, page, private_json};
 use crate::error::PortalError;
-use crate::store::{self, portal_users};
+use crate::store::{self, NewUser, portal_users};
 
 const ADMIN: &[Role] = &[Role::Admin];
 
@@ -83,22 +82,16 @@ pub async fn create_user(
     check_email(&mut violations, &email);
     check_text(&mut violations, "name", &body.name, 200);
     violations.into_result(()).map_err(PortalError::from)?;
-    let now = Utc::now();
-    let user = portal_users::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        partner_id: Set(body.partner_id),
-        email: Set(email),
-        name: Set(body.name.trim().to_owned()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&state.db)
+    let user = store::create_user(
+        &state.db,
+        NewUser {
+            partner_id: body.partner_id,
+            email,
+            name: body.name.trim().to_owned(),
+        },
+    )
     .await
-    .map_err(|error| match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => PortalError::EmailTaken,
-        _ => PortalError::from(error),
-    })?;
+    .map_err(PortalError::from)?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -126,14 +119,14 @@ pub async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
     let request = page(query.page, query.per_page)?;
-    let mut select = portal_users::Entity::find();
-    if let Some(partner_id) = query.partner_id {
-        select = select.filter(portal_users::Column::PartnerId.eq(partner_id));
-    }
-    let select = select.order_by_asc(portal_users::Column::Email);
-    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
-        .await
-        .map_err(PortalError::from)?;
+    let (items, total) = store::users_page(
+        &state.db,
+        query.partner_id,
+        request.offset(),
+        request.per_page,
+    )
+    .await
+    .map_err(PortalError::from)?;
     let items: Vec<UserView> = items.iter().map(UserView::from).collect();
     Ok(private_json(
         StatusCode::OK,
@@ -142,8 +135,7 @@ pub async fn list_users(
 }
 
 async fn user(state: &PortalState, id: Uuid) -> Result<portal_users::Model, PortalError> {
-    portal_users::Entity::find_by_id(id)
-        .one(&state.db)
+    store::user(&state.db, id)
         .await?
         .ok_or(PortalError::UserNotFound(id))
 }
@@ -185,15 +177,11 @@ pub async fn update_user(
         check_text(&mut violations, "name", name, 200);
     }
     violations.into_result(()).map_err(PortalError::from)?;
-    let mut active: portal_users::ActiveModel = user(&state, id.into_inner()).await?.into();
-    if let Some(name) = body.name {
-        active.name = Set(name.trim().to_owned());
-    }
-    if let Some(enabled) = body.active {
-        active.active = Set(enabled);
-    }
-    active.updated_at = Set(Utc::now());
-    let user = active.update(&state.db).await.map_err(PortalError::from)?;
+    let current = user(&state, id.into_inner()).await?;
+    let name = body.name.map(|name| name.trim().to_owned());
+    let user = store::change_user(&state.db, current, name, body.active)
+        .await
+        .map_err(PortalError::from)?;
     Ok(private_json(StatusCode::OK, &UserView::from(&user)))
 }
 

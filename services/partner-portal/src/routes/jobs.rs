@@ -12,7 +12,7 @@ use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::sequencer::run_in_sequence;
 use platform::validation::Violations;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -113,28 +113,26 @@ pub(super) async fn jobs_page(
     query: &JobQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
-    let mut select = portal_jobs::Entity::find();
-    if let Some(partner_id) = partner_id {
-        select = select.filter(portal_jobs::Column::PartnerId.eq(partner_id));
+    if let Some(status) = &query.status
+        && JobStatus::parse(status).is_none()
+    {
+        return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
     }
-    if let Some(status) = &query.status {
-        if JobStatus::parse(status).is_none() {
-            return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
-        }
-        select = select.filter(portal_jobs::Column::Status.eq(status.as_str()));
+    if let Some(kind) = &query.kind
+        && JobKind::parse(kind).is_none()
+    {
+        return Err(PortalError::InvalidQuery(format!("unknown kind `{kind}`")).into());
     }
-    if let Some(kind) = &query.kind {
-        if JobKind::parse(kind).is_none() {
-            return Err(PortalError::InvalidQuery(format!("unknown kind `{kind}`")).into());
-        }
-        select = select.filter(portal_jobs::Column::Kind.eq(kind.as_str()));
-    }
-    let select = select
-        .order_by_desc(portal_jobs::Column::CreatedAt)
-        .order_by_desc(portal_jobs::Column::Id);
-    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
-        .await
-        .map_err(PortalError::from)?;
+    let (items, total) = store::jobs_page(
+        &state.db,
+        partner_id,
+        query.status.as_deref(),
+        query.kind.as_deref(),
+        request.offset(),
+        request.per_page,
+    )
+    .await
+    .map_err(PortalError::from)?;
     let items: Vec<JobView> = items.iter().map(JobView::from).collect();
     Ok(private_json(
         StatusCode::OK,

@@ -14,14 +14,14 @@ use platform::ApiError;
 use platform::auth::{Authenticator, Principal, Role};
 use platform::pagination::{PageQuery, PageRequest};
 use platform::sequencer::Sequencer;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::configuration::PortalSettings;
 use crate::error::PortalError;
-use crate::store::portal_users;
+use crate::store;
 
 pub struct PortalState {
     pub db: DatabaseConnection,
@@ -85,8 +85,7 @@ async fn partner_of(principal: &Principal, state: &PortalState) -> Result<Uuid, 
     principal.require(&[Role::Partner])?;
     let partner_id = principal.partner_id.ok_or(PortalError::NoPartner)?;
     if let Ok(user_id) = Uuid::parse_str(&principal.subject) {
-        let user = portal_users::Entity::find_by_id(user_id)
-            .one(&state.db)
+        let user = store::user(&state.db, user_id)
             .await
             .map_err(PortalError::from)?;
         if user.is_some_and(|user| !user.active || user.partner_id != partner_id) {

@@ -8,7 +8,6 @@ use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -69,17 +68,9 @@ pub async fn create_webhook(
         state.settings.webhooks.allow_private_targets,
     )
     .map_err(|refused| PortalError::UrlRefused(refused.to_string()))?;
-    let hook = webhooks::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        partner_id: Set(partner_id),
-        url: Set(url.to_string()),
-        secret: Set(new_secret()),
-        active: Set(true),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&state.db)
-    .await
-    .map_err(PortalError::from)?;
+    let hook = store::create_webhook(&state.db, partner_id, url.to_string(), new_secret())
+        .await
+        .map_err(PortalError::from)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/portal/webhooks/{}", hook.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -95,13 +86,10 @@ pub async fn list_webhooks(
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
     let request = page(None, Some(100))?;
-    let select = webhooks::Entity::find()
-        .filter(webhooks::Column::PartnerId.eq(partner_id))
-        .filter(webhooks::Column::Active.eq(true))
-        .order_by_asc(webhooks::Column::CreatedAt);
-    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
-        .await
-        .map_err(PortalError::from)?;
+    let (items, total) =
+        store::active_webhooks_page(&state.db, partner_id, request.offset(), request.per_page)
+            .await
+            .map_err(PortalError::from)?;
     let items: Vec<WebhookView> = items
         .iter()
         .map(|hook| WebhookView::of(hook, false))
@@ -117,7 +105,7 @@ async fn own_webhook(
     partner_id: Uuid,
     id: Uuid,
 ) -> Result<webhooks::Model, PortalError> {
-    match webhooks::Entity::find_by_id(id).one(&state.db).await? {
+    match store::webhook(&state.db, id).await? {
         Some(hook) if hook.partner_id == partner_id && hook.active => Ok(hook),
         _ => Err(PortalError::WebhookNotFound(id)),
     }
@@ -133,9 +121,9 @@ pub async fn delete_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
     let hook = own_webhook(&state, partner_id, id.into_inner()).await?;
-    let mut hook: webhooks::ActiveModel = hook.into();
-    hook.active = Set(false);
-    hook.update(&state.db).await.map_err(PortalError::from)?;
+    store::deactivate_webhook(&state.db, hook)
+        .await
+        .map_err(PortalError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -149,9 +137,9 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
     let hook = own_webhook(&state, partner_id, id.into_inner()).await?;
-    let mut hook: webhooks::ActiveModel = hook.into();
-    hook.secret = Set(new_secret());
-    let hook = hook.update(&state.db).await.map_err(PortalError::from)?;
+    let hook = store::replace_webhook_secret(&state.db, hook, new_secret())
+        .await
+        .map_err(PortalError::from)?;
     Ok(private_json(StatusCode::OK, &WebhookView::of(&hook, true)))
 }
 
@@ -234,22 +222,20 @@ pub(super) async fn deliveries(
     query: &DeliveryQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
-    let mut select = webhook_deliveries::Entity::find();
-    if let Some(partner_id) = partner_id {
-        select = select.filter(webhook_deliveries::Column::PartnerId.eq(partner_id));
+    if let Some(status) = &query.status
+        && ![PENDING, DELIVERED, FAILED].contains(&status.as_str())
+    {
+        return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
     }
-    if let Some(status) = &query.status {
-        if ![PENDING, DELIVERED, FAILED].contains(&status.as_str()) {
-            return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
-        }
-        select = select.filter(webhook_deliveries::Column::Status.eq(status.as_str()));
-    }
-    let select = select
-        .order_by_desc(webhook_deliveries::Column::CreatedAt)
-        .order_by_desc(webhook_deliveries::Column::Id);
-    let (items, total) = store::page_of(&state.db, select, request.offset(), request.per_page)
-        .await
-        .map_err(PortalError::from)?;
+    let (items, total) = store::deliveries_page(
+        &state.db,
+        partner_id,
+        query.status.as_deref(),
+        request.offset(),
+        request.per_page,
+    )
+    .await
+    .map_err(PortalError::from)?;
     let items: Vec<DeliveryView> = items.iter().map(DeliveryView::from).collect();
     Ok(private_json(
         StatusCode::OK,
@@ -263,10 +249,7 @@ pub(super) async fn delivery(
     partner_id: Option<Uuid>,
     id: Uuid,
 ) -> Result<webhook_deliveries::Model, PortalError> {
-    match webhook_deliveries::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-    {
+    match store::delivery(&state.db, id).await? {
         Some(row) if partner_id.is_none_or(|own| own == row.partner_id) => Ok(row),
         _ => Err(PortalError::DeliveryNotFound(id)),
     }

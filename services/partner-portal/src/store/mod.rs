@@ -2,7 +2,10 @@
 //! `partner.events`, webhooks and their delivery log. A change to a job, the events and the
 //! webhook deliveries it causes are written in one transaction, so none is lost or doubled.
 
+mod accounts;
 pub mod entities;
+
+pub use accounts::*;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -32,6 +35,8 @@ pub const FAILED: &str = "failed";
 pub enum StoreError {
     #[error("{0} was changed concurrently")]
     Concurrent(Uuid),
+    #[error("the email address belongs to another user")]
+    EmailTaken,
     #[error(transparent)]
     Database(#[from] DbErr),
 }

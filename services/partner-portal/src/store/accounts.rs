@@ -1,0 +1,202 @@
+//! Partner users and webhooks: what routes read and write about a partner's account, so
+//! that no handler builds a query or an `ActiveModel` of its own.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqlErr,
+};
+use uuid::Uuid;
+
+use super::entities::{portal_jobs, portal_users, webhook_deliveries, webhooks};
+use super::{StoreError, page_of};
+
+/// A page of rows and how many there are in all.
+pub type Page<T> = (Vec<T>, u64);
+
+pub struct NewUser {
+    pub partner_id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+/// Stores a new, active partner user; `EmailTaken` if the address is someone's already.
+pub async fn create_user<C: ConnectionTrait>(
+    db: &C,
+    user: NewUser,
+) -> Result<portal_users::Model, StoreError> {
+    let now = Utc::now();
+    portal_users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(user.partner_id),
+        email: Set(user.email),
+        name: Set(user.name),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::EmailTaken,
+        _ => StoreError::Database(error),
+    })
+}
+
+pub async fn user<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<portal_users::Model>, StoreError> {
+    Ok(portal_users::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Users by email, of one partner or all.
+pub async fn users_page<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Option<Uuid>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<portal_users::Model>, StoreError> {
+    let mut select = portal_users::Entity::find();
+    if let Some(partner_id) = partner_id {
+        select = select.filter(portal_users::Column::PartnerId.eq(partner_id));
+    }
+    page_of(
+        db,
+        select.order_by_asc(portal_users::Column::Email),
+        offset,
+        limit,
+    )
+    .await
+}
+
+/// Renames, disables or re-enables a user.
+pub async fn change_user<C: ConnectionTrait>(
+    db: &C,
+    user: portal_users::Model,
+    name: Option<String>,
+    active: Option<bool>,
+) -> Result<portal_users::Model, StoreError> {
+    let mut row: portal_users::ActiveModel = user.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(active) = active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+pub async fn create_webhook<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Uuid,
+    url: String,
+    secret: String,
+) -> Result<webhooks::Model, StoreError> {
+    Ok(webhooks::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(partner_id),
+        url: Set(url),
+        secret: Set(secret),
+        active: Set(true),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn webhook<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<webhooks::Model>, StoreError> {
+    Ok(webhooks::Entity::find_by_id(id).one(db).await?)
+}
+
+/// A partner's active webhooks, oldest first.
+pub async fn active_webhooks_page<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Uuid,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<webhooks::Model>, StoreError> {
+    let select = webhooks::Entity::find()
+        .filter(webhooks::Column::PartnerId.eq(partner_id))
+        .filter(webhooks::Column::Active.eq(true))
+        .order_by_asc(webhooks::Column::CreatedAt);
+    page_of(db, select, offset, limit).await
+}
+
+/// Removes a webhook: it stays for the delivery log, inactive.
+pub async fn deactivate_webhook<C: ConnectionTrait>(
+    db: &C,
+    hook: webhooks::Model,
+) -> Result<(), StoreError> {
+    let mut row: webhooks::ActiveModel = hook.into();
+    row.active = Set(false);
+    row.update(db).await?;
+    Ok(())
+}
+
+pub async fn replace_webhook_secret<C: ConnectionTrait>(
+    db: &C,
+    hook: webhooks::Model,
+    secret: String,
+) -> Result<webhooks::Model, StoreError> {
+    let mut row: webhooks::ActiveModel = hook.into();
+    row.secret = Set(secret);
+    Ok(row.update(db).await?)
+}
+
+pub async fn delivery<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<webhook_deliveries::Model>, StoreError> {
+    Ok(webhook_deliveries::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Deliveries newest first, of one partner or all, of one status or any.
+pub async fn deliveries_page<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Option<Uuid>,
+    status: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<webhook_deliveries::Model>, StoreError> {
+    let mut select = webhook_deliveries::Entity::find();
+    if let Some(partner_id) = partner_id {
+        select = select.filter(webhook_deliveries::Column::PartnerId.eq(partner_id));
+    }
+    if let Some(status) = status {
+        select = select.filter(webhook_deliveries::Column::Status.eq(status));
+    }
+    let select = select
+        .order_by_desc(webhook_deliveries::Column::CreatedAt)
+        .order_by_desc(webhook_deliveries::Column::Id);
+    page_of(db, select, offset, limit).await
+}
+
+/// Jobs newest first, of one partner or all, of one status and kind or any.
+pub async fn jobs_page<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Option<Uuid>,
+    status: Option<&str>,
+    kind: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<portal_jobs::Model>, StoreError> {
+    let mut select = portal_jobs::Entity::find();
+    if let Some(partner_id) = partner_id {
+        select = select.filter(portal_jobs::Column::PartnerId.eq(partner_id));
+    }
+    if let Some(status) = status {
+        select = select.filter(portal_jobs::Column::Status.eq(status));
+    }
+    if let Some(kind) = kind {
+        select = select.filter(portal_jobs::Column::Kind.eq(kind));
+    }
+    let select = select
+        .order_by_desc(portal_jobs::Column::CreatedAt)
+        .order_by_desc(portal_jobs::Column::Id);
+    page_of(db, select, offset, limit).await
+}
