@@ -112,8 +112,9 @@ pub async fn schedule<C: ConnectionTrait>(
 const PERIODIC_KEY: &str = "periodic";
 
 /// A task owed every `every`, done once per round across all instances: its one row
-/// reschedules itself. Every instance owes the first round when it starts
-/// ([`Periodic::owe_now`]); the rows are one, so that is one round.
+/// reschedules itself. Every instance makes sure a round is owed when it starts
+/// ([`Periodic::start_owing`]): the first to start owes one now, the others find it owed
+/// and leave its time alone, so instances starting one after another add no rounds.
 pub struct Periodic<F> {
     kind: &'static str,
     every: Duration,
@@ -129,9 +130,21 @@ where
         Self { kind, every, task }
     }
 
-    /// Owes a round now.
-    pub async fn owe_now<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
-        owe_round_now(db, self.kind).await
+    /// Owes a round now, unless one is owed already (another instance started first).
+    pub async fn start_owing<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        execute(
+            db,
+            "INSERT INTO due_work (kind, key, due_at, attempts, generation, created_at) \
+             VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT (kind, key) DO NOTHING",
+            vec![
+                self.kind.into(),
+                PERIODIC_KEY.into(),
+                Utc::now().into(),
+                Utc::now().into(),
+            ],
+        )
+        .await
+        .map(drop)
     }
 
     /// Runner settings for it: nothing wakes a periodic task, so its runner looks for its

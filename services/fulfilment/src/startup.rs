@@ -114,7 +114,7 @@ impl Application {
                 }
             },
         );
-        reassign.owe_now(&db).await?;
+        reassign.start_owing(&db).await?;
         // A failed round is tried again after one interval, then less and less often.
         let sweep = Duration::from_millis(own.sweep_interval_ms);
         let reassign_settings = reassign.settings(RetryPolicy::new(sweep, sweep * 8));

@@ -136,7 +136,7 @@ impl Application {
                 }
             }
         });
-        prune.owe_now(&db).await?;
+        prune.start_owing(&db).await?;
         let prune_settings = prune.settings(settings.order.processor.retry());
         let prune = DueWorkRunner::new(db.clone(), Arc::new(prune), prune_settings);
         background.spawn("idempotency key pruner", |stop| prune.run(stop));
