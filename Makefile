@@ -21,13 +21,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# nextest keeps its JUnit report under the workspace's target/, whatever CARGO_TARGET_DIR says.
 test-postgres:
 	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) --workspace
-	@python3 scripts/slowest_tests.py $(CARGO_TARGET_DIR_OR_DEFAULT)/nextest/default/junit.xml 10
+	@python3 scripts/slowest_tests.py target/nextest/default/junit.xml 10
 
 test-sqlite:
 	TEST_DATABASE=sqlite $(CARGO) $(TEST_RUNNER) -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api -p fulfilment --test api -p partner-portal --test api
-	@python3 scripts/slowest_tests.py $(CARGO_TARGET_DIR_OR_DEFAULT)/nextest/default/junit.xml 10
+	@python3 scripts/slowest_tests.py target/nextest/default/junit.xml 10
 
 ## Renders and schema-validates both k8s overlays, checks docker-compose.yml, and runs
 ## `recommerce config check` on every component's environment (Python deps go to a venv).
