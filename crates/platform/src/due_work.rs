@@ -108,6 +108,25 @@ pub async fn schedule<C: ConnectionTrait>(
     .map(drop)
 }
 
+/// Owes `kind` work for each `(key, due_at)` of `waiting`: for a migration that moves work a
+/// service used to find by a column of its own onto `due_work`.
+pub async fn schedule_each<C, K>(
+    db: &C,
+    kind: &str,
+    waiting: impl IntoIterator<Item = (K, Option<DateTime<Utc>>)>,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    K: std::fmt::Display,
+{
+    for (key, due_at) in waiting {
+        if let Some(due_at) = due_at {
+            schedule(db, kind, &key.to_string(), due_at).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The key of a periodic task's one row.
 const PERIODIC_KEY: &str = "periodic";
 

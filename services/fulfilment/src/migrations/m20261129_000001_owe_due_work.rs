@@ -31,12 +31,7 @@ impl MigrationTrait for Migration {
             .into_tuple()
             .all(db)
             .await?;
-        for (id, due_at) in waiting {
-            if let Some(due_at) = due_at {
-                platform::due_work::schedule(db, REQUOTE, &id.to_string(), due_at).await?;
-            }
-        }
-        Ok(())
+        platform::due_work::schedule_each(db, REQUOTE, waiting).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

@@ -121,7 +121,6 @@ async fn stop_while_gone(gone: Gone) {
     // Let the background work run into the outage (retries, failed rounds) before the stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let took = app.stop().await;
-    eprintln!("stopped in {took:?}");
     assert!(
         took <= GRACE + MARGIN,
         "stopped in {took:?}, beyond the grace period of {GRACE:?}"
