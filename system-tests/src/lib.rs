@@ -10,8 +10,9 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use events::{Envelope, Event};
 use platform::auth::{Authenticator, Role};
-use platform::config::{Layers, ServiceDefaults};
-use platform::testing::{RunningApp, TestBroker, eventually};
+use platform::config::Layers;
+use platform::service::AnyService;
+use platform::testing::{RunningApp, SpawnedService, TestBroker, eventually};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -89,22 +90,9 @@ impl Platform {
         }
     }
 
-    fn layers(&self, service: ServiceDefaults, database_url: &str, port: u16) -> Layers {
-        Layers::defaults(service)
-            .unwrap()
-            .set("profile", "test")
-            .unwrap()
-            .set("http.host", "127.0.0.1")
-            .unwrap()
+    fn layers(&self, service: &dyn AnyService, database_url: &str, port: u16) -> Layers {
+        platform::testing::test_layers(service, database_url)
             .set("http.port", port)
-            .unwrap()
-            .set("http.workers", 2)
-            .unwrap()
-            .set("http.shutdown_grace_seconds", 5)
-            .unwrap()
-            .set("database.url", database_url)
-            .unwrap()
-            .set("database.max_connections", 10)
             .unwrap()
             .set("auth.jwt_secret", JWT_SECRET)
             .unwrap()
@@ -128,36 +116,27 @@ impl Platform {
     pub async fn catalog(&self) -> Service {
         let database_url = platform::testing::fresh_database("sys_catalog").await;
         let layers = self
-            .layers(catalog::configuration::SERVICE, &database_url, 0)
+            .layers(&catalog::startup::Catalog, &database_url, 0)
             .set("catalog.seed_on_start", true)
             .unwrap();
-        let settings = catalog::configuration::Settings::from_layers(&layers).unwrap();
-        let app = catalog::startup::Application::build(settings)
-            .await
-            .unwrap();
-        let port = app.port();
-        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
-        service(port, running, database_url)
+        let spawned = platform::testing::spawn_service(&catalog::startup::Catalog, &layers).await;
+        service(spawned, database_url)
     }
 
     /// Quote on `port` (0: any) and `database_url` (a restart reuses both).
     pub async fn quote(&self, port: u16, database_url: &str, catalog: &Service) -> Service {
         let layers = self
-            .layers(quote_service::configuration::SERVICE, database_url, port)
+            .layers(&quote_service::startup::Quote, database_url, port)
             .set("quote.catalog_url", catalog.address.clone())
             .unwrap();
-        let settings = quote_service::configuration::Settings::from_layers(&layers).unwrap();
-        let app = quote_service::startup::Application::build(settings)
-            .await
-            .unwrap();
-        let port = app.port();
-        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
-        service(port, running, database_url.to_owned())
+        let spawned =
+            platform::testing::spawn_service(&quote_service::startup::Quote, &layers).await;
+        service(spawned, database_url.to_owned())
     }
 
     pub async fn order(&self, database_url: &str, options: OrderOptions) -> Service {
         let layers = self
-            .layers(order::configuration::SERVICE, database_url, 0)
+            .layers(&order::startup::Order, database_url, 0)
             .set("order.quote_url", options.quote_url)
             .unwrap()
             .set("order.quote_timeout_ms", 2_000)
@@ -166,18 +145,15 @@ impl Platform {
             .unwrap()
             .set("order.processor.retry_max_ms", 1_000)
             .unwrap();
-        let settings = order::configuration::Settings::from_layers(&layers).unwrap();
-        let app = order::startup::Application::build(settings).await.unwrap();
-        let port = app.port();
-        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
-        service(port, running, database_url.to_owned())
+        let spawned = platform::testing::spawn_service(&order::startup::Order, &layers).await;
+        service(spawned, database_url.to_owned())
     }
 
     /// Fulfilment on `port` (0: any) and `database_url` (a restart reuses both), re-pricing
     /// through `quote`. Offers wait for acceptance far longer than any scenario runs.
     pub async fn fulfilment(&self, port: u16, database_url: &str, quote: &Service) -> Service {
         let layers = self
-            .layers(fulfilment::configuration::SERVICE, database_url, port)
+            .layers(&fulfilment::startup::Fulfilment, database_url, port)
             .set("fulfilment.quote_url", quote.address.clone())
             .unwrap()
             .set("fulfilment.quote_timeout_ms", 2_000)
@@ -186,32 +162,25 @@ impl Platform {
             .unwrap()
             .set("fulfilment.requote.retry_max_ms", 1_000)
             .unwrap();
-        let settings = fulfilment::configuration::Settings::from_layers(&layers).unwrap();
-        let app = fulfilment::startup::Application::build(settings)
-            .await
-            .unwrap();
-        let port = app.port();
-        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
-        service(port, running, database_url.to_owned())
+        let spawned =
+            platform::testing::spawn_service(&fulfilment::startup::Fulfilment, &layers).await;
+        service(spawned, database_url.to_owned())
     }
 
     /// The partner portal; webhooks may call loopback receivers (the scenarios' own).
     pub async fn portal(&self, database_url: &str) -> Service {
         let layers = self
-            .layers(partner_portal::configuration::SERVICE, database_url, 0)
+            .layers(&partner_portal::startup::PartnerPortal, database_url, 0)
             .set("portal.webhooks.allow_private_targets", true)
             .unwrap()
             .set("portal.webhooks.retry_initial_ms", 100)
             .unwrap()
             .set("portal.webhooks.retry_max_ms", 1_000)
             .unwrap();
-        let settings = partner_portal::configuration::Settings::from_layers(&layers).unwrap();
-        let app = partner_portal::startup::Application::build(settings)
-            .await
-            .unwrap();
-        let port = app.port();
-        let running = RunningApp::spawn(app.handle(), app.run_until_stopped());
-        service(port, running, database_url.to_owned())
+        let spawned =
+            platform::testing::spawn_service(&partner_portal::startup::PartnerPortal, &layers)
+                .await;
+        service(spawned, database_url.to_owned())
     }
 
     /// A seeded device: its first variant, and answers for the best and the worst condition.
@@ -640,12 +609,12 @@ pub struct Device {
     pub worst: Value,
 }
 
-fn service(port: u16, running: RunningApp, database_url: String) -> Service {
+fn service(spawned: SpawnedService, database_url: String) -> Service {
     Service {
-        handle: running.server_handle(),
-        running: std::sync::Mutex::new(Some(running)),
-        address: format!("http://127.0.0.1:{port}"),
-        port,
+        handle: spawned.running.server_handle(),
+        running: std::sync::Mutex::new(Some(spawned.running)),
+        address: spawned.address,
+        port: spawned.port,
         database_url,
     }
 }

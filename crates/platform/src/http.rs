@@ -35,7 +35,7 @@ pub struct ServerParts {
     pub authenticator: Authenticator,
     pub health: HealthChecks,
     pub metrics_registry: Registry,
-    pub metrics_namespace: &'static str,
+    pub metrics_namespace: String,
 }
 
 /// Binds the configured address; port 0 picks a free port (tests).
@@ -48,7 +48,7 @@ pub fn serve<F>(listener: TcpListener, parts: ServerParts, configure: F) -> std:
 where
     F: Fn(&mut ServiceConfig) + Send + Clone + 'static,
 {
-    let metrics = request_metrics(&parts.metrics_registry, parts.metrics_namespace)?;
+    let metrics = request_metrics(&parts.metrics_registry, &parts.metrics_namespace)?;
     let registry = web::Data::new(parts.metrics_registry);
     let authenticator = web::Data::new(parts.authenticator);
     let health = web::Data::new(parts.health);

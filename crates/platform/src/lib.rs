@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod redis;
 pub mod retry;
 pub mod sequencer;
+pub mod service;
 pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testing")]

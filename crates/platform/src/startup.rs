@@ -29,6 +29,10 @@ pub enum StartupError {
     Consumer(#[from] crate::consumer::ConsumerError),
     #[error("the broker client could not be created: {0}")]
     Broker(#[from] rdkafka::error::KafkaError),
+    #[error("the settings are invalid: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("seeding failed: {0}")]
+    Seed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Serves until SIGINT/SIGTERM or the server's handle stops it, then stops within `grace`

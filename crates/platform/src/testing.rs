@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
 
+use crate::config::Layers;
 use crate::kafka::{EmbeddedBroker, KafkaSettings};
+use crate::service::AnyService;
 
 /// Which database the suite runs on: `TEST_DATABASE=postgres` (default) or `sqlite`.
 pub fn uses_sqlite() -> bool {
@@ -407,6 +409,53 @@ pub async fn assert_problem(
 pub struct RunningApp {
     server: actix_web::dev::ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The JWT secret the suites' test settings sign with.
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// The settings every test starts a service with: test profile, any free port, two workers,
+/// the [`TEST_GRACE`] period, `database_url`, [`TEST_JWT_SECRET`] and a Redis key prefix of
+/// its own (Redis itself only where the test sets `redis.url`). Tests add their own keys.
+pub fn test_layers(service: &dyn AnyService, database_url: &str) -> Layers {
+    Layers::defaults(service.manifest().defaults)
+        .and_then(|layers| layers.set("profile", "test"))
+        .and_then(|layers| layers.set("http.port", 0))
+        .and_then(|layers| layers.set("http.workers", 2))
+        .and_then(|layers| layers.set("http.shutdown_grace_seconds", TEST_GRACE.as_secs()))
+        .and_then(|layers| layers.set("database.url", database_url))
+        .and_then(|layers| layers.set("database.max_connections", 10))
+        .and_then(|layers| layers.set("auth.jwt_secret", TEST_JWT_SECRET))
+        .and_then(|layers| {
+            layers.set(
+                "redis.key_prefix",
+                format!("test-{}:", Uuid::new_v4().simple()),
+            )
+        })
+        .expect("the test settings are valid keys")
+}
+
+/// A service a test started with [`spawn_service`]: where it answers and its handle.
+pub struct SpawnedService {
+    pub running: RunningApp,
+    pub port: u16,
+    pub address: String,
+}
+
+/// Builds `service` from `layers` (migrated, bound, background work running) and runs it
+/// in the test's runtime: the one way every suite starts a service.
+pub async fn spawn_service(service: &dyn AnyService, layers: &Layers) -> SpawnedService {
+    let name = service.manifest().name();
+    let application = service
+        .start(layers)
+        .await
+        .unwrap_or_else(|error| panic!("{name} could not start: {error}"));
+    let port = application.port();
+    SpawnedService {
+        running: RunningApp::spawn(application.handle(), application.run_until_stopped()),
+        port,
+        address: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 /// The grace period (`http.shutdown_grace_seconds`) the suites' test settings give.

@@ -189,7 +189,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         }),
         health: HealthChecks::default(),
         metrics_registry: prometheus::Registry::new(),
-        metrics_namespace: "edge",
+        metrics_namespace: "edge".into(),
     };
     let grace = Duration::from_secs(parts.http.shutdown_grace_seconds);
     let server = platform::http::serve(listener, parts, move |config| {

@@ -139,10 +139,11 @@ impl KafkaSettings {
     /// [`KafkaSettings::ensure_topics`] without waiting for it: a service starts (and
     /// accepts work into its outbox) while the broker is down or slow to answer; its relay
     /// and consumers wait for the broker on their own.
-    pub fn ensure_topics_in_background(&self, topics: &'static [&'static str]) {
+    pub fn ensure_topics_in_background(&self, topics: &[&'static str]) {
         let settings = self.clone();
+        let topics = topics.to_vec();
         tokio::spawn(async move {
-            if let Err(error) = settings.ensure_topics(topics).await {
+            if let Err(error) = settings.ensure_topics(&topics).await {
                 tracing::warn!(%error, "could not ensure topics; continuing");
             }
         });

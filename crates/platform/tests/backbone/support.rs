@@ -271,7 +271,7 @@ where
         authenticator,
         health: platform::health::HealthChecks::default(),
         metrics_registry: prometheus::Registry::new(),
-        metrics_namespace: "test",
+        metrics_namespace: "test".into(),
     };
     let server = platform::http::serve(listener, parts, configure).unwrap();
     tokio::spawn(server);

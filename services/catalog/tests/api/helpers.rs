@@ -1,10 +1,9 @@
 use platform::testing::RunningApp;
 use std::time::Duration;
 
-use catalog::configuration::{SERVICE, Settings};
-use catalog::startup::Application;
+use catalog::configuration::Settings;
+use catalog::startup::Catalog;
 use platform::auth::{Authenticator, Role};
-use platform::config::Layers;
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 use uuid::Uuid;
@@ -87,22 +86,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             format!("test-{}", Uuid::new_v4().simple()),
         ),
     };
-    let jwt_secret = "test-secret-that-is-at-least-32-bytes-long".to_owned();
-    let mut layers = Layers::defaults(SERVICE)
-        .unwrap()
-        .set("profile", "test")
-        .unwrap()
-        .set("http.shutdown_grace_seconds", 5)
-        .unwrap()
-        .set("http.port", 0)
-        .unwrap()
+    let mut layers = platform::testing::test_layers(&Catalog, &database_url)
         .set("http.workers", 1)
         .unwrap()
-        .set("database.url", database_url.clone())
-        .unwrap()
         .set("database.max_connections", 5)
-        .unwrap()
-        .set("auth.jwt_secret", jwt_secret.clone())
         .unwrap()
         .set("redis.key_prefix", redis_prefix.clone())
         .unwrap()
@@ -123,9 +110,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     }
     let settings = Settings::from_layers(&layers).expect("test settings are valid");
     let authenticator = Authenticator::new(&settings.base.auth);
-    let application = Application::build(settings).await.expect("catalog starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
+    let platform::testing::SpawnedService {
+        running, address, ..
+    } = platform::testing::spawn_service(&Catalog, &layers).await;
     let admin_token = authenticator
         .issue("admin-1", Role::Admin, None, Duration::from_secs(600))
         .unwrap();
@@ -141,7 +128,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .unwrap(),
         database_url,
         redis_prefix,
-        jwt_secret,
+        jwt_secret: platform::testing::TEST_JWT_SECRET.to_owned(),
         admin_token,
         shopper_token,
         authenticator,

@@ -12,6 +12,7 @@ use platform::auth::{Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, PageRequest, Paged};
 use platform::sequencer::{Sequencer, run_in_sequence};
+use platform::service::AdminRoutes;
 use platform::validation::{Violations, check_text};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -38,11 +39,9 @@ const ADMIN: &[Role] = &[Role::Admin];
 const READERS: &[Role] = &[Role::Admin, Role::Partner];
 const MAX_PINCODES: usize = 500;
 
-pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
-    let mut jobs_scope = utoipa_actix_web::scope::scope("/v1/admin/jobs");
-    if dead_letters {
-        jobs_scope = jobs_scope.configure(platform::consumer::dead_letters::configure);
-    }
+/// `admin`: the admin scope the service builder prepared (dead-letter routes inside).
+pub fn configure(cfg: &mut ServiceConfig, admin: &AdminRoutes) {
+    let jobs_scope = admin.scope();
     cfg.service(create_partner)
         .service(list_partners)
         .service(get_partner)

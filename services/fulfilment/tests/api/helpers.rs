@@ -4,16 +4,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use events::{Envelope, Event};
-use fulfilment::configuration::{SERVICE, Settings};
-use fulfilment::startup::Application;
+use fulfilment::configuration::Settings;
+use fulfilment::startup::Fulfilment;
 use platform::auth::{Authenticator, Role};
-use platform::config::Layers;
 use platform::testing::{TestBroker, eventually};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const JWT_SECRET: &str = platform::testing::TEST_JWT_SECRET;
 pub const SETTLE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
@@ -51,28 +50,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let broker = TestBroker::start();
     broker.create_topics(&events::topics::ALL, 2).await;
     let database_url = platform::testing::fresh_database("fulfilment").await;
-    let layers = Layers::defaults(SERVICE)
-        .unwrap()
-        .set("profile", "test")
-        .unwrap()
-        .set("http.shutdown_grace_seconds", 5)
-        .unwrap()
-        .set("http.port", 0)
-        .unwrap()
-        .set("http.workers", 2)
-        .unwrap()
-        .set("database.url", database_url)
-        .unwrap()
-        .set("database.max_connections", 10)
-        .unwrap()
-        .set("auth.jwt_secret", JWT_SECRET)
-        .unwrap()
+    let layers = platform::testing::test_layers(&Fulfilment, &database_url)
         .set("redis.url", platform::testing::shared_redis_url())
-        .unwrap()
-        .set(
-            "redis.key_prefix",
-            format!("test-{}:", Uuid::new_v4().simple()),
-        )
         .unwrap()
         .set("kafka.brokers", broker.brokers.clone())
         .unwrap()
@@ -102,11 +81,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap();
     let settings = Settings::from_layers(&layers).expect("test settings are valid");
     let authenticator = Authenticator::new(&settings.base.auth);
-    let application = Application::build(settings)
-        .await
-        .expect("fulfilment starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
+    let platform::testing::SpawnedService {
+        running, address, ..
+    } = platform::testing::spawn_service(&Fulfilment, &layers).await;
     let admin_token = authenticator
         .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
         .unwrap();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use platform::auth::{Principal, Role};
 use platform::pagination::{PageQuery, PageRequest};
 use platform::sequencer::Sequencer;
+use platform::service::AdminRoutes;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::OrderError;
@@ -22,12 +23,9 @@ pub struct OrderState {
     pub wake: platform::due_work::Waker,
 }
 
-/// `dead_letters`: mount the dead-letter admin routes (there is a consumer to have them).
-pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
-    let mut admin = utoipa_actix_web::scope::scope("/v1/admin/orders");
-    if dead_letters {
-        admin = admin.configure(platform::consumer::dead_letters::configure);
-    }
+/// `admin`: the admin scope the service builder prepared (dead-letter routes inside).
+pub fn configure(cfg: &mut ServiceConfig, admin: &AdminRoutes) {
+    let admin = admin.scope();
     cfg.service(orders::place_order)
         .service(orders::list_orders)
         .service(orders::get_order)

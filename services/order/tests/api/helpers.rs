@@ -1,17 +1,16 @@
 use platform::testing::RunningApp;
 use std::time::Duration;
 
-use order::configuration::{SERVICE, Settings};
-use order::startup::Application;
+use order::configuration::Settings;
+use order::startup::Order;
 use platform::auth::{Authenticator, Role};
-use platform::config::Layers;
 use reqwest::{Client, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
-pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const JWT_SECRET: &str = platform::testing::TEST_JWT_SECRET;
 
 #[derive(Debug, Clone)]
 pub struct TestOptions {
@@ -65,33 +64,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .quote_url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", platform::testing::free_port()));
-    let mut layers = Layers::defaults(SERVICE)
-        .unwrap()
-        .set("profile", "test")
-        .unwrap()
-        .set("http.shutdown_grace_seconds", 5)
-        .unwrap()
-        .set("http.port", 0)
-        .unwrap()
-        .set("http.workers", 2)
-        .unwrap()
-        .set("database.url", database_url.clone())
-        .unwrap()
-        .set("database.max_connections", 10)
-        .unwrap()
-        .set("auth.jwt_secret", JWT_SECRET)
-        .unwrap()
+    let mut layers = platform::testing::test_layers(&Order, &database_url)
         .set(
             "redis.url",
             options
                 .redis_url
                 .clone()
                 .unwrap_or_else(platform::testing::shared_redis_url),
-        )
-        .unwrap()
-        .set(
-            "redis.key_prefix",
-            format!("test-{}:", Uuid::new_v4().simple()),
         )
         .unwrap()
         .set("order.quote_url", quote_url)
@@ -117,9 +96,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let db = platform::db::connect(&settings.base.database)
         .await
         .unwrap();
-    let application = Application::build(settings).await.expect("order starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
+    let spawned = platform::testing::spawn_service(&Order, &layers).await;
+    let address = spawned.address;
+    let running = spawned.running;
     let token = |subject: &str, role| {
         authenticator
             .issue(subject, role, None, Duration::from_secs(3600))

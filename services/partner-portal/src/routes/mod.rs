@@ -14,6 +14,7 @@ use platform::ApiError;
 use platform::auth::{Authenticator, Principal, Role};
 use platform::pagination::{PageQuery, PageRequest};
 use platform::sequencer::Sequencer;
+use platform::service::AdminRoutes;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -33,11 +34,9 @@ pub struct PortalState {
     pub deliveries: platform::due_work::Waker,
 }
 
-pub fn configure(cfg: &mut ServiceConfig, dead_letters: bool) {
-    let mut admin_scope = utoipa_actix_web::scope::scope("/v1/portal/admin");
-    if dead_letters {
-        admin_scope = admin_scope.configure(platform::consumer::dead_letters::configure);
-    }
+/// `admin`: the admin scope the service builder prepared (dead-letter routes inside).
+pub fn configure(cfg: &mut ServiceConfig, admin: &AdminRoutes) {
+    let admin_scope = admin.scope();
     cfg.service(jobs::list_jobs)
         .service(jobs::get_job)
         .service(jobs::accept)

@@ -3,16 +3,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use platform::auth::{Authenticator, Role};
-use platform::config::Layers;
-use quote_service::configuration::{SERVICE, Settings};
-use quote_service::startup::Application;
+use quote_service::configuration::Settings;
+use quote_service::startup::Quote;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const JWT_SECRET: &str = platform::testing::TEST_JWT_SECRET;
 pub const SHOPPER: &str = "shopper-1";
 pub const OTHER_SHOPPER: &str = "shopper-2";
 /// The base price of the standard test phone: ₹50,000.
@@ -66,26 +65,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     platform::telemetry::init_for_tests();
     let database_url = platform::testing::fresh_database("quote").await;
-    let mut layers = Layers::defaults(SERVICE)
-        .unwrap()
-        .set("profile", "test")
-        .unwrap()
-        .set("http.shutdown_grace_seconds", 5)
-        .unwrap()
-        .set("http.port", 0)
-        .unwrap()
+    let mut layers = platform::testing::test_layers(&Quote, &database_url)
         .set("http.workers", 1)
-        .unwrap()
-        .set("database.url", database_url.clone())
-        .unwrap()
-        .set("database.max_connections", 10)
-        .unwrap()
-        .set("auth.jwt_secret", JWT_SECRET)
-        .unwrap()
-        .set(
-            "redis.key_prefix",
-            format!("test-{}", Uuid::new_v4().simple()),
-        )
         .unwrap()
         .set(
             "quote.catalog_url",
@@ -118,9 +99,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     }
     let settings = Settings::from_layers(&layers).expect("test settings are valid");
     let authenticator = Authenticator::new(&settings.base.auth);
-    let application = Application::build(settings).await.expect("quote starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
+    let platform::testing::SpawnedService {
+        running, address, ..
+    } = platform::testing::spawn_service(&Quote, &layers).await;
     let token = |subject: &str, role: Role| {
         authenticator
             .issue(subject, role, None, Duration::from_secs(600))
@@ -238,26 +219,13 @@ pub struct TestCatalog {
 }
 
 pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
-    use catalog::configuration::{SERVICE as CATALOG, Settings as CatalogSettings};
+    use catalog::configuration::Settings as CatalogSettings;
     platform::telemetry::init_for_tests();
-    let mut layers = Layers::defaults(CATALOG)
-        .unwrap()
-        .set("profile", "test")
-        .unwrap()
-        .set("http.shutdown_grace_seconds", 5)
-        .unwrap()
-        .set("http.port", 0)
-        .unwrap()
+    let database_url = platform::testing::fresh_database("catalog").await;
+    let mut layers = platform::testing::test_layers(&catalog::startup::Catalog, &database_url)
         .set("http.workers", 1)
         .unwrap()
-        .set(
-            "database.url",
-            platform::testing::fresh_database("catalog").await,
-        )
-        .unwrap()
         .set("database.max_connections", 3)
-        .unwrap()
-        .set("auth.jwt_secret", JWT_SECRET)
         .unwrap();
     if let Some(brokers) = kafka {
         layers = layers
@@ -270,11 +238,9 @@ pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
     let admin_token = Authenticator::new(&settings.base.auth)
         .issue("catalog-admin", Role::Admin, None, Duration::from_secs(600))
         .unwrap();
-    let application = catalog::startup::Application::build(settings)
-        .await
-        .expect("catalog starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let running = RunningApp::spawn(application.handle(), application.run_until_stopped());
+    let platform::testing::SpawnedService {
+        running, address, ..
+    } = platform::testing::spawn_service(&catalog::startup::Catalog, &layers).await;
     TestCatalog {
         running: Some(running),
         address,

@@ -1,0 +1,383 @@
+//! How a service is put together. A service declares what is its own in a [`Manifest`]
+//! (name, the topics it publishes and consumes, its admin prefix) and in a few calls on a
+//! [`ServiceBuilder`] (its consumers' handlers, its due work, its routes); the builder wires
+//! the rest the same way for every service: the migrated database, Redis, the sequencer,
+//! the outbox relay, the consumer runtime, the dead-letter routes, health, metrics, the
+//! OpenAPI document and the shutdown sequence. Each `startup.rs` is then a short
+//! declaration, and the binary and the tests start any service through [`AnyService`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest};
+use actix_web::web;
+use prometheus::Registry;
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use utoipa_actix_web::scope::Scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Authenticator;
+use crate::background::Background;
+use crate::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use crate::consumer::dead_letters::{self, DeadLetterAdmin};
+use crate::consumer::{ConsumerRuntime, Handlers};
+use crate::due_work::{DueWork, DueWorkRunner, DueWorkSettings, Periodic, Waker};
+use crate::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
+use crate::http::{ServerParts, bind, openapi_skeleton, serve};
+use crate::outbox::OutboxRelay;
+use crate::redis::RedisHandle;
+use crate::retry::RetryPolicy;
+use crate::sequencer::Sequencer;
+use crate::startup::StartupError;
+
+/// What a service is, apart from its code: everything the builder needs to wire it.
+#[derive(Debug)]
+pub struct Manifest {
+    /// Its name (also its producer id, consumer group and metrics namespace) and default port.
+    pub defaults: ServiceDefaults,
+    /// The OpenAPI document's title and description.
+    pub title: &'static str,
+    pub summary: &'static str,
+    /// The topics its outbox relay publishes to; none, no relay.
+    pub publishes: &'static [&'static str],
+    /// The topics its consumer reads; none, no consumer and no dead letters.
+    pub consumes: &'static [&'static str],
+    /// Where its admin routes live; the dead-letter routes are mounted there.
+    pub admin_prefix: &'static str,
+}
+
+impl Manifest {
+    pub fn name(&self) -> &'static str {
+        self.defaults.name
+    }
+
+    fn metrics_namespace(&self) -> String {
+        self.name().replace('-', "_")
+    }
+}
+
+/// Wires one service. Created connected and migrated ([`ServiceBuilder::connect`]); the
+/// service adds its own parts; [`ServiceBuilder::serve`] binds and hands back the
+/// [`Application`].
+pub struct ServiceBuilder {
+    manifest: &'static Manifest,
+    base: BaseSettings,
+    db: DatabaseConnection,
+    registry: Registry,
+    authenticator: Authenticator,
+    health: HealthChecks,
+    background: Background,
+    sequencer: Option<Arc<dyn Sequencer>>,
+    dead_letters: Option<web::Data<DeadLetterAdmin>>,
+}
+
+impl ServiceBuilder {
+    /// Connects to the database and migrates it (unless `database.migrate_on_start` is off),
+    /// and with a broker configured starts the outbox relay. Nothing else is reached for:
+    /// a service accepts work with only its database.
+    pub async fn connect<M: MigratorTrait>(
+        manifest: &'static Manifest,
+        base: &BaseSettings,
+    ) -> Result<Self, StartupError> {
+        let db = crate::db::connect(&base.database).await?;
+        if base.database.migrate_on_start {
+            crate::db::migrate::<M>(&db).await?;
+        }
+        let registry = Registry::new();
+        let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
+        let mut background = Background::new();
+        let kafka = &base.kafka;
+        if kafka.is_configured() {
+            let topics: Vec<&'static str> = manifest
+                .publishes
+                .iter()
+                .chain(manifest.consumes)
+                .copied()
+                .collect();
+            kafka.ensure_topics_in_background(&topics);
+            health = health.with_advisory(KafkaCheck::new(kafka)?);
+            if !manifest.publishes.is_empty() {
+                background.relay(OutboxRelay::new(
+                    db.clone(),
+                    kafka,
+                    manifest.name(),
+                    base.outbox.clone(),
+                    &registry,
+                )?);
+            }
+        } else {
+            tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
+        }
+        Ok(Self {
+            manifest,
+            authenticator: Authenticator::new(&base.auth),
+            base: base.clone(),
+            db,
+            registry,
+            health,
+            background,
+            sequencer: None,
+            dead_letters: None,
+        })
+    }
+
+    pub fn db(&self) -> DatabaseConnection {
+        self.db.clone()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+
+    /// The one sequencer of this service (Redis, or in-process without `redis.url`): the
+    /// consumer, the due work and the routes must all take the same per-key leases.
+    pub fn sequencer(&mut self) -> Result<Arc<dyn Sequencer>, StartupError> {
+        if let Some(sequencer) = &self.sequencer {
+            return Ok(sequencer.clone());
+        }
+        let sequencer = crate::sequencer::from_settings(
+            &self.base.redis,
+            &self.base.sequencer,
+            self.manifest.name(),
+        )?;
+        self.sequencer = Some(sequencer.clone());
+        Ok(sequencer)
+    }
+
+    /// Redis for caching, when `redis.url` is set; it is then part of readiness.
+    pub async fn redis(&mut self) -> Result<Option<RedisHandle>, StartupError> {
+        let redis = RedisHandle::connect(&self.base.redis).await?;
+        if let Some(redis) = &redis {
+            let health = std::mem::take(&mut self.health);
+            self.health = health.with(RedisCheck(redis.clone()));
+        }
+        Ok(redis)
+    }
+
+    /// Starts the consumer of the manifest's `consumes` topics with `handlers`, and mounts
+    /// its dead-letter routes under the admin prefix. Without a broker, nothing is consumed.
+    pub fn consume(&mut self, handlers: Handlers) -> Result<(), StartupError> {
+        let kafka = self.base.kafka.clone();
+        if !kafka.is_configured() || self.manifest.consumes.is_empty() {
+            return Ok(());
+        }
+        let sequencer = self.sequencer()?;
+        let consumer = ConsumerRuntime::new(
+            &kafka,
+            self.manifest.name(),
+            self.manifest.consumes,
+            self.db.clone(),
+            handlers,
+            sequencer,
+            &self.registry,
+        )
+        .with_settings(self.base.consumer.clone())
+        .start()?;
+        self.background.consumer(consumer);
+        self.dead_letters = Some(web::Data::new(DeadLetterAdmin::new(
+            self.db.clone(),
+            &kafka,
+            &format!("{}-dead-letters", self.manifest.name()),
+        )?));
+        Ok(())
+    }
+
+    /// Runs `work` on a due-work runner (see [`crate::due_work`]); the waker lets a commit
+    /// wake it rather than wait for its poll.
+    pub fn due_work(
+        &mut self,
+        name: &'static str,
+        work: Arc<dyn DueWork>,
+        settings: DueWorkSettings,
+    ) -> Waker {
+        let runner = DueWorkRunner::new(self.db.clone(), work, settings);
+        let waker = runner.waker();
+        self.background.spawn(name, |stop| runner.run(stop));
+        waker
+    }
+
+    /// Runs a periodic task once a round across all instances; a failed round is tried
+    /// again under `retry`.
+    pub async fn periodic<F, Fut>(
+        &mut self,
+        name: &'static str,
+        task: Periodic<F>,
+        retry: RetryPolicy,
+    ) -> Result<Waker, StartupError>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        task.start_owing(&self.db).await?;
+        let settings = task.settings(retry);
+        Ok(self.due_work(name, Arc::new(task), settings))
+    }
+
+    /// Binds `http.host:http.port` (port 0: any free port) and serves `routes` inside the
+    /// common shell. `routes` gets the admin scope (with the dead-letter routes in it) to add
+    /// the service's admin routes to; if it does not mount it, the builder does.
+    pub fn serve<F>(self, routes: F) -> Result<Application, StartupError>
+    where
+        F: Fn(&mut ServiceConfig, &AdminRoutes) + Send + Clone + 'static,
+    {
+        let listener = bind(&self.base.http)?;
+        let port = listener.local_addr()?.port();
+        let manifest = self.manifest;
+        let parts = ServerParts {
+            http: self.base.http.clone(),
+            openapi: openapi_skeleton(manifest.title, manifest.summary),
+            authenticator: self.authenticator,
+            health: self.health,
+            metrics_registry: self.registry,
+            metrics_namespace: manifest.metrics_namespace(),
+        };
+        let dead_letters = self.dead_letters;
+        let server = serve(listener, parts, move |cfg| {
+            let admin = AdminRoutes {
+                prefix: manifest.admin_prefix,
+                dead_letters: dead_letters.is_some(),
+                mounted: Cell::new(false),
+            };
+            if let Some(dead_letters) = &dead_letters {
+                cfg.app_data(dead_letters.clone());
+            }
+            routes(cfg, &admin);
+            if admin.dead_letters && !admin.mounted.get() {
+                cfg.service(admin.scope());
+            }
+        })?;
+        Ok(Application {
+            port,
+            server,
+            db: self.db,
+            background: self.background,
+            grace: Duration::from_secs(self.base.http.shutdown_grace_seconds),
+        })
+    }
+}
+
+/// The service's admin scope, as the builder hands it to the routes.
+pub struct AdminRoutes {
+    prefix: &'static str,
+    dead_letters: bool,
+    mounted: Cell<bool>,
+}
+
+impl AdminRoutes {
+    /// The admin prefix as a scope, holding the dead-letter routes when there is a consumer.
+    /// Mount it once, with the service's own admin routes added.
+    pub fn scope(
+        &self,
+    ) -> Scope<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        > + use<>,
+    > {
+        self.mounted.set(true);
+        let scope = utoipa_actix_web::scope::scope(self.prefix);
+        if self.dead_letters {
+            scope.configure(dead_letters::configure)
+        } else {
+            scope
+        }
+    }
+}
+
+/// A service, built and listening; its background work running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    background: Background,
+    grace: Duration,
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from outside (tests, the dev runner).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or [`Application::handle`] stops it, then stops within
+    /// the grace period (see [`crate::startup::run_until_stopped`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        crate::startup::run_until_stopped(self.server, self.background, self.db, self.grace).await
+    }
+}
+
+/// A service crate's declaration: its manifest, settings, migrations and how it builds.
+pub trait Service: Sync + 'static {
+    type Settings: Send;
+    type Migrator: MigratorTrait;
+
+    const MANIFEST: &'static Manifest;
+
+    /// Loads and validates its settings (shared sections and its own) from `layers`.
+    fn settings(layers: &Layers) -> Result<Self::Settings, ConfigError>;
+
+    fn build(
+        settings: Self::Settings,
+    ) -> impl Future<Output = Result<Application, StartupError>> + Send;
+
+    /// Loads its seed data, if it has any; returns what was done, for the operator.
+    fn seed(
+        _db: &DatabaseConnection,
+    ) -> impl Future<Output = Result<Option<String>, StartupError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Any [`Service`], as a value: what the binary lists and the tests spawn.
+pub trait AnyService: Sync {
+    fn manifest(&self) -> &'static Manifest;
+    fn check(&self, layers: &Layers) -> Result<(), ConfigError>;
+    fn start<'a>(&'a self, layers: &'a Layers) -> BoxFuture<'a, Result<Application, StartupError>>;
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+    fn seed<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<Option<String>, StartupError>>;
+}
+
+impl<S: Service> AnyService for S {
+    fn manifest(&self) -> &'static Manifest {
+        S::MANIFEST
+    }
+
+    fn check(&self, layers: &Layers) -> Result<(), ConfigError> {
+        S::settings(layers).map(drop)
+    }
+
+    fn start<'a>(&'a self, layers: &'a Layers) -> BoxFuture<'a, Result<Application, StartupError>> {
+        Box::pin(async move { S::build(S::settings(layers)?).await })
+    }
+
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(crate::db::migrate::<S::Migrator>(db))
+    }
+
+    fn seed<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<Option<String>, StartupError>> {
+        Box::pin(S::seed(db))
+    }
+}
