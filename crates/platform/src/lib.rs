@@ -20,6 +20,7 @@ pub mod redis;
 pub mod retry;
 pub mod sequencer;
 pub mod service;
+pub mod service_client;
 pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -39,6 +39,32 @@ impl RetryPolicy {
     }
 }
 
+/// The policy's delays as a plain iterator that can be cloned (the circuit breaker keeps a
+/// fresh copy to start over from).
+#[derive(Debug, Clone)]
+pub struct Delays {
+    policy: RetryPolicy,
+    failures: u32,
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.failures = self.failures.saturating_add(1);
+        Some(self.policy.delay(self.failures))
+    }
+}
+
+impl From<RetryPolicy> for Delays {
+    fn from(policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            failures: 0,
+        }
+    }
+}
+
 /// A failure counter for a loop: [`Backoff::next_delay`] is the wait after one more
 /// failure, [`Backoff::reset`] starts over after a success.
 pub struct Backoff {

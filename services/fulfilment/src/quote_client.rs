@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use platform::auth::ServiceCredentials;
+use platform::service_client::{CallError, ServiceClient, ServiceClientConfig};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -44,11 +45,7 @@ impl<'de> Deserialize<'de> for Price {
 }
 
 #[derive(Clone)]
-pub struct QuoteClient {
-    http: reqwest::Client,
-    base_url: String,
-    credentials: ServiceCredentials,
-}
+pub struct QuoteClient(ServiceClient);
 
 impl QuoteClient {
     pub fn new(
@@ -56,15 +53,17 @@ impl QuoteClient {
         timeout: Duration,
         credentials: ServiceCredentials,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            credentials,
+        ServiceClient::new(ServiceClientConfig {
+            callee: "quote",
+            base_url: base_url.to_owned(),
+            timeout,
+            credentials: Some(credentials),
+            caller: "fulfilment-service",
+            // The re-pricing worker retries later; one attempt per round.
+            attempts: 1,
+            max_pause: Duration::ZERO,
         })
+        .map(Self)
     }
 
     pub async fn requote(
@@ -72,38 +71,22 @@ impl QuoteClient {
         quote_id: Uuid,
         answers: &serde_json::Value,
     ) -> Result<Price, RequoteError> {
-        let bearer = self
-            .credentials
-            .bearer("fulfilment-service")
-            .map_err(|error| RequoteError::Unavailable(format!("cannot sign a token: {error}")))?;
-        let mut request = self
-            .http
-            .post(format!("{}/v1/quotes/{quote_id}/requote", self.base_url))
-            .bearer_auth(bearer)
-            .json(&serde_json::json!({ "answers": answers }));
-        let traceparent = platform::telemetry::current_traceparent();
-        if !traceparent.is_empty() {
-            request = request.header("traceparent", traceparent);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| RequoteError::Unavailable(error.to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            let body: RequoteResponse = response.json().await.map_err(|error| {
-                RequoteError::Unavailable(format!("unreadable re-quote response: {error}"))
-            })?;
-            return Ok(body.revised_price);
-        }
-        let body = response.text().await.unwrap_or_default();
-        let code = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|problem| problem["code"].as_str().map(str::to_owned));
-        if refuses_the_request(status.as_u16(), code.as_deref()) {
-            Err(RequoteError::Refused(format!("{status}: {body}")))
-        } else {
-            Err(RequoteError::Unavailable(format!("{status}")))
+        let path = format!("/v1/quotes/{quote_id}/requote");
+        let body = serde_json::json!({ "answers": answers });
+        match self.0.post::<_, RequoteResponse>(&path, &body).await {
+            Ok(answer) => Ok(answer.revised_price),
+            Err(CallError::Refused { refusal, .. })
+                if refuses_the_request(refusal.status.as_u16(), refusal.code.as_deref()) =>
+            {
+                Err(RequoteError::Refused(format!(
+                    "{}: {}",
+                    refusal.status, refusal.body
+                )))
+            }
+            Err(CallError::Refused { refusal, .. }) => {
+                Err(RequoteError::Unavailable(refusal.status.to_string()))
+            }
+            Err(unavailable) => Err(RequoteError::Unavailable(unavailable.to_string())),
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 pub use platform::auth::ServiceCredentials;
+use platform::service_client::{CallError, ServiceClient, ServiceClientConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -48,17 +49,8 @@ struct LockResponse {
     price: MoneyBody,
 }
 
-#[derive(Deserialize)]
-struct ProblemBody {
-    code: Option<String>,
-}
-
 #[derive(Clone)]
-pub struct QuoteClient {
-    http: reqwest::Client,
-    base_url: String,
-    credentials: ServiceCredentials,
-}
+pub struct QuoteClient(ServiceClient);
 
 impl QuoteClient {
     pub fn new(
@@ -66,15 +58,17 @@ impl QuoteClient {
         timeout: Duration,
         credentials: ServiceCredentials,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            credentials,
+        ServiceClient::new(ServiceClientConfig {
+            callee: "quote",
+            base_url: base_url.to_owned(),
+            timeout,
+            credentials: Some(credentials),
+            caller: "order-service",
+            // The processor retries the order later; one attempt per step.
+            attempts: 1,
+            max_pause: Duration::ZERO,
         })
+        .map(Self)
     }
 
     /// Locks `quote_id` to `order_id` for `shopper_id`. Idempotent on quote's side for the
@@ -85,61 +79,39 @@ impl QuoteClient {
         order_id: Uuid,
         shopper_id: &str,
     ) -> Result<LockOutcome, QuoteUnavailable> {
-        let url = format!("{}/v1/quotes/{quote_id}/lock", self.base_url);
-        let mut request = self
-            .http
-            .post(&url)
-            .bearer_auth(self.credentials.bearer("order-service").map_err(|error| {
-                QuoteUnavailable(format!("cannot sign a service token: {error}"))
-            })?)
-            .json(&LockRequest {
-                order_id,
-                shopper_id,
-            });
-        let traceparent = platform::telemetry::current_traceparent();
-        if !traceparent.is_empty() {
-            request = request.header("traceparent", traceparent);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| QuoteUnavailable(error.to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            let body: LockResponse = response
-                .json()
-                .await
-                .map_err(|error| QuoteUnavailable(format!("unreadable lock response: {error}")))?;
-            let currency = Currency::parse(&body.price.currency).ok_or_else(|| {
-                QuoteUnavailable(format!("unknown currency {}", body.price.currency))
-            })?;
-            return Ok(LockOutcome::Locked {
-                variant_id: body.variant_id,
-                price: Money {
-                    amount_minor: body.price.amount_minor,
-                    currency,
-                },
-            });
-        }
-        let code = response
-            .json::<ProblemBody>()
-            .await
-            .ok()
-            .and_then(|problem| problem.code);
-        match code {
-            Some(code) if status.is_client_error() && REFUSALS.contains(&code.as_str()) => {
-                Ok(LockOutcome::Refused { code })
+        let request = LockRequest {
+            order_id,
+            shopper_id,
+        };
+        let path = format!("/v1/quotes/{quote_id}/lock");
+        match self.0.post::<_, LockResponse>(&path, &request).await {
+            Ok(body) => {
+                let currency = Currency::parse(&body.price.currency).ok_or_else(|| {
+                    QuoteUnavailable(format!("unknown currency {}", body.price.currency))
+                })?;
+                Ok(LockOutcome::Locked {
+                    variant_id: body.variant_id,
+                    price: Money {
+                        amount_minor: body.price.amount_minor,
+                        currency,
+                    },
+                })
             }
-            code => {
-                if status.is_client_error() {
-                    // Our request was refused for a reason about us, not the quote.
-                    tracing::error!(%status, ?code, "quote refused the lock request itself");
+            Err(CallError::Refused { refusal, .. }) => match refusal.code {
+                Some(code) if REFUSALS.contains(&code.as_str()) => {
+                    Ok(LockOutcome::Refused { code })
                 }
-                Err(QuoteUnavailable(format!(
-                    "{status} {}",
-                    code.unwrap_or_default()
-                )))
-            }
+                code => {
+                    // Our request was refused for a reason about us, not the quote.
+                    tracing::error!(status = %refusal.status, ?code, "quote refused the lock request itself");
+                    Err(QuoteUnavailable(format!(
+                        "{} {}",
+                        refusal.status,
+                        code.unwrap_or_default()
+                    )))
+                }
+            },
+            Err(unavailable) => Err(QuoteUnavailable(unavailable.to_string())),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The catalog over HTTP: the fallback for a variant the local read model has not seen yet
 //! (the quote service started after the event, or the event is still on its way). One
 //! call, `GET /v1/devices/variants/{id}`, answers the model (with status and version) and
-//! the category's questionnaire. Timeouts and a few retries with exponential backoff and
-//! jitter; when it still fails the caller answers 503, never a guessed price.
+//! the category's questionnaire. The platform's service client brings the timeout, a few
+//! retries with backoff and the circuit breaker; when it still fails the caller answers
+//! 503, never a guessed price.
 
 use std::time::Duration;
 
+use platform::service_client::{CallError, ServiceClient, ServiceClientConfig};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -19,11 +21,7 @@ use crate::domain::{CatalogModel, CatalogVariant, Category, Money, Question, Que
 pub struct CatalogUnavailable(pub String);
 
 #[derive(Clone)]
-pub struct CatalogClient {
-    http: reqwest::Client,
-    base_url: String,
-    retries: u32,
-}
+pub struct CatalogClient(ServiceClient);
 
 /// The catalog's `VariantDevice` answer; unknown fields are ignored (tolerant reader).
 #[derive(Debug, Deserialize)]
@@ -55,27 +53,20 @@ struct QuestionnaireBody {
     questions: Vec<Question>,
 }
 
-/// What one attempt came to.
-enum Attempt {
-    Found(Box<(CatalogModel, Questionnaire)>),
-    Unknown,
-    /// Worth another try: the catalog is down, slow or overloaded.
-    Retry(String),
-    /// No retry will help (an unexpected answer).
-    GiveUp(String),
-}
-
 impl CatalogClient {
     pub fn new(settings: &QuoteSettings) -> Result<Self, reqwest::Error> {
-        let timeout = Duration::from_millis(settings.catalog_timeout_ms);
-        Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .build()?,
-            base_url: settings.catalog_url.trim_end_matches('/').to_owned(),
-            retries: settings.catalog_retries,
+        ServiceClient::new(ServiceClientConfig {
+            callee: "catalog",
+            base_url: settings.catalog_url.clone(),
+            timeout: Duration::from_millis(settings.catalog_timeout_ms),
+            // The device reads are public.
+            credentials: None,
+            caller: "quote-service",
+            // A shopper is waiting for the quote: a few quick tries, then a 503.
+            attempts: settings.catalog_retries + 1,
+            max_pause: Duration::from_secs(2),
         })
+        .map(Self)
     }
 
     /// The model that has `variant_id` and its category's questionnaire; `None` if the
@@ -84,54 +75,15 @@ impl CatalogClient {
         &self,
         variant_id: Uuid,
     ) -> Result<Option<(CatalogModel, Questionnaire)>, CatalogUnavailable> {
-        let mut backoff = platform::retry::Backoff::up_to(Duration::from_secs(2));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.attempt(variant_id).await {
-                Attempt::Found(found) => return Ok(Some(*found)),
-                Attempt::Unknown => return Ok(None),
-                Attempt::GiveUp(reason) => return Err(CatalogUnavailable(reason)),
-                Attempt::Retry(reason) if attempt > self.retries => {
-                    return Err(CatalogUnavailable(format!(
-                        "{reason} (after {attempt} attempts)"
-                    )));
-                }
-                Attempt::Retry(reason) => {
-                    let pause = backoff.next_delay();
-                    tracing::warn!(%variant_id, %reason, attempt, retry_in = ?pause, "catalog lookup failed; retrying");
-                    tokio::time::sleep(pause).await;
-                }
+        let path = format!("/v1/devices/variants/{variant_id}");
+        match self.0.get::<VariantDevice>(&path).await {
+            Ok(body) => into_snapshot(body)
+                .map(Some)
+                .map_err(|reason| CatalogUnavailable(format!("GET {path}: {reason}"))),
+            Err(CallError::Refused { refusal, .. }) if refusal.status == StatusCode::NOT_FOUND => {
+                Ok(None)
             }
-        }
-    }
-
-    async fn attempt(&self, variant_id: Uuid) -> Attempt {
-        let url = format!("{}/v1/devices/variants/{variant_id}", self.base_url);
-        let response = match self.http.get(&url).send().await {
-            Ok(response) => response,
-            Err(error) => return Attempt::Retry(format!("GET {url}: {error}")),
-        };
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Attempt::Unknown;
-        }
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Attempt::Retry(format!("GET {url} answered {status}"));
-        }
-        if !status.is_success() {
-            return Attempt::GiveUp(format!("GET {url} answered {status}"));
-        }
-        let body: VariantDevice = match response.json().await {
-            Ok(body) => body,
-            Err(error) if error.is_timeout() => {
-                return Attempt::Retry(format!("GET {url}: {error}"));
-            }
-            Err(error) => return Attempt::GiveUp(format!("GET {url}: unexpected body: {error}")),
-        };
-        match into_snapshot(body) {
-            Ok(snapshot) => Attempt::Found(Box::new(snapshot)),
-            Err(reason) => Attempt::GiveUp(format!("GET {url}: {reason}")),
+            Err(error) => Err(CatalogUnavailable(error.to_string())),
         }
     }
 }

@@ -7,4 +7,5 @@ mod consumer;
 mod due_work;
 mod relay;
 mod sequencer;
+mod service_client;
 mod support;
