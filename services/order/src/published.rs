@@ -5,8 +5,8 @@
 use events::order as proto;
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::domain::OrderRecord;
 use crate::domain::{Money, Step};
-use crate::store::OrderRecord;
 
 /// The `producer` in every envelope this service writes.
 pub const PRODUCER: &str = "order";

@@ -17,10 +17,11 @@ use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
 use uuid::Uuid;
 
+use crate::domain::OrderRecord;
 use crate::domain::{OrderStatus, Step};
 use crate::payout::{PayoutError, PayoutOrder, PayoutProvider, reference_for};
 use crate::quote_client::{LockOutcome, QuoteClient};
-use crate::store::{ADVANCE, OrderRecord, OrderStore, PayoutRecord, StoreError};
+use crate::store::{ADVANCE, OrderStore, PayoutRecord, StoreError};
 
 #[derive(Clone)]
 pub struct Processor {

@@ -38,8 +38,10 @@ fn failure(error: StoreError) -> HandlerError {
     match error {
         StoreError::Concurrent(_) => HandlerError::Transient(error.to_string()),
         StoreError::Database(_) => HandlerError::Unavailable(error.to_string()),
-        // No event creates users: this cannot come from a handler's writes.
-        StoreError::EmailTaken => HandlerError::Permanent(error.to_string()),
+        // No event creates users or reports for a partner: handlers' writes never fail so.
+        StoreError::EmailTaken | StoreError::NotHeld(_) | StoreError::Illegal { .. } => {
+            HandlerError::Permanent(error.to_string())
+        }
     }
 }
 

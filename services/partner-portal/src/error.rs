@@ -50,6 +50,8 @@ impl From<StoreError> for PortalError {
         match error {
             StoreError::Concurrent(_) => Self::Concurrent,
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::NotHeld(id) => Self::JobNotFound(id),
+            StoreError::Illegal { current, action } => Self::IllegalTransition { current, action },
             other => Self::Storage(other),
         }
     }

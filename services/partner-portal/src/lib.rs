@@ -7,6 +7,7 @@ pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod migrations;
+pub mod published;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -1,10 +1,12 @@
-//! The order lifecycle as pure rules: which step is legal in which state and where it leads.
+//! The order lifecycle as pure rules: which step is legal in which state and where it leads
+//! ([`OrderStatus::after`]), and what it changes in the order ([`OrderRecord::after`]).
 //! Everything that moves an order (the API, the processor, fulfilment's events) goes
-//! through [`OrderStatus::after`], so the rules live in one place and are unit-tested
-//! without a database.
+//! through them, so the rules live in one place and are unit-tested without a database.
 
+mod order;
 mod request;
 
+pub use order::{NewOrder, OrderRecord};
 pub use request::{
     PayoutInstructions, PayoutMethod, PickupRequest, SlotWindow, Violation, Violations, is_pincode,
 };

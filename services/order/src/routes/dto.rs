@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::OrderRecord;
 use crate::domain::{Money, OrderStatus, PayoutMethod, SlotWindow};
-use crate::store::{OrderRecord, TimelineEntry};
+use crate::store::TimelineEntry;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -13,8 +13,9 @@ use platform::sequencer::Sequencer;
 use platform::service::AdminRoutes;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::domain::OrderRecord;
 use crate::error::OrderError;
-use crate::store::{OrderRecord, OrderStore};
+use crate::store::OrderStore;
 
 pub struct OrderState {
     pub store: OrderStore,

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use super::dto::{OrderAccepted, OrderView, PlaceOrderRequest, Timeline, TimelineItem};
 use super::{OrderState, page_of, visible_to};
+use crate::domain::NewOrder;
 use crate::domain::{Actor, OrderStatus, PayoutInstructions, PickupRequest, Step, Violations};
 use crate::error::OrderError;
-use crate::store::{Acceptance, IdempotencyKey, NewOrder, OrderFilter, today};
+use crate::store::{Acceptance, IdempotencyKey, OrderFilter, today};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// Set on a response replayed for a repeated Idempotency-Key.

@@ -19,6 +19,7 @@ use self::entities::{idempotency_keys, order_timeline, orders, payouts};
 use crate::domain::{
     Currency, IllegalTransition, Money, OrderStatus, PayoutInstructions, PickupRequest, Step,
 };
+pub use crate::domain::{NewOrder, OrderRecord};
 use crate::published;
 pub use platform::pagination::PageRequest;
 
@@ -40,40 +41,6 @@ pub enum StoreError {
     Corrupt(Uuid, String),
     #[error("database: {0}")]
     Database(#[from] DbErr),
-}
-
-/// An order as the service works with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderRecord {
-    pub id: Uuid,
-    pub shopper_id: String,
-    pub quote_id: Uuid,
-    pub status: OrderStatus,
-    pub version: i64,
-    pub pickup: PickupRequest,
-    pub payout: PayoutInstructions,
-    pub variant_id: Option<Uuid>,
-    pub quoted_price: Option<Money>,
-    pub final_price: Option<Money>,
-    pub partner_id: Option<Uuid>,
-    pub reason: Option<String>,
-    pub payout_reference: Option<String>,
-    pub attempts: i32,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub status_changed_at: DateTime<Utc>,
-}
-
-/// What the shopper asked for, validated.
-#[derive(Debug, Clone)]
-pub struct NewOrder {
-    pub id: Uuid,
-    pub shopper_id: String,
-    pub quote_id: Uuid,
-    pub pickup: PickupRequest,
-    pub payout: PayoutInstructions,
 }
 
 #[derive(Debug, Clone)]
@@ -161,95 +128,38 @@ impl TryFrom<orders::Model> for OrderRecord {
     }
 }
 
-impl OrderRecord {
-    fn received(order: NewOrder, now: DateTime<Utc>) -> Self {
-        Self {
-            id: order.id,
-            shopper_id: order.shopper_id,
-            quote_id: order.quote_id,
-            status: OrderStatus::Received,
-            version: 1,
-            pickup: order.pickup,
-            payout: order.payout,
-            variant_id: None,
-            quoted_price: None,
-            final_price: None,
-            partner_id: None,
-            reason: None,
-            payout_reference: None,
-            attempts: 0,
-            next_attempt_at: Some(now),
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            status_changed_at: now,
-        }
-    }
-
-    fn to_row(&self) -> Result<orders::ActiveModel, StoreError> {
-        let to_json = |value: serde_json::Result<serde_json::Value>| {
-            value.map_err(|error| StoreError::Corrupt(self.id, error.to_string()))
-        };
-        let currency = self
-            .quoted_price
-            .or(self.final_price)
-            .map(|price| price.currency.as_str().to_owned());
-        Ok(orders::ActiveModel {
-            id: Set(self.id),
-            shopper_id: Set(self.shopper_id.clone()),
-            quote_id: Set(self.quote_id),
-            status: Set(self.status.as_str().to_owned()),
-            version: Set(self.version),
-            pickup: Set(to_json(serde_json::to_value(&self.pickup))?),
-            pincode: Set(self.pickup.pincode.clone()),
-            payout: Set(to_json(serde_json::to_value(&self.payout))?),
-            variant_id: Set(self.variant_id),
-            quoted_price_minor: Set(self.quoted_price.map(|price| price.amount_minor)),
-            final_price_minor: Set(self.final_price.map(|price| price.amount_minor)),
-            currency: Set(currency),
-            partner_id: Set(self.partner_id),
-            reason: Set(self.reason.clone()),
-            payout_reference: Set(self.payout_reference.clone()),
-            attempts: Set(self.attempts),
-            next_attempt_at: Set(self.next_attempt_at),
-            last_error: Set(self.last_error.clone()),
-            created_at: Set(self.created_at),
-            updated_at: Set(self.updated_at),
-            status_changed_at: Set(self.status_changed_at),
-        })
-    }
-
-    /// The order after `step`, at the next version, or why the step is illegal now.
-    fn after(&self, step: &Step, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
-        let status = self.status.after(step)?;
-        let mut next = self.clone();
-        next.status = status;
-        next.version += 1;
-        next.updated_at = now;
-        next.status_changed_at = now;
-        match step {
-            Step::Confirm {
-                variant_id, quoted, ..
-            } => {
-                next.variant_id = Some(*variant_id);
-                next.quoted_price = Some(*quoted);
-            }
-            Step::Reject { reason } | Step::Cancel { reason, .. } => {
-                next.reason = Some(reason.clone());
-            }
-            Step::SchedulePickup { partner_id } => next.partner_id = Some(*partner_id),
-            Step::Inspect { final_price, .. } => next.final_price = Some(*final_price),
-            Step::Complete {
-                payout_reference, ..
-            } => next.payout_reference = Some(payout_reference.clone()),
-            Step::PickUp | Step::AcceptRevisedPrice | Step::RefuseRevisedPrice | Step::Return => {}
-        }
-        // A fresh state the processor acts on starts its retries from zero.
-        next.attempts = 0;
-        next.last_error = None;
-        next.next_attempt_at = status.needs_processing().then_some(now);
-        Ok(next)
-    }
+/// The row that stores `order`.
+fn row_of(order: &OrderRecord) -> Result<orders::ActiveModel, StoreError> {
+    let to_json = |value: serde_json::Result<serde_json::Value>| {
+        value.map_err(|error| StoreError::Corrupt(order.id, error.to_string()))
+    };
+    let currency = order
+        .quoted_price
+        .or(order.final_price)
+        .map(|price| price.currency.as_str().to_owned());
+    Ok(orders::ActiveModel {
+        id: Set(order.id),
+        shopper_id: Set(order.shopper_id.clone()),
+        quote_id: Set(order.quote_id),
+        status: Set(order.status.as_str().to_owned()),
+        version: Set(order.version),
+        pickup: Set(to_json(serde_json::to_value(&order.pickup))?),
+        pincode: Set(order.pickup.pincode.clone()),
+        payout: Set(to_json(serde_json::to_value(&order.payout))?),
+        variant_id: Set(order.variant_id),
+        quoted_price_minor: Set(order.quoted_price.map(|price| price.amount_minor)),
+        final_price_minor: Set(order.final_price.map(|price| price.amount_minor)),
+        currency: Set(currency),
+        partner_id: Set(order.partner_id),
+        reason: Set(order.reason.clone()),
+        payout_reference: Set(order.payout_reference.clone()),
+        attempts: Set(order.attempts),
+        next_attempt_at: Set(order.next_attempt_at),
+        last_error: Set(order.last_error.clone()),
+        created_at: Set(order.created_at),
+        updated_at: Set(order.updated_at),
+        status_changed_at: Set(order.status_changed_at),
+    })
 }
 
 fn money_json(money: &Money) -> serde_json::Value {
@@ -319,7 +229,7 @@ pub async fn apply_step<C: ConnectionTrait>(
     let current = load(db, id).await?;
     let next = current.after(step, Utc::now())?;
     let updated = orders::Entity::update_many()
-        .set(next.to_row()?)
+        .set(row_of(&next)?)
         .filter(orders::Column::Id.eq(id))
         .filter(orders::Column::Version.eq(current.version))
         .exec(db)
@@ -384,7 +294,7 @@ impl OrderStore {
             }
             return Err(error.into());
         }
-        orders::Entity::insert(record.to_row()?).exec(&txn).await?;
+        orders::Entity::insert(row_of(&record)?).exec(&txn).await?;
         platform::due_work::schedule(&txn, ADVANCE, &record.id.to_string(), record.created_at)
             .await?;
         let event = published::placed(&txn, &record).await?;

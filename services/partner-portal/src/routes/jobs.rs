@@ -12,15 +12,15 @@ use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::sequencer::run_in_sequence;
 use platform::validation::Violations;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{PortalState, page, partner_of, private_json};
-use crate::domain::{Action, JobKind, JobStatus};
+use crate::domain::{JobKind, JobStatus};
 use crate::error::PortalError;
-use crate::store::{self, PRODUCER, portal_job_history, portal_jobs};
+use crate::published::Report;
+use crate::store::{self, portal_job_history, portal_jobs};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryItem {
@@ -181,21 +181,12 @@ pub async fn get_job(
     job_detail(&state, Some(partner_id), id.into_inner()).await
 }
 
-/// What an action says besides itself.
-enum Detail {
-    None,
-    Reason(String),
-    Inspection(Vec<proto::Answer>, String),
-}
-
-/// Applies `action` to the partner's job under the order's lease: the row, its history and
-/// the `partner.events` row commit together.
+/// Records `report` on the partner's job under the order's lease (see [`store::report`]).
 async fn act(
     principal: &Principal,
     state: &PortalState,
     id: Uuid,
-    action: Action,
-    detail: Detail,
+    report: Report,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(principal, state).await?;
     let job = held_by(
@@ -203,99 +194,14 @@ async fn act(
         id,
         partner_id,
     )?;
+    let action = report.action();
     let key = job.order_id.to_string();
-    let outcome = run_in_sequence(state.sequencer.as_ref(), &key, |_| async {
-        let txn = state.db.begin().await?;
-        let mut job = held_by(store::job(&txn, id).await?, id, partner_id)?;
-        let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Pickup);
-        let current = JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned);
-        let next = action
-            .apply(kind, current)
-            .ok_or_else(|| PortalError::IllegalTransition {
-                current: job.status.clone(),
-                action: action.as_str(),
-            })?;
-        job.status = next.as_str().to_owned();
-        let note = match &detail {
-            Detail::Reason(reason) => Some(reason.clone()),
-            Detail::Inspection(_, notes) if !notes.is_empty() => Some(notes.clone()),
-            _ => None,
-        };
-        let job = store::save_job(&txn, job, "partner", note).await?;
-        let seq = store::next_seq(&txn, job.order_id).await?;
-        let (order_id, job_id, partner) = (
-            job.order_id.to_string(),
-            job.id.to_string(),
-            partner_id.to_string(),
-        );
-        let aggregate = order_id.clone();
-        match (action, kind, detail) {
-            (Action::Accept, ..) => {
-                let event = proto::JobAccepted {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-            (Action::Decline, _, detail) => {
-                let reason = match detail {
-                    Detail::Reason(reason) => reason,
-                    _ => String::new(),
-                };
-                let event = proto::JobDeclined {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                    reason,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-            (Action::PickedUp, ..) => {
-                let event = proto::PickupReported {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-            (Action::Delivered, JobKind::Return, _) => {
-                let event = proto::ReturnDeliveryReported {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-            (Action::Delivered, ..) => {
-                let event = proto::HubDeliveryReported {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-            (Action::InspectionReport, _, detail) => {
-                let (answers, notes) = match detail {
-                    Detail::Inspection(answers, notes) => (answers, notes),
-                    _ => (Vec::new(), String::new()),
-                };
-                let event = proto::InspectionReported {
-                    order_id,
-                    job_id,
-                    partner_id: partner,
-                    answers,
-                    notes,
-                };
-                platform::outbox::publish(&txn, PRODUCER, &aggregate, seq, &event).await?;
-            }
-        }
-        txn.commit().await?;
-        Ok::<_, PortalError>(job)
+    let job = run_in_sequence(state.sequencer.as_ref(), &key, |_| {
+        store::report(&state.db, id, partner_id, report)
     })
     .await
+    .map_err(PortalError::from)?
     .map_err(PortalError::from)?;
-    let job = outcome?;
     tracing::info!(job_id = %job.id, %partner_id, action = action.as_str(), "partner reported");
     Ok(private_json(StatusCode::ACCEPTED, &JobView::from(&job)))
 }
@@ -308,14 +214,7 @@ pub async fn accept(
     id: web::Path<Uuid>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &principal,
-        &state,
-        id.into_inner(),
-        Action::Accept,
-        Detail::None,
-    )
-    .await
+    act(&principal, &state, id.into_inner(), Report::Accept).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -346,8 +245,7 @@ pub async fn decline(
         &principal,
         &state,
         id.into_inner(),
-        Action::Decline,
-        Detail::Reason(reason),
+        Report::Decline { reason },
     )
     .await
 }
@@ -360,14 +258,7 @@ pub async fn picked_up(
     id: web::Path<Uuid>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &principal,
-        &state,
-        id.into_inner(),
-        Action::PickedUp,
-        Detail::None,
-    )
-    .await
+    act(&principal, &state, id.into_inner(), Report::PickedUp).await
 }
 
 /// The device arrived: at the hub (pickup) or back with the shopper (return).
@@ -378,14 +269,7 @@ pub async fn delivered(
     id: web::Path<Uuid>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &principal,
-        &state,
-        id.into_inner(),
-        Action::Delivered,
-        Detail::None,
-    )
-    .await
+    act(&principal, &state, id.into_inner(), Report::Delivered).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -448,13 +332,9 @@ pub async fn inspection_report(
             option_id: answer.option_id.to_string(),
         })
         .collect();
-    let detail = Detail::Inspection(answers, body.notes.trim().to_owned());
-    act(
-        &principal,
-        &state,
-        id.into_inner(),
-        Action::InspectionReport,
-        detail,
-    )
-    .await
+    let report = Report::Inspection {
+        answers,
+        notes: body.notes.trim().to_owned(),
+    };
+    act(&principal, &state, id.into_inner(), report).await
 }

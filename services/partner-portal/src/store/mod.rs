@@ -16,13 +16,15 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::{JobKind, JobStatus};
+use crate::published::{self, Report};
+
 pub use entities::{
     order_streams, portal_job_history, portal_jobs, portal_users, webhook_attempts,
     webhook_deliveries, webhooks,
 };
 
-/// The `producer` in every envelope the portal writes.
-pub const PRODUCER: &str = "partner-portal";
+pub use crate::published::PRODUCER;
 
 pub const PENDING: &str = "pending";
 
@@ -37,6 +39,14 @@ pub enum StoreError {
     Concurrent(Uuid),
     #[error("the email address belongs to another user")]
     EmailTaken,
+    /// No such job, or not this partner's.
+    #[error("job {0} is not held by this partner")]
+    NotHeld(Uuid),
+    #[error("cannot {action} a job that is {current}")]
+    Illegal {
+        current: String,
+        action: &'static str,
+    },
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -73,6 +83,37 @@ pub async fn save_job<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    Ok(job)
+}
+
+/// Records what `partner_id` reports about its job `id`, in one transaction: the domain
+/// decides the job's next status (or refuses), then the job row, its history row and the
+/// `partner.events` outbox row commit together. Run it under the order's lease.
+pub async fn report(
+    db: &DatabaseConnection,
+    id: Uuid,
+    partner_id: Uuid,
+    report: Report,
+) -> Result<portal_jobs::Model, StoreError> {
+    let txn = db.begin().await?;
+    let mut job = match job(&txn, id).await? {
+        Some(job) if job.partner_id == Some(partner_id) => job,
+        _ => return Err(StoreError::NotHeld(id)),
+    };
+    let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Pickup);
+    let current = JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned);
+    let action = report.action();
+    let next = action
+        .apply(kind, current)
+        .ok_or_else(|| StoreError::Illegal {
+            current: job.status.clone(),
+            action: action.as_str(),
+        })?;
+    job.status = next.as_str().to_owned();
+    let job = save_job(&txn, job, "partner", report.note()).await?;
+    let seq = next_seq(&txn, job.order_id).await?;
+    published::reported(&txn, &job, kind, partner_id, report, seq).await?;
+    txn.commit().await?;
     Ok(job)
 }
 
