@@ -171,11 +171,11 @@ impl Platform {
     pub async fn portal(&self, database_url: &str) -> Service {
         let layers = self
             .layers(&partner_portal::startup::PartnerPortal, database_url, 0)
-            .set("portal.webhooks.allow_private_targets", true)
+            .set("partner_portal.webhooks.allow_private_targets", true)
             .unwrap()
-            .set("portal.webhooks.retry_initial_ms", 100)
+            .set("partner_portal.webhooks.retry_initial_ms", 100)
             .unwrap()
-            .set("portal.webhooks.retry_max_ms", 1_000)
+            .set("partner_portal.webhooks.retry_max_ms", 1_000)
             .unwrap();
         let spawned =
             platform::testing::spawn_service(&partner_portal::startup::PartnerPortal, &layers)

@@ -71,7 +71,7 @@ impl Component {
                 section::<fulfilment::configuration::FulfilmentSettings>,
             ),
             Component::Service(ServiceName::PartnerPortal) => (
-                "portal",
+                "partner_portal",
                 section::<partner_portal::configuration::PortalSettings>,
             ),
         };

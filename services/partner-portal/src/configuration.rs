@@ -43,34 +43,34 @@ impl Settings {
 
     pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
-        let portal: PortalSettings = layers.section("portal")?;
+        let portal: PortalSettings = layers.section("partner_portal")?;
         if !(60..=30 * 24 * 3600).contains(&portal.user_token_ttl_seconds) {
             return Err(ConfigError::invalid(
-                "portal.user_token_ttl_seconds",
+                "partner_portal.user_token_ttl_seconds",
                 "between 60 seconds and 30 days",
             ));
         }
         let hooks = &portal.webhooks;
         if !(100..=60_000).contains(&hooks.timeout_ms) {
             return Err(ConfigError::invalid(
-                "portal.webhooks.timeout_ms",
+                "partner_portal.webhooks.timeout_ms",
                 "between 100 and 60000 milliseconds",
             ));
         }
         if hooks.retry_initial_ms == 0 || hooks.retry_max_ms < hooks.retry_initial_ms {
             return Err(ConfigError::invalid(
-                "portal.webhooks.retry_max_ms",
+                "partner_portal.webhooks.retry_max_ms",
                 "retry_initial_ms ≥ 1 and retry_max_ms ≥ retry_initial_ms",
             ));
         }
         if !(1..=50).contains(&hooks.max_attempts) {
             return Err(ConfigError::invalid(
-                "portal.webhooks.max_attempts",
+                "partner_portal.webhooks.max_attempts",
                 "between 1 and 50",
             ));
         }
         if hooks.allow_private_targets && base.profile == platform::config::Profile::Production {
-            tracing::warn!("portal.webhooks.allow_private_targets is on in production");
+            tracing::warn!("partner_portal.webhooks.allow_private_targets is on in production");
         }
         Ok(Self { base, portal })
     }

@@ -43,13 +43,16 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
         .unwrap()
         .set("outbox.poll_interval_ms", 10)
         .unwrap()
-        .set("portal.webhooks.allow_private_targets", loopback_webhooks)
+        .set(
+            "partner_portal.webhooks.allow_private_targets",
+            loopback_webhooks,
+        )
         .unwrap()
-        .set("portal.webhooks.retry_initial_ms", 50)
+        .set("partner_portal.webhooks.retry_initial_ms", 50)
         .unwrap()
-        .set("portal.webhooks.retry_max_ms", 200)
+        .set("partner_portal.webhooks.retry_max_ms", 200)
         .unwrap()
-        .set("portal.webhooks.timeout_ms", 2_000)
+        .set("partner_portal.webhooks.timeout_ms", 2_000)
         .unwrap();
     let settings = Settings::from_layers(&layers).expect("test settings are valid");
     let authenticator = Authenticator::new(&settings.base.auth);
