@@ -13,13 +13,14 @@ run:
 	$(CARGO) build -p recommerce
 	$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce dev
 
-## Everything CI checks: formatting, lints, all tests on PostgreSQL, the database-facing suites
+## Everything CI checks: formatting, lints, `cargo deny` (deny.toml), all tests on PostgreSQL, the database-facing suites
 ## again on SQLite, the compose file and k8s overlays, and `make run` in a fresh clone.
 test: lint clean-test-databases test-postgres test-sqlite check-deploy test-fresh-clone
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	bash scripts/cargo_deny.sh
 
 # nextest keeps its JUnit report under the workspace's target/, whatever CARGO_TARGET_DIR says.
 test-postgres:

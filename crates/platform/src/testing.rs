@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
 
+use crate::auth::{Authenticator, Role};
 use crate::config::Layers;
 use crate::kafka::{EmbeddedBroker, KafkaSettings};
 use crate::service::AnyService;
@@ -435,17 +436,73 @@ pub fn test_layers(service: &dyn AnyService, database_url: &str) -> Layers {
         .expect("the test settings are valid keys")
 }
 
-/// A service a test started with [`spawn_service`]: where it answers and its handle.
+/// A service a test started with [`spawn_service`]: its handle, where it answers, a client
+/// and tokens it accepts. Each suite's `TestApp` holds one first (so it is gone before the
+/// broker and databases) and derefs to it.
 pub struct SpawnedService {
     pub running: RunningApp,
     pub port: u16,
     pub address: String,
+    /// Follows no redirects: tests look at what the service itself answers.
+    pub client: reqwest::Client,
+    pub authenticator: Authenticator,
+}
+
+/// How long the tokens tests sign stay valid.
+const TEST_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+impl SpawnedService {
+    /// Stops the service as an orchestrator would and waits for it (failing the test past
+    /// [`STOP_LIMIT`]); returns how long it took.
+    pub async fn stop(self) -> Duration {
+        // The client's idle keep-alive connections would hold up the drain.
+        drop(self.client);
+        self.running.stop().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A token for `subject` in `role`.
+    pub fn token_for(&self, subject: &str, role: Role) -> String {
+        self.authenticator
+            .issue(subject, role, None, TEST_TOKEN_TTL)
+            .unwrap()
+    }
+
+    /// A token in `role` for a subject nobody else uses.
+    pub fn token(&self, role: Role) -> String {
+        self.token_for("someone", role)
+    }
+
+    /// A partner token speaking for `partner_id`.
+    pub fn partner_token(&self, partner_id: Uuid) -> String {
+        self.authenticator
+            .issue(
+                "dispatcher",
+                Role::Partner,
+                Some(partner_id),
+                TEST_TOKEN_TTL,
+            )
+            .unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 /// Builds `service` from `layers` (migrated, bound, background work running) and runs it
 /// in the test's runtime: the one way every suite starts a service.
 pub async fn spawn_service(service: &dyn AnyService, layers: &Layers) -> SpawnedService {
     let name = service.manifest().name();
+    let authenticator = Authenticator::new(&layers.base().expect("valid test settings").auth);
     let application = service
         .start(layers)
         .await
@@ -455,6 +512,11 @@ pub async fn spawn_service(service: &dyn AnyService, layers: &Layers) -> Spawned
         running: RunningApp::spawn(application.handle(), application.run_until_stopped()),
         port,
         address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        authenticator,
     }
 }
 

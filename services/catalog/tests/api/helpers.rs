@@ -1,10 +1,7 @@
-use platform::testing::RunningApp;
-use std::time::Duration;
-
 use catalog::configuration::Settings;
 use catalog::startup::Catalog;
-use platform::auth::{Authenticator, Role};
-use reqwest::{Client, RequestBuilder};
+use platform::auth::Role;
+use reqwest::RequestBuilder;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -50,15 +47,12 @@ impl Default for TestOptions {
 
 pub struct TestApp {
     /// Declared first: dropped (killed) before the broker and the rest.
-    pub running: RunningApp,
-    pub address: String,
-    pub client: Client,
+    pub service: platform::testing::SpawnedService,
     pub database_url: String,
     pub redis_prefix: String,
     pub jwt_secret: String,
     pub admin_token: String,
     pub shopper_token: String,
-    pub authenticator: Authenticator,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -108,47 +102,31 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(limit) = options.max_body_bytes {
         layers = layers.set("http.max_body_bytes", limit as u64).unwrap();
     }
-    let settings = Settings::from_layers(&layers).expect("test settings are valid");
-    let authenticator = Authenticator::new(&settings.base.auth);
-    let platform::testing::SpawnedService {
-        running, address, ..
-    } = platform::testing::spawn_service(&Catalog, &layers).await;
-    let admin_token = authenticator
-        .issue("admin-1", Role::Admin, None, Duration::from_secs(600))
-        .unwrap();
-    let shopper_token = authenticator
-        .issue("shopper-1", Role::Shopper, None, Duration::from_secs(600))
-        .unwrap();
+    Settings::from_layers(&layers).expect("test settings are valid");
+    let service = platform::testing::spawn_service(&Catalog, &layers).await;
     TestApp {
-        running,
-        address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
         database_url,
         redis_prefix,
         jwt_secret: platform::testing::TEST_JWT_SECRET.to_owned(),
-        admin_token,
-        shopper_token,
-        authenticator,
+        admin_token: service.token_for("admin-1", Role::Admin),
+        shopper_token: service.token_for("shopper-1", Role::Shopper),
+        service,
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = platform::testing::SpawnedService;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
     }
 }
 
 impl TestApp {
-    /// Stops the service as an orchestrator would and waits for it (failing the test past
-    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
+    /// test's infrastructure goes after it.
     pub async fn stop(self) -> std::time::Duration {
-        // The client's idle keep-alive connections would hold up the drain.
-        let TestApp {
-            running, client, ..
-        } = self;
-        drop(client);
-        running.stop().await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        self.service.stop().await
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {

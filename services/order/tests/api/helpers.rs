@@ -1,10 +1,7 @@
-use platform::testing::RunningApp;
-use std::time::Duration;
-
 use order::configuration::Settings;
 use order::startup::Order;
-use platform::auth::{Authenticator, Role};
-use reqwest::{Client, Response};
+use platform::auth::Role;
+use reqwest::Response;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -41,13 +38,10 @@ impl Default for TestOptions {
 
 pub struct TestApp {
     /// Declared first: dropped (killed) before the broker and the rest.
-    pub running: RunningApp,
-    pub address: String,
-    pub client: Client,
+    pub service: platform::testing::SpawnedService,
     pub db: DatabaseConnection,
     pub admin_token: String,
     pub shopper_token: String,
-    pub authenticator: Authenticator,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -92,29 +86,15 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         layers = layers.set("http.max_body_bytes", limit as u64).unwrap();
     }
     let settings = Settings::from_layers(&layers).expect("test settings are valid");
-    let authenticator = Authenticator::new(&settings.base.auth);
     let db = platform::db::connect(&settings.base.database)
         .await
         .unwrap();
-    let spawned = platform::testing::spawn_service(&Order, &layers).await;
-    let address = spawned.address;
-    let running = spawned.running;
-    let token = |subject: &str, role| {
-        authenticator
-            .issue(subject, role, None, Duration::from_secs(3600))
-            .unwrap()
-    };
+    let service = platform::testing::spawn_service(&Order, &layers).await;
     TestApp {
-        running,
-        address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
         db,
-        admin_token: token("admin-1", Role::Admin),
-        shopper_token: token("shopper-1", Role::Shopper),
-        authenticator,
+        admin_token: service.token_for("admin-1", Role::Admin),
+        shopper_token: service.token_for("shopper-1", Role::Shopper),
+        service,
     }
 }
 
@@ -132,26 +112,19 @@ pub fn order_body(quote_id: Uuid) -> Value {
     })
 }
 
+impl std::ops::Deref for TestApp {
+    type Target = platform::testing::SpawnedService;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
+
 impl TestApp {
-    /// Stops the service as an orchestrator would and waits for it (failing the test past
-    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
+    /// test's infrastructure goes after it.
     pub async fn stop(self) -> std::time::Duration {
-        // The client's idle keep-alive connections would hold up the drain.
-        let TestApp {
-            running, client, ..
-        } = self;
-        drop(client);
-        running.stop().await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub fn token_for(&self, subject: &str, role: Role) -> String {
-        self.authenticator
-            .issue(subject, role, None, Duration::from_secs(3600))
-            .unwrap()
+        self.service.stop().await
     }
 
     pub async fn place_order_as(&self, token: &str, key: &str, body: &Value) -> Response {
@@ -177,15 +150,6 @@ impl TestApp {
         assert_eq!(response.status(), 202);
         let body: Value = response.json().await.unwrap();
         body["id"].as_str().unwrap().parse().unwrap()
-    }
-
-    pub async fn get_as(&self, token: &str, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
     }
 
     pub async fn post_as(&self, token: &str, path: &str) -> Response {

@@ -1,4 +1,3 @@
-use platform::testing::RunningApp;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -6,9 +5,9 @@ use std::time::Duration;
 use events::{Envelope, Event};
 use partner_portal::configuration::Settings;
 use partner_portal::startup::PartnerPortal;
-use platform::auth::{Authenticator, Role};
+use platform::auth::Role;
 use platform::testing::{TestBroker, eventually};
-use reqwest::{Client, Response};
+use reqwest::Response;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,12 +16,9 @@ pub const SETTLE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     /// Declared first: dropped (killed) before the broker and the rest.
-    pub running: RunningApp,
-    pub address: String,
-    pub client: Client,
+    pub service: platform::testing::SpawnedService,
     pub broker: TestBroker,
     pub admin_token: String,
-    pub authenticator: Authenticator,
     seqs: Mutex<HashMap<Uuid, u64>>,
 }
 
@@ -54,65 +50,29 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
         .unwrap()
         .set("partner_portal.webhooks.timeout_ms", 2_000)
         .unwrap();
-    let settings = Settings::from_layers(&layers).expect("test settings are valid");
-    let authenticator = Authenticator::new(&settings.base.auth);
-    let platform::testing::SpawnedService {
-        running, address, ..
-    } = platform::testing::spawn_service(&PartnerPortal, &layers).await;
-    let admin_token = authenticator
-        .issue("admin-1", Role::Admin, None, Duration::from_secs(3600))
-        .unwrap();
+    Settings::from_layers(&layers).expect("test settings are valid");
+    let service = platform::testing::spawn_service(&PartnerPortal, &layers).await;
     TestApp {
-        running,
-        address,
-        client: Client::new(),
+        admin_token: service.token_for("admin-1", Role::Admin),
+        service,
         broker,
-        admin_token,
-        authenticator,
         seqs: Mutex::new(HashMap::new()),
     }
 }
 
+impl std::ops::Deref for TestApp {
+    type Target = platform::testing::SpawnedService;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
+
 impl TestApp {
-    /// Stops the service as an orchestrator would and waits for it (failing the test past
-    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
+    /// test's infrastructure goes after it.
     pub async fn stop(self) -> std::time::Duration {
-        // The client's idle keep-alive connections would hold up the drain.
-        let TestApp {
-            running, client, ..
-        } = self;
-        drop(client);
-        running.stop().await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub fn partner_token(&self, partner_id: Uuid) -> String {
-        self.authenticator
-            .issue(
-                "dispatcher",
-                Role::Partner,
-                Some(partner_id),
-                Duration::from_secs(3600),
-            )
-            .unwrap()
-    }
-
-    pub fn token(&self, role: Role) -> String {
-        self.authenticator
-            .issue("someone", role, None, Duration::from_secs(3600))
-            .unwrap()
-    }
-
-    pub async fn get_as(&self, token: &str, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.service.stop().await
     }
 
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {

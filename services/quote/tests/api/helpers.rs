@@ -42,11 +42,8 @@ impl Default for TestOptions {
 
 pub struct TestApp {
     /// Declared first: dropped (killed) before the broker and the rest.
-    pub running: RunningApp,
-    pub address: String,
-    pub client: Client,
+    pub service: platform::testing::SpawnedService,
     pub db: DatabaseConnection,
-    pub authenticator: Authenticator,
     pub shopper_token: String,
     pub other_shopper_token: String,
     pub admin_token: String,
@@ -97,47 +94,32 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(floor) = options.floor_price_minor {
         layers = layers.set("quote.floor_price_minor", floor).unwrap();
     }
-    let settings = Settings::from_layers(&layers).expect("test settings are valid");
-    let authenticator = Authenticator::new(&settings.base.auth);
-    let platform::testing::SpawnedService {
-        running, address, ..
-    } = platform::testing::spawn_service(&Quote, &layers).await;
-    let token = |subject: &str, role: Role| {
-        authenticator
-            .issue(subject, role, None, Duration::from_secs(600))
-            .unwrap()
-    };
+    Settings::from_layers(&layers).expect("test settings are valid");
+    let service = platform::testing::spawn_service(&Quote, &layers).await;
     let db = sea_orm::Database::connect(&database_url).await.unwrap();
     TestApp {
-        running,
-        address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
         db,
-        shopper_token: token(SHOPPER, Role::Shopper),
-        other_shopper_token: token(OTHER_SHOPPER, Role::Shopper),
-        admin_token: token("admin-1", Role::Admin),
-        service_token: token("order-service", Role::Service),
-        authenticator,
+        shopper_token: service.token_for(SHOPPER, Role::Shopper),
+        other_shopper_token: service.token_for(OTHER_SHOPPER, Role::Shopper),
+        admin_token: service.token_for("admin-1", Role::Admin),
+        service_token: service.token_for("order-service", Role::Service),
+        service,
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = platform::testing::SpawnedService;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
     }
 }
 
 impl TestApp {
-    /// Stops the service as an orchestrator would and waits for it (failing the test past
-    /// [`platform::testing::STOP_LIMIT`]); returns how long it took.
+    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
+    /// test's infrastructure goes after it.
     pub async fn stop(self) -> std::time::Duration {
-        // The client's idle keep-alive connections would hold up the drain.
-        let TestApp {
-            running, client, ..
-        } = self;
-        drop(client);
-        running.stop().await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        self.service.stop().await
     }
 
     pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
