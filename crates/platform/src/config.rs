@@ -147,6 +147,13 @@ pub struct Layers {
     raw: config::Config,
 }
 
+/// A service's settings: the sections every service shares and its own, loaded from layers
+/// (defaults → file → `APP_*` environment) and validated before anything starts.
+pub trait ServiceSettings: Sized + Send + 'static {
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError>;
+    fn base(&self) -> &BaseSettings;
+}
+
 /// What differs between services in the defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceDefaults {

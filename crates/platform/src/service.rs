@@ -22,7 +22,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Authenticator;
 use crate::background::Background;
-use crate::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use crate::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use crate::consumer::dead_letters::{self, DeadLetterAdmin};
 use crate::consumer::{ConsumerRuntime, Handlers};
 use crate::due_work::{DueWork, DueWorkRunner, DueWorkSettings, Periodic, Waker};
@@ -321,17 +321,18 @@ impl Application {
     }
 }
 
-/// A service crate's declaration: its manifest, settings, migrations and how it builds.
+/// A service crate's declaration: its manifest, settings, migrations, and what it adds to
+/// the builder. Everything else (loading the settings, connecting and migrating, binding)
+/// is the same for every service and done by [`AnyService::start`].
 pub trait Service: Sync + 'static {
-    type Settings: Send;
+    type Settings: ServiceSettings;
     type Migrator: MigratorTrait;
 
     const MANIFEST: &'static Manifest;
 
-    /// Loads and validates its settings (shared sections and its own) from `layers`.
-    fn settings(layers: &Layers) -> Result<Self::Settings, ConfigError>;
-
+    /// Adds the service's own parts to `service` (connected and migrated) and serves.
     fn build(
+        service: ServiceBuilder,
         settings: Self::Settings,
     ) -> impl Future<Output = Result<Application, StartupError>> + Send;
 
@@ -363,11 +364,16 @@ impl<S: Service> AnyService for S {
     }
 
     fn check(&self, layers: &Layers) -> Result<(), ConfigError> {
-        S::settings(layers).map(drop)
+        S::Settings::from_layers(layers).map(drop)
     }
 
     fn start<'a>(&'a self, layers: &'a Layers) -> BoxFuture<'a, Result<Application, StartupError>> {
-        Box::pin(async move { S::build(S::settings(layers)?).await })
+        Box::pin(async move {
+            let settings = S::Settings::from_layers(layers)?;
+            let service =
+                ServiceBuilder::connect::<S::Migrator>(S::MANIFEST, settings.base()).await?;
+            S::build(service, settings).await
+        })
     }
 
     fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>> {

@@ -1,8 +1,6 @@
 //! The catalog's settings: the platform's shared sections plus `catalog.*`.
 
-use std::path::PathBuf;
-
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
@@ -37,13 +35,13 @@ pub struct Settings {
     pub catalog: CatalogSettings,
 }
 
-impl Settings {
-    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        Self::from_layers(&Layers::load(SERVICE, file)?)
+impl ServiceSettings for Settings {
+    fn base(&self) -> &BaseSettings {
+        &self.base
     }
 
-    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+    /// The shared sections and its own, validated.
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
         let catalog: CatalogSettings = layers.section("catalog")?;
         if !(1..=86_400).contains(&catalog.cache_ttl_seconds) {

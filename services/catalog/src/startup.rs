@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use platform::config::{ConfigError, Layers};
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
 use sea_orm::DatabaseConnection;
@@ -33,13 +32,11 @@ impl Service for Catalog {
     type Migrator = Migrator;
     const MANIFEST: &'static Manifest = MANIFEST;
 
-    fn settings(layers: &Layers) -> Result<Settings, ConfigError> {
-        Settings::from_layers(layers)
-    }
-
-    async fn build(settings: Settings) -> Result<Application, StartupError> {
+    async fn build(
+        mut service: ServiceBuilder,
+        settings: Settings,
+    ) -> Result<Application, StartupError> {
         let own = &settings.catalog;
-        let mut service = ServiceBuilder::connect::<Migrator>(MANIFEST, &settings.base).await?;
         let store = Arc::new(SeaCatalogStore::new(service.db()));
         if own.seed_on_start {
             let report = seed::load(store.as_ref())

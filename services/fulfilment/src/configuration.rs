@@ -1,8 +1,6 @@
 //! The fulfilment service's settings: the platform's shared sections plus `fulfilment.*`.
 
-use std::path::PathBuf;
-
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -47,13 +45,13 @@ pub struct Settings {
     pub fulfilment: FulfilmentSettings,
 }
 
-impl Settings {
-    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        Self::from_layers(&Layers::load(SERVICE, file)?)
+impl ServiceSettings for Settings {
+    fn base(&self) -> &BaseSettings {
+        &self.base
     }
 
-    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+    /// The shared sections and its own, validated.
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
         let fulfilment: FulfilmentSettings = layers.section("fulfilment")?;
         let url = &fulfilment.quote_url;

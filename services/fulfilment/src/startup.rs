@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use actix_web::web;
 use platform::auth::ServiceCredentials;
-use platform::config::{ConfigError, Layers};
 use platform::due_work::{DueWorkSettings, Periodic};
 use platform::retry::RetryPolicy;
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
@@ -36,13 +35,11 @@ impl Service for Fulfilment {
     type Migrator = Migrator;
     const MANIFEST: &'static Manifest = MANIFEST;
 
-    fn settings(layers: &Layers) -> Result<Settings, ConfigError> {
-        Settings::from_layers(layers)
-    }
-
-    async fn build(settings: Settings) -> Result<Application, StartupError> {
+    async fn build(
+        mut service: ServiceBuilder,
+        settings: Settings,
+    ) -> Result<Application, StartupError> {
         let own = &settings.fulfilment;
-        let mut service = ServiceBuilder::connect::<Migrator>(MANIFEST, &settings.base).await?;
         let db = service.db();
         let sequencer = service.sequencer()?;
         service.consume(crate::consumers::handlers())?;

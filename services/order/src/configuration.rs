@@ -1,8 +1,6 @@
 //! The order service's settings: the platform's shared sections plus `order.*`.
 
-use std::path::PathBuf;
-
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -47,13 +45,13 @@ pub struct Settings {
     pub order: OrderSettings,
 }
 
-impl Settings {
-    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        Self::from_layers(&Layers::load(SERVICE, file)?)
+impl ServiceSettings for Settings {
+    fn base(&self) -> &BaseSettings {
+        &self.base
     }
 
-    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+    /// The shared sections and its own, validated.
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
         let order: OrderSettings = layers.section("order")?;
         if !order.quote_url.starts_with("http://") && !order.quote_url.starts_with("https://") {

@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 use platform::auth::ServiceCredentials;
-use platform::config::{ConfigError, Layers};
 use platform::due_work::{Periodic, Waker};
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
@@ -41,13 +40,11 @@ impl Service for Order {
     type Migrator = Migrator;
     const MANIFEST: &'static Manifest = MANIFEST;
 
-    fn settings(layers: &Layers) -> Result<Settings, ConfigError> {
-        Settings::from_layers(layers)
-    }
-
-    async fn build(settings: Settings) -> Result<Application, StartupError> {
+    async fn build(
+        mut service: ServiceBuilder,
+        settings: Settings,
+    ) -> Result<Application, StartupError> {
         let own = &settings.order;
-        let mut service = ServiceBuilder::connect::<Migrator>(MANIFEST, &settings.base).await?;
         let sequencer = service.sequencer()?;
         let store = OrderStore::new(service.db());
         service.consume(crate::consumers::handlers())?;

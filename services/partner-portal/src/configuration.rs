@@ -1,8 +1,6 @@
 //! The portal's settings: the platform's shared sections plus `portal.*`.
 
-use std::path::PathBuf;
-
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 
 use crate::workers::WebhookSettings;
@@ -35,13 +33,13 @@ pub struct Settings {
     pub portal: PortalSettings,
 }
 
-impl Settings {
-    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        Self::from_layers(&Layers::load(SERVICE, file)?)
+impl ServiceSettings for Settings {
+    fn base(&self) -> &BaseSettings {
+        &self.base
     }
 
-    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+    /// The shared sections and its own, validated.
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
         let portal: PortalSettings = layers.section("partner_portal")?;
         if !(60..=30 * 24 * 3600).contains(&portal.user_token_ttl_seconds) {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use platform::config::{ConfigError, Layers};
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
 
@@ -30,13 +29,11 @@ impl Service for PartnerPortal {
     type Migrator = Migrator;
     const MANIFEST: &'static Manifest = MANIFEST;
 
-    fn settings(layers: &Layers) -> Result<Settings, ConfigError> {
-        Settings::from_layers(layers)
-    }
-
-    async fn build(settings: Settings) -> Result<Application, StartupError> {
+    async fn build(
+        mut service: ServiceBuilder,
+        settings: Settings,
+    ) -> Result<Application, StartupError> {
         let own = &settings.portal;
-        let mut service = ServiceBuilder::connect::<Migrator>(MANIFEST, &settings.base).await?;
         let db = service.db();
         let sequencer = service.sequencer()?;
         service.consume(crate::consumers::handlers())?;

@@ -1,8 +1,6 @@
 //! The quote service's settings: the platform's shared sections plus `quote.*`.
 
-use std::path::PathBuf;
-
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults};
+use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
@@ -43,13 +41,13 @@ pub struct Settings {
     pub quote: QuoteSettings,
 }
 
-impl Settings {
-    /// Defaults → file (`--config` or `APP_CONFIG_FILE`) → `APP_*` environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        Self::from_layers(&Layers::load(SERVICE, file)?)
+impl ServiceSettings for Settings {
+    fn base(&self) -> &BaseSettings {
+        &self.base
     }
 
-    pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+    /// The shared sections and its own, validated.
+    fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
         let quote: QuoteSettings = layers.section("quote")?;
         let url_ok = reqwest::Url::parse(&quote.catalog_url)

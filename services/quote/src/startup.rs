@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use platform::config::{ConfigError, Layers};
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
 
@@ -33,12 +32,10 @@ impl Service for Quote {
     type Migrator = Migrator;
     const MANIFEST: &'static Manifest = MANIFEST;
 
-    fn settings(layers: &Layers) -> Result<Settings, ConfigError> {
-        Settings::from_layers(layers)
-    }
-
-    async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let mut service = ServiceBuilder::connect::<Migrator>(MANIFEST, &settings.base).await?;
+    async fn build(
+        mut service: ServiceBuilder,
+        settings: Settings,
+    ) -> Result<Application, StartupError> {
         service.redis().await?;
         // Without a broker the read model is filled only from the catalog's HTTP API.
         service.consume(crate::consumers::handlers())?;

@@ -1,4 +1,3 @@
-use catalog::configuration::Settings;
 use catalog::startup::Catalog;
 use platform::auth::Role;
 use reqwest::RequestBuilder;
@@ -102,7 +101,6 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(limit) = options.max_body_bytes {
         layers = layers.set("http.max_body_bytes", limit as u64).unwrap();
     }
-    Settings::from_layers(&layers).expect("test settings are valid");
     let service = platform::testing::spawn_service(&Catalog, &layers).await;
     TestApp {
         database_url,

@@ -3,7 +3,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use events::{Envelope, Event};
-use fulfilment::configuration::Settings;
 use fulfilment::startup::Fulfilment;
 use platform::auth::Role;
 use platform::testing::{TestBroker, eventually};
@@ -75,7 +74,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap()
         .set("fulfilment.sweep_interval_ms", 100)
         .unwrap();
-    Settings::from_layers(&layers).expect("test settings are valid");
     let service = platform::testing::spawn_service(&Fulfilment, &layers).await;
     TestApp {
         admin_token: service.token_for("admin-1", Role::Admin),

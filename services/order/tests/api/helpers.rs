@@ -1,6 +1,7 @@
 use order::configuration::Settings;
 use order::startup::Order;
 use platform::auth::Role;
+use platform::config::ServiceSettings;
 use reqwest::Response;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};

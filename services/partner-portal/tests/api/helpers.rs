@@ -3,7 +3,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use events::{Envelope, Event};
-use partner_portal::configuration::Settings;
 use partner_portal::startup::PartnerPortal;
 use platform::auth::Role;
 use platform::testing::{TestBroker, eventually};
@@ -50,7 +49,6 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
         .unwrap()
         .set("partner_portal.webhooks.timeout_ms", 2_000)
         .unwrap();
-    Settings::from_layers(&layers).expect("test settings are valid");
     let service = platform::testing::spawn_service(&PartnerPortal, &layers).await;
     TestApp {
         admin_token: service.token_for("admin-1", Role::Admin),

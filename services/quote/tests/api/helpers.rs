@@ -1,11 +1,8 @@
-use platform::testing::RunningApp;
 use std::collections::HashMap;
-use std::time::Duration;
 
-use platform::auth::{Authenticator, Role};
-use quote_service::configuration::Settings;
+use platform::auth::Role;
 use quote_service::startup::Quote;
-use reqwest::{Client, Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder, Response};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
@@ -94,7 +91,6 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(floor) = options.floor_price_minor {
         layers = layers.set("quote.floor_price_minor", floor).unwrap();
     }
-    Settings::from_layers(&layers).expect("test settings are valid");
     let service = platform::testing::spawn_service(&Quote, &layers).await;
     let db = sea_orm::Database::connect(&database_url).await.unwrap();
     TestApp {
@@ -194,14 +190,12 @@ impl TestApp {
 
 /// The real catalog service, on its own fresh database, in this process.
 pub struct TestCatalog {
-    running: Option<RunningApp>,
+    service: Option<platform::testing::SpawnedService>,
     pub address: String,
-    client: Client,
     admin_token: String,
 }
 
 pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
-    use catalog::configuration::Settings as CatalogSettings;
     platform::telemetry::init_for_tests();
     let database_url = platform::testing::fresh_database("catalog").await;
     let mut layers = platform::testing::test_layers(&catalog::startup::Catalog, &database_url)
@@ -216,25 +210,17 @@ pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
             .set("outbox.poll_interval_ms", 10)
             .unwrap();
     }
-    let settings = CatalogSettings::from_layers(&layers).unwrap();
-    let admin_token = Authenticator::new(&settings.base.auth)
-        .issue("catalog-admin", Role::Admin, None, Duration::from_secs(600))
-        .unwrap();
-    let platform::testing::SpawnedService {
-        running, address, ..
-    } = platform::testing::spawn_service(&catalog::startup::Catalog, &layers).await;
+    let service = platform::testing::spawn_service(&catalog::startup::Catalog, &layers).await;
     TestCatalog {
-        running: Some(running),
-        address,
-        client: Client::new(),
-        admin_token,
+        address: service.address.clone(),
+        admin_token: service.token_for("catalog-admin", Role::Admin),
+        service: Some(service),
     }
 }
 
 impl TestCatalog {
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .client
+        let mut request = reqwest::Client::new()
             .request(method, format!("{}{path}", self.address))
             .bearer_auth(&self.admin_token);
         if let Some(body) = body {
@@ -279,8 +265,8 @@ impl TestCatalog {
 
     /// Stops the catalog: from now on it refuses connections.
     pub async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.stop().await;
+        if let Some(service) = self.service.take() {
+            service.stop().await;
         }
     }
 }
