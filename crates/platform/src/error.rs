@@ -120,12 +120,41 @@ pub mod kinds {
 }
 
 /// Implemented by each service's error enum: the single mapping from an error to its problem.
+/// The members every service's problems share are built here, once: `errors` (the field
+/// violations of a `validation_failed`) and `current_status` + `action` (a refused
+/// transition); a service says which of its errors carry them and adds its own members.
 pub trait ProblemCode: std::error::Error {
     fn kind(&self) -> ErrorKind;
 
-    /// Extra members of the problem body, e.g. the current state after a 409.
-    fn extensions(&self) -> Map<String, Value> {
+    /// The field violations this error carries, if it is a validation failure.
+    fn violations(&self) -> Option<&crate::validation::Violations> {
+        None
+    }
+
+    /// The state a refused transition met, and the action that was refused.
+    fn refused_transition(&self) -> Option<(&str, &str)> {
+        None
+    }
+
+    /// Members of the problem body of the service's own, e.g. a quote's `expires_at`.
+    fn own_extensions(&self) -> Map<String, Value> {
         Map::new()
+    }
+
+    /// Every extra member of the problem body.
+    fn extensions(&self) -> Map<String, Value> {
+        let mut extensions = self.own_extensions();
+        if let Some(violations) = self.violations() {
+            extensions.insert(
+                "errors".into(),
+                serde_json::to_value(&violations.0).unwrap_or(Value::Null),
+            );
+        }
+        if let Some((current, action)) = self.refused_transition() {
+            extensions.insert("current_status".into(), current.into());
+            extensions.insert("action".into(), action.into());
+        }
+        extensions
     }
 }
 

@@ -88,20 +88,17 @@ impl ProblemCode for CatalogError {
         }
     }
 
-    fn extensions(&self) -> Map<String, Value> {
-        let mut extensions = Map::new();
+    fn violations(&self) -> Option<&Violations> {
         match self {
-            Self::Validation(violations) => {
-                extensions.insert(
-                    "errors".into(),
-                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
-                );
-            }
-            Self::ModelRetired(_) => {
-                extensions.insert("current_status".into(), "retired".into());
-            }
-            _ => {}
+            Self::Validation(violations) => Some(violations),
+            _ => None,
         }
-        extensions
+    }
+
+    fn own_extensions(&self) -> Map<String, Value> {
+        match self {
+            Self::ModelRetired(_) => Map::from_iter([("current_status".into(), "retired".into())]),
+            _ => Map::new(),
+        }
     }
 }

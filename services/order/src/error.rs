@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use platform::error::{ErrorKind, ProblemCode, kinds};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::domain::{OrderStatus, Violations};
@@ -92,21 +91,17 @@ impl ProblemCode for OrderError {
         }
     }
 
-    fn extensions(&self) -> Map<String, Value> {
-        let mut extensions = Map::new();
+    fn violations(&self) -> Option<&Violations> {
         match self {
-            Self::Validation(violations) => {
-                extensions.insert(
-                    "errors".into(),
-                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
-                );
-            }
-            Self::IllegalTransition { current, step } => {
-                extensions.insert("current_status".into(), current.as_str().into());
-                extensions.insert("action".into(), (*step).into());
-            }
-            _ => {}
+            Self::Validation(violations) => Some(violations),
+            _ => None,
         }
-        extensions
+    }
+
+    fn refused_transition(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::IllegalTransition { current, step } => Some((current.as_str(), step)),
+            _ => None,
+        }
     }
 }

@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use platform::error::{ErrorKind, ProblemCode, kinds};
 use platform::validation::Violations;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::store::StoreError;
@@ -124,21 +123,17 @@ impl ProblemCode for PortalError {
         }
     }
 
-    fn extensions(&self) -> Map<String, Value> {
-        let mut extensions = Map::new();
+    fn violations(&self) -> Option<&Violations> {
         match self {
-            Self::Validation(violations) => {
-                extensions.insert(
-                    "errors".into(),
-                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
-                );
-            }
-            Self::IllegalTransition { current, action } => {
-                extensions.insert("current_status".into(), current.clone().into());
-                extensions.insert("action".into(), (*action).into());
-            }
-            _ => {}
+            Self::Validation(violations) => Some(violations),
+            _ => None,
         }
-        extensions
+    }
+
+    fn refused_transition(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::IllegalTransition { current, action } => Some((current, action)),
+            _ => None,
+        }
     }
 }

@@ -94,23 +94,20 @@ impl ProblemCode for QuoteError {
         }
     }
 
-    fn extensions(&self) -> Map<String, Value> {
-        let mut extensions = Map::new();
+    fn violations(&self) -> Option<&Violations> {
         match self {
-            Self::Validation(violations) => {
-                extensions.insert(
-                    "errors".into(),
-                    serde_json::to_value(&violations.0).unwrap_or(Value::Null),
-                );
-            }
-            Self::QuoteExpired { expires_at, .. } => {
-                extensions.insert("expires_at".into(), Value::String(expires_at.to_rfc3339()));
-            }
-            Self::DeviceRetired(_) => {
-                extensions.insert("current_status".into(), "retired".into());
-            }
-            _ => {}
+            Self::Validation(violations) => Some(violations),
+            _ => None,
         }
-        extensions
+    }
+
+    fn own_extensions(&self) -> Map<String, Value> {
+        match self {
+            Self::QuoteExpired { expires_at, .. } => {
+                Map::from_iter([("expires_at".into(), expires_at.to_rfc3339().into())])
+            }
+            Self::DeviceRetired(_) => Map::from_iter([("current_status".into(), "retired".into())]),
+            _ => Map::new(),
+        }
     }
 }
