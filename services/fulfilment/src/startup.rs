@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use platform::auth::ServiceCredentials;
-use platform::due_work::{DueWorkSettings, Periodic};
+use platform::due_work::DueWorkSettings;
 use platform::retry::RetryPolicy;
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
@@ -17,7 +17,7 @@ use crate::configuration::{SERVICE, Settings};
 use crate::migrations::Migrator;
 use crate::quote_client::QuoteClient;
 use crate::routes::{self, FulfilmentState};
-use crate::workers::{PartnersChanged, REASSIGN, Reassigner, Requoter};
+use crate::workers::{PartnersChanged, Reassigner, Requoter};
 
 pub const MANIFEST: &Manifest = &Manifest {
     defaults: SERVICE,
@@ -44,21 +44,13 @@ impl Service for Fulfilment {
         let sequencer = service.sequencer()?;
         service.consume(crate::consumers::handlers())?;
 
-        let reassigner = Arc::new(Reassigner {
+        let sweep = Duration::from_millis(own.sweep_interval_ms);
+        let reassign = Reassigner {
             db: db.clone(),
             sequencer: sequencer.clone(),
             acceptance_window: Duration::from_secs(own.acceptance_window_seconds),
-        });
-        let sweep = Duration::from_millis(own.sweep_interval_ms);
-        let reassign = Periodic::new(REASSIGN, sweep, move || {
-            let reassigner = reassigner.clone();
-            async move {
-                reassigner
-                    .sweep()
-                    .await
-                    .map_err(|error| format!("reassigning jobs failed: {error}"))
-            }
-        });
+        }
+        .every(sweep);
         // A failed round is tried again after one interval, then less and less often.
         let reassign = service
             .periodic(

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use platform::due_work::{DueWork, Outcome, Waker, owe_round_now};
+use platform::due_work::{DueWork, Outcome, Periodic, Waker, owe_round_now};
 use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
+use platform::service::BoxFuture;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -178,6 +179,24 @@ impl PartnersChanged {
 }
 
 impl Reassigner {
+    /// The reassigner as a periodic task: a round every `every`, once across all instances.
+    pub fn every(
+        self,
+        every: Duration,
+    ) -> Periodic<impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static> {
+        let reassigner = Arc::new(self);
+        Periodic::new(REASSIGN, every, move || {
+            let reassigner = reassigner.clone();
+            let round: BoxFuture<'static, Result<(), String>> = Box::pin(async move {
+                reassigner
+                    .sweep()
+                    .await
+                    .map_err(|error| format!("reassigning jobs failed: {error}"))
+            });
+            round
+        })
+    }
+
     /// One round: every lapsed offer and unassigned job, each under its order's lease.
     pub async fn sweep(&self) -> Result<(), StoreError> {
         let window = chrono::Duration::from_std(self.acceptance_window)

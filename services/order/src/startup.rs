@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use chrono::Utc;
 use platform::auth::ServiceCredentials;
-use platform::due_work::{Periodic, Waker};
+use platform::due_work::Waker;
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
 
@@ -19,7 +18,7 @@ use crate::payout::SandboxPayouts;
 use crate::quote_client::QuoteClient;
 use crate::routes::{self, OrderState};
 use crate::store::OrderStore;
-use crate::workers::Processor;
+use crate::workers::{self, Processor};
 
 pub const MANIFEST: &Manifest = &Manifest {
     defaults: SERVICE,
@@ -29,9 +28,6 @@ pub const MANIFEST: &Manifest = &Manifest {
     consumes: &[events::topics::FULFILMENT_EVENTS],
     admin_prefix: "/v1/admin/orders",
 };
-
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-const PRUNE_IDEMPOTENCY_KEYS: &str = "order.prune_idempotency_keys";
 
 pub struct Order;
 
@@ -75,20 +71,7 @@ impl Service for Order {
 
         let retention =
             chrono::Duration::hours(i64::try_from(own.idempotency_retention_hours).unwrap_or(24));
-        let pruner = store.clone();
-        let prune = Periodic::new(PRUNE_IDEMPOTENCY_KEYS, PRUNE_EVERY, move || {
-            let pruner = pruner.clone();
-            async move {
-                match pruner.prune_idempotency_keys(Utc::now() - retention).await {
-                    Ok(0) => Ok(()),
-                    Ok(pruned) => {
-                        tracing::info!(pruned, "expired idempotency keys forgotten");
-                        Ok(())
-                    }
-                    Err(error) => Err(format!("pruning idempotency keys failed: {error}")),
-                }
-            }
-        });
+        let prune = workers::idempotency_key_pruner(store.clone(), retention);
         service
             .periodic("idempotency key pruner", prune, own.processor.retry())
             .await?;

@@ -12,9 +12,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use platform::due_work::{DueWork, Outcome};
+use platform::due_work::{DueWork, Outcome, Periodic};
 use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
+use platform::service::BoxFuture;
 use uuid::Uuid;
 
 use crate::domain::OrderRecord;
@@ -139,4 +140,30 @@ impl Processor {
         self.store.postpone(order, error, retry_at).await?;
         Ok(Outcome::Again(retry_at))
     }
+}
+
+/// The periodic round that forgets idempotency keys older than the retention.
+pub const PRUNE_IDEMPOTENCY_KEYS: &str = "order.prune_idempotency_keys";
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Forgets, once an hour across all instances, the idempotency keys older than `retention`:
+/// after that a key may place a new order.
+pub fn idempotency_key_pruner(
+    store: OrderStore,
+    retention: chrono::Duration,
+) -> Periodic<impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static> {
+    Periodic::new(PRUNE_IDEMPOTENCY_KEYS, PRUNE_EVERY, move || {
+        let store = store.clone();
+        let round: BoxFuture<'static, Result<(), String>> = Box::pin(async move {
+            match store.prune_idempotency_keys(Utc::now() - retention).await {
+                Ok(0) => Ok(()),
+                Ok(pruned) => {
+                    tracing::info!(pruned, "expired idempotency keys forgotten");
+                    Ok(())
+                }
+                Err(error) => Err(format!("pruning idempotency keys failed: {error}")),
+            }
+        });
+        round
+    })
 }
