@@ -43,6 +43,28 @@ pub struct ServiceClientConfig {
     pub max_pause: Duration,
 }
 
+impl ServiceClientConfig {
+    /// For a background worker calling `callee` as `caller` with a service token: one
+    /// attempt per call, since the worker's due work is what retries, later.
+    pub fn for_worker(
+        callee: &'static str,
+        caller: &'static str,
+        base_url: &str,
+        timeout: Duration,
+        credentials: ServiceCredentials,
+    ) -> Self {
+        Self {
+            callee,
+            base_url: base_url.to_owned(),
+            timeout,
+            credentials: Some(credentials),
+            caller,
+            attempts: 1,
+            max_pause: Duration::ZERO,
+        }
+    }
+}
+
 /// A problem+json refusal: the callee answered 4xx about this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

@@ -53,16 +53,13 @@ impl QuoteClient {
         timeout: Duration,
         credentials: ServiceCredentials,
     ) -> Result<Self, reqwest::Error> {
-        ServiceClient::new(ServiceClientConfig {
-            callee: "quote",
-            base_url: base_url.to_owned(),
+        ServiceClient::new(ServiceClientConfig::for_worker(
+            "quote",
+            "fulfilment-service",
+            base_url,
             timeout,
-            credentials: Some(credentials),
-            caller: "fulfilment-service",
-            // The re-pricing worker retries later; one attempt per round.
-            attempts: 1,
-            max_pause: Duration::ZERO,
-        })
+            credentials,
+        ))
         .map(Self)
     }
 

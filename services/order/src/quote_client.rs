@@ -58,16 +58,13 @@ impl QuoteClient {
         timeout: Duration,
         credentials: ServiceCredentials,
     ) -> Result<Self, reqwest::Error> {
-        ServiceClient::new(ServiceClientConfig {
-            callee: "quote",
-            base_url: base_url.to_owned(),
+        ServiceClient::new(ServiceClientConfig::for_worker(
+            "quote",
+            "order-service",
+            base_url,
             timeout,
-            credentials: Some(credentials),
-            caller: "order-service",
-            // The processor retries the order later; one attempt per step.
-            attempts: 1,
-            max_pause: Duration::ZERO,
-        })
+            credentials,
+        ))
         .map(Self)
     }
 
