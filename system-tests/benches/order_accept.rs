@@ -133,7 +133,7 @@ async fn bare_insert(db: web::Data<DatabaseConnection>, body: web::Json<Value>) 
         "INSERT INTO bench_rows (id, body, created_at) VALUES ($1, $2, now())",
         [id.into(), body.into_inner().into()],
     );
-    match db.execute(statement).await {
+    match db.execute_raw(statement).await {
         Ok(_) => HttpResponse::Accepted().json(json!({"id": id})),
         Err(_) => HttpResponse::InternalServerError().finish(),
     }

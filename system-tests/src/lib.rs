@@ -364,7 +364,7 @@ pub async fn query_count(database_url: &str, sql: &str) -> i64 {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = Database::connect(database_url).await.unwrap();
     let row = db
-        .query_one(Statement::from_string(
+        .query_one_raw(Statement::from_string(
             db.get_database_backend(),
             sql.to_owned(),
         ))

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseConnectionType, DbErr,
+};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 
@@ -69,8 +71,8 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Db
 }
 
 fn postgres_pool(db: &DatabaseConnection) -> Option<&sea_orm::sqlx::PgPool> {
-    match db {
-        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+    match &db.inner {
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
             Some(db.get_postgres_connection_pool())
         }
         _ => None,
@@ -101,7 +103,7 @@ pub async fn ensure_postgres_database(server_url: &str, name: &str) -> Result<St
         .ok_or_else(|| DbErr::Custom("a PostgreSQL URL needs a database path".to_owned()))?;
     let server = Database::connect(server_url).await?;
     let exists = server
-        .query_one(sea_orm::Statement::from_sql_and_values(
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DatabaseBackend::Postgres,
             "SELECT 1 FROM pg_database WHERE datname = $1",
             [name.into()],

@@ -331,7 +331,7 @@ impl DueWorkRunner {
         let backend = self.db.get_database_backend();
         let rows = self
             .db
-            .query_all(Statement::from_sql_and_values(
+            .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 numbered(backend, &sql),
                 values,
@@ -431,7 +431,7 @@ impl DueWorkRunner {
 async fn execute<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     let result = db
-        .execute(Statement::from_sql_and_values(
+        .execute_raw(Statement::from_sql_and_values(
             backend,
             numbered(backend, sql),
             values,

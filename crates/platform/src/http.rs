@@ -73,6 +73,7 @@ where
             .configure(configure.clone())
             .split_for_parts();
         document_docs_page(&mut api);
+        describe_every_response(&mut api);
         app.app_data(web::Data::new(api.clone()))
             .service(Scalar::with_url(DOCS_PATH, api))
             .default_service(web::to(route_not_found))
@@ -143,6 +144,38 @@ fn document_docs_page(api: &mut OpenApi) {
         DOCS_PATH.to_owned(),
         PathItem::new(HttpMethod::Get, operation),
     );
+}
+
+/// Gives every response of the document a description: OpenAPI requires one, and a route
+/// documented only by its status and body gets its status's reason phrase ("Created").
+fn describe_every_response(api: &mut OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                if let utoipa::openapi::RefOr::T(response) = response
+                    && response.description.trim().is_empty()
+                {
+                    response.description = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| actix_web::http::StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason())
+                        .unwrap_or("Response")
+                        .to_owned();
+                }
+            }
+        }
+    }
 }
 
 /// Copies tracing-actix-web's request id onto the response, so a client can quote it.

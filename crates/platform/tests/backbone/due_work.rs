@@ -46,7 +46,7 @@ impl DueWork for Tally {
 
 async fn owed(db: &sea_orm::DatabaseConnection) -> i64 {
     let row = db
-        .query_one(Statement::from_string(
+        .query_one_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT COUNT(*) AS n FROM due_work",
         ))
@@ -119,7 +119,7 @@ async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_w
         );
     }
     let remaining = db
-        .query_one(Statement::from_string(
+        .query_one_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT key, attempts, last_error FROM due_work",
         ))
@@ -206,7 +206,7 @@ async fn a_periodic_task_owed_by_two_instances_starting_one_after_the_other_runs
         "the round ran and the next is owed in an hour",
         || async {
             let row = db
-                .query_one(Statement::from_string(
+                .query_one_raw(Statement::from_string(
                     db.get_database_backend(),
                     "SELECT COUNT(*) AS n FROM due_work WHERE kind = 'test.hourly' AND lease_until IS NULL",
                 ))
@@ -218,7 +218,7 @@ async fn a_periodic_task_owed_by_two_instances_starting_one_after_the_other_runs
     )
     .await;
     let next: chrono::DateTime<chrono::Utc> = db
-        .query_one(Statement::from_string(
+        .query_one_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT due_at FROM due_work WHERE kind = 'test.hourly'",
         ))
@@ -266,7 +266,7 @@ async fn a_stopping_runner_gives_back_the_rows_it_cannot_finish_so_the_next_inst
         tokio::spawn(DueWorkRunner::new(db.clone(), Arc::new(Stuck), settings).run(stop.clone()));
     let leased = |db: sea_orm::DatabaseConnection| async move {
         let row = db
-            .query_one(Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
                 "SELECT COUNT(*) AS n FROM due_work WHERE lease_until IS NOT NULL",
             ))

@@ -8,7 +8,7 @@ use platform::consumer::{Handle, HandlerError, IncomingEvent};
 use prost::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sea_orm::sea_query::{ColumnDef, Expr, Query, Table};
+use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -82,9 +82,7 @@ pub async fn database() -> DatabaseConnection {
                 .not_null(),
         )
         .to_owned();
-    db.execute(db.get_database_backend().build(&create))
-        .await
-        .unwrap();
+    db.execute(&create).await.unwrap();
     db
 }
 
@@ -106,10 +104,7 @@ pub async fn record_effect<C: ConnectionTrait>(
         .from(alias("effects"))
         .and_where(Expr::col(alias("aggregate")).eq(aggregate))
         .to_owned();
-    let row = db
-        .query_one(db.get_database_backend().build(&count))
-        .await?
-        .unwrap();
+    let row = db.query_one(&count).await?.unwrap();
     let existing: i64 = row.try_get_by_index(0)?;
     tokio::time::sleep(Duration::from_millis(2)).await;
     let insert = Query::insert()
@@ -127,7 +122,7 @@ pub async fn record_effect<C: ConnectionTrait>(
             source.into(),
         ])
         .to_owned();
-    db.execute(db.get_database_backend().build(&insert)).await?;
+    db.execute(&insert).await?;
     Ok(())
 }
 
@@ -143,7 +138,7 @@ pub async fn effects(db: &DatabaseConnection) -> Vec<(String, i64, i64, String)>
         .from(alias("effects"))
         .order_by(alias("id"), sea_orm::Order::Asc)
         .to_owned();
-    db.query_all(db.get_database_backend().build(&select))
+    db.query_all(&select)
         .await
         .unwrap()
         .into_iter()

@@ -85,7 +85,7 @@ async fn place(
 async fn idempotency_keys(database_url: &str) -> Vec<String> {
     let db = Database::connect(database_url).await.unwrap();
     let rows = db
-        .query_all(Statement::from_string(
+        .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT key FROM idempotency_keys",
         ))

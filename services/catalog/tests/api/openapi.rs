@@ -155,3 +155,24 @@ async fn every_schema_reference_in_the_document_resolves() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_documented_response_has_a_description_as_openapi_requires() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let mut undescribed = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let described = response.get("$ref").is_some()
+                    || response["description"]
+                        .as_str()
+                        .is_some_and(|text| !text.trim().is_empty());
+                if !described {
+                    undescribed.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "no description: {undescribed:?}");
+}

@@ -172,7 +172,7 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db
-            .query_one(Statement::from_string(self.db.get_database_backend(), sql))
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
             .await
             .unwrap()
             .unwrap();

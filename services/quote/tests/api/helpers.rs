@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use platform::auth::Role;
 use quote_service::startup::Quote;
 use reqwest::{Method, RequestBuilder, Response};
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -165,8 +165,7 @@ impl TestApp {
             )
             .and_where(Expr::col(Alias::new("id")).eq(Uuid::parse_str(quote_id).unwrap()))
             .to_owned();
-        let backend = self.db.get_database_backend();
-        let result = self.db.execute(backend.build(&update)).await.unwrap();
+        let result = self.db.execute(&update).await.unwrap();
         assert_eq!(result.rows_affected(), 1);
     }
 
