@@ -240,7 +240,7 @@ fn announce(
     let partner = |kind: &str| {
         fulfilment::seed::partners()
             .into_iter()
-            .find(|partner| partner.kind == kind)
+            .find(|partner| partner.kind.as_str() == kind)
             .map(|partner| partner.id)
     };
     let tokens = Tokens {

@@ -3,11 +3,11 @@
 //! (every `make run`) finds them instead of registering duplicates, and the tokens the dev
 //! run prints stay valid across restarts.
 
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::store::{self, StoreError, entities::partners};
+use crate::domain::PartnerKind;
+use crate::store::{self, NewPartner, StoreError};
 
 /// The pincodes both seed partners serve: central Bengaluru, Mumbai, Delhi, Chennai,
 /// Hyderabad, Pune and Kolkata.
@@ -18,12 +18,12 @@ pub const SEED_PINCODES: [&str; 7] = [
 pub struct SeedPartner {
     pub id: Uuid,
     pub name: &'static str,
-    pub kind: &'static str,
+    pub kind: PartnerKind,
 }
 
-const NAMES: [(&str, &str); 2] = [
-    ("Swift Pickups (seed)", "logistics"),
-    ("FixRight Labs (seed)", "repair"),
+const NAMES: [(&str, PartnerKind); 2] = [
+    ("Swift Pickups (seed)", PartnerKind::Logistics),
+    ("FixRight Labs (seed)", PartnerKind::Repair),
 ];
 
 /// The seed partners, whether loaded yet or not.
@@ -36,7 +36,7 @@ pub fn partners() -> Vec<SeedPartner> {
                 format!("recommerce-seed-partner:{name}").as_bytes(),
             ),
             name,
-            kind,
+            kind: *kind,
         })
         .collect()
 }
@@ -50,18 +50,18 @@ pub async fn load(db: &DatabaseConnection) -> Result<usize, StoreError> {
         if store::partner(db, partner.id).await?.is_some() {
             continue;
         }
-        let now = Utc::now();
         store::insert_partner(
             db,
-            partners::Model {
+            NewPartner {
                 id: partner.id,
                 name: partner.name.to_owned(),
-                kind: partner.kind.to_owned(),
-                pincodes: pincodes.join(","),
+                kind: partner.kind,
+                pincodes: pincodes
+                    .iter()
+                    .map(|pincode| (*pincode).to_owned())
+                    .collect(),
                 daily_capacity: 1_000,
                 active: true,
-                created_at: now,
-                updated_at: now,
             },
         )
         .await?;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::domain::{JobKind, JobStatus, PartnerKind, valid_pincode};
 use crate::error::FulfilmentError;
 use crate::store::{
-    self, JobFilter, ManualAssignError, PartnerFilter, job_history, jobs, partners,
+    self, JobFilter, ManualAssignError, NewPartner, PartnerFilter, job_history, jobs, partners,
 };
 use crate::workers::PartnersChanged;
 
@@ -156,11 +156,15 @@ fn check_capacity(violations: &mut Violations, capacity: i64) {
     );
 }
 
-fn joined(pincodes: &[String]) -> String {
-    let mut unique: Vec<&str> = pincodes.iter().map(String::as_str).collect();
+fn unique(pincodes: &[String]) -> Vec<String> {
+    let mut unique = pincodes.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    unique.join(",")
+    unique
+}
+
+fn joined(pincodes: &[String]) -> String {
+    unique(pincodes).join(",")
 }
 
 /// Register a partner; unassigned jobs it can take are offered to it at once.
@@ -180,26 +184,23 @@ pub async fn create_partner(
     let body = body.into_inner();
     let mut violations = Violations::default();
     check_text(&mut violations, "name", &body.name, 200);
-    violations.check(
-        PartnerKind::parse(&body.kind).is_some(),
-        "kind",
-        "must be logistics or repair",
-    );
+    let kind = PartnerKind::parse(&body.kind);
+    violations.check(kind.is_some(), "kind", "must be logistics or repair");
     check_pincodes(&mut violations, &body.pincodes);
     check_capacity(&mut violations, body.daily_capacity);
-    violations.into_result(()).map_err(FulfilmentError::from)?;
-    let now = Utc::now();
+    let kind = violations
+        .into_result(kind)
+        .map_err(FulfilmentError::from)?
+        .ok_or_else(|| FulfilmentError::from(Violations::default()))?;
     let partner = store::insert_partner(
         &state.db,
-        partners::Model {
+        NewPartner {
             id: Uuid::now_v7(),
             name: body.name.trim().to_owned(),
-            kind: body.kind,
-            pincodes: joined(&body.pincodes),
+            kind,
+            pincodes: unique(&body.pincodes),
             daily_capacity: body.daily_capacity,
             active: body.active,
-            created_at: now,
-            updated_at: now,
         },
     )
     .await

@@ -630,12 +630,33 @@ pub async fn partner(
     Ok(partners::Entity::find_by_id(id).one(db).await?)
 }
 
+/// A partner to register, as an admin or the seed describes it.
+#[derive(Debug, Clone)]
+pub struct NewPartner {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: PartnerKind,
+    pub pincodes: Vec<String>,
+    pub daily_capacity: i64,
+    pub active: bool,
+}
+
 pub async fn insert_partner(
     db: &DatabaseConnection,
-    partner: partners::Model,
+    partner: NewPartner,
 ) -> Result<partners::Model, StoreError> {
-    let active: partners::ActiveModel = partner.into();
-    Ok(active.reset_all().insert(db).await?)
+    let now = Utc::now();
+    let row = partners::ActiveModel {
+        id: Set(partner.id),
+        name: Set(partner.name),
+        kind: Set(partner.kind.as_str().to_owned()),
+        pincodes: Set(partner.pincodes.join(",")),
+        daily_capacity: Set(partner.daily_capacity),
+        active: Set(partner.active),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
 }
 
 pub async fn update_partner(
