@@ -10,15 +10,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use platform::due_work::{DueWork, DueWorkSettings, Outcome};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::webhook::{is_public, signature};
-use crate::store::{
-    self, DELIVER, DELIVERED, FAILED, PENDING, StoreError, webhook_attempts, webhook_deliveries,
-    webhooks,
-};
+use crate::domain::webhook::{AfterAttempt, after_attempt, is_public, signature};
+use crate::store::{self, DELIVER, StoreError, webhook_deliveries, webhooks};
 
 pub const ID_HEADER: &str = "Recommerce-Webhook-Id";
 pub const TIMESTAMP_HEADER: &str = "Recommerce-Webhook-Timestamp";
@@ -126,95 +123,52 @@ impl Deliverer {
     }
 
     async fn attempt(&self, id: Uuid) -> Result<Outcome, StoreError> {
-        let Some(delivery) = webhook_deliveries::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-        else {
+        let Some((delivery, hook)) = store::delivery_to_send(&self.db, id).await? else {
             return Ok(Outcome::Done);
         };
-        match delivery.next_attempt_at {
-            Some(at) if delivery.status == PENDING => {
-                if at > Utc::now() {
-                    return Ok(Outcome::Again(at));
-                }
-            }
-            _ => return Ok(Outcome::Done),
+        if let Some(at) = delivery.next_attempt_at
+            && at > Utc::now()
+        {
+            return Ok(Outcome::Again(at));
         }
-        let hook = webhooks::Entity::find_by_id(delivery.webhook_id)
-            .one(&self.db)
-            .await?
-            .filter(|hook| hook.active);
         let started = Instant::now();
         let outcome = match &hook {
             None => Err("the webhook was removed".to_owned()),
             Some(hook) => self.send(hook, &delivery).await,
         };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let attempt = i32::try_from(store::attempt_count(&self.db, delivery.id).await?)
-            .unwrap_or(i32::MAX)
-            .saturating_add(1);
-        let (status_code, error) = match &outcome {
-            Ok(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
+        let (status_code, error) = match outcome {
+            Ok(code) if (200..300).contains(&code) => (Some(i32::from(code)), None),
             Ok(code) => (
-                Some(i32::from(*code)),
+                Some(i32::from(code)),
                 Some(format!("the receiver answered {code}")),
             ),
-            Err(error) => (None, Some(error.clone())),
+            Err(error) => (None, Some(error)),
         };
-        webhook_attempts::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            delivery_id: Set(delivery.id),
-            attempt: Set(attempt),
-            at: Set(Utc::now()),
-            status_code: Set(status_code),
-            error: Set(error.clone()),
-            duration_ms: Set(duration_ms),
-        }
-        .insert(&self.db)
-        .await?;
-        let tries = delivery.tries.saturating_add(1);
-        let mut row = webhook_deliveries::ActiveModel {
-            tries: Set(tries),
-            last_status_code: Set(status_code),
-            last_error: Set(error.clone()),
-            ..Default::default()
+        let attempt = store::Attempt {
+            status_code,
+            error,
+            duration_ms,
         };
-        let next = if error.is_none() {
-            row.status = Set(DELIVERED.into());
-            row.next_attempt_at = Set(None);
-            row.delivered_at = Set(Some(Utc::now()));
-            Outcome::Done
-        } else if hook.is_none()
-            || u32::try_from(tries).unwrap_or(u32::MAX) >= self.settings.max_attempts
-        {
-            row.status = Set(FAILED.into());
-            row.next_attempt_at = Set(None);
-            Outcome::Done
-        } else {
-            let delay = self
-                .runner_settings()
-                .retry()
-                .delay(u32::try_from(tries).unwrap_or(u32::MAX));
-            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            row.next_attempt_at = Set(Some(at));
-            Outcome::Again(at)
+        let tries = u32::try_from(delivery.tries.saturating_add(1)).unwrap_or(u32::MAX);
+        let after = after_attempt(
+            attempt.error.is_none(),
+            hook.is_some(),
+            tries,
+            self.settings.max_attempts,
+        );
+        let retry_at = match after {
+            AfterAttempt::Retry { tries } => {
+                let delay = self.runner_settings().retry().delay(tries);
+                Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())
+            }
+            AfterAttempt::Delivered | AfterAttempt::Failed => None,
         };
-        // Only if nobody asked for a redelivery meanwhile: that one starts a new round (it
-        // owed its own attempt, which runs next).
-        let mut settle = webhook_deliveries::Entity::update_many()
-            .set(row)
-            .filter(webhook_deliveries::Column::Id.eq(delivery.id))
-            .filter(webhook_deliveries::Column::Status.eq(PENDING))
-            .filter(webhook_deliveries::Column::Tries.eq(delivery.tries));
-        settle = match delivery.next_attempt_at {
-            Some(at) => settle.filter(webhook_deliveries::Column::NextAttemptAt.eq(at)),
-            None => settle.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
-        };
-        if settle.exec(&self.db).await?.rows_affected != 1 {
+        if !store::record_attempt(&self.db, &delivery, attempt, after, retry_at).await? {
             tracing::info!(delivery_id = %delivery.id, "the delivery was reset while it was being sent; the new round goes on");
             return Ok(Outcome::Done);
         }
-        Ok(next)
+        Ok(retry_at.map_or(Outcome::Done, Outcome::Again))
     }
 
     /// Sends one signed attempt; the receiver's status, or why there was none.

@@ -96,8 +96,50 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused>
     Ok(url)
 }
 
+/// What one attempt at a delivery leaves it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Delivered,
+    /// Given up: the webhook is gone, or the round's attempts are spent. A redelivery
+    /// starts a new round.
+    Failed,
+    /// Tried again after the retry delay for this many tries.
+    Retry {
+        tries: u32,
+    },
+}
+
+/// The rule for a delivery after its `tries`-th attempt of the round: delivered on a 2xx,
+/// failed when the webhook is gone or `max_attempts` are spent, else retried later.
+pub fn after_attempt(
+    delivered: bool,
+    webhook_exists: bool,
+    tries: u32,
+    max_attempts: u32,
+) -> AfterAttempt {
+    if delivered {
+        AfterAttempt::Delivered
+    } else if !webhook_exists || tries >= max_attempts {
+        AfterAttempt::Failed
+    } else {
+        AfterAttempt::Retry { tries }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_delivery_is_retried_until_its_attempts_are_spent_or_its_webhook_is_gone() {
+        use super::{AfterAttempt, after_attempt};
+        assert_eq!(after_attempt(true, true, 1, 3), AfterAttempt::Delivered);
+        assert_eq!(
+            after_attempt(false, true, 1, 3),
+            AfterAttempt::Retry { tries: 1 }
+        );
+        assert_eq!(after_attempt(false, true, 3, 3), AfterAttempt::Failed);
+        assert_eq!(after_attempt(false, false, 1, 3), AfterAttempt::Failed);
+    }
+
     use super::*;
 
     #[test]

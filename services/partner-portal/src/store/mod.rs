@@ -16,6 +16,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::webhook::AfterAttempt;
 use crate::domain::{JobKind, JobStatus};
 use crate::published::{self, Report};
 
@@ -279,6 +280,87 @@ pub async fn attempts<C: ConnectionTrait>(
         .order_by_asc(webhook_attempts::Column::Attempt)
         .all(db)
         .await?)
+}
+
+/// A pending delivery whose attempt is owed, with its webhook (`None` once removed or
+/// disabled); `None` if the delivery is gone or no longer pending.
+pub async fn delivery_to_send(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<(webhook_deliveries::Model, Option<webhooks::Model>)>, StoreError> {
+    let Some(delivery) = webhook_deliveries::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if delivery.status != PENDING || delivery.next_attempt_at.is_none() {
+        return Ok(None);
+    }
+    let hook = webhooks::Entity::find_by_id(delivery.webhook_id)
+        .one(db)
+        .await?
+        .filter(|hook| hook.active);
+    Ok(Some((delivery, hook)))
+}
+
+/// One attempt at a delivery, as it went.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// Logs `attempt` at `delivery` and settles the delivery as `after` says (with `retry_at`
+/// for a retry). The settling applies only if nobody asked for a redelivery meanwhile (that
+/// starts a new round, with an attempt of its own): returns whether it applied.
+pub async fn record_attempt(
+    db: &DatabaseConnection,
+    delivery: &webhook_deliveries::Model,
+    attempt: Attempt,
+    after: AfterAttempt,
+    retry_at: Option<chrono::DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    let number = i32::try_from(attempt_count(db, delivery.id).await?)
+        .unwrap_or(i32::MAX)
+        .saturating_add(1);
+    webhook_attempts::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        delivery_id: Set(delivery.id),
+        attempt: Set(number),
+        at: Set(Utc::now()),
+        status_code: Set(attempt.status_code),
+        error: Set(attempt.error.clone()),
+        duration_ms: Set(attempt.duration_ms),
+    }
+    .insert(db)
+    .await?;
+    let mut row = webhook_deliveries::ActiveModel {
+        tries: Set(delivery.tries.saturating_add(1)),
+        last_status_code: Set(attempt.status_code),
+        last_error: Set(attempt.error),
+        ..Default::default()
+    };
+    match after {
+        AfterAttempt::Delivered => {
+            row.status = Set(DELIVERED.into());
+            row.next_attempt_at = Set(None);
+            row.delivered_at = Set(Some(Utc::now()));
+        }
+        AfterAttempt::Failed => {
+            row.status = Set(FAILED.into());
+            row.next_attempt_at = Set(None);
+        }
+        AfterAttempt::Retry { .. } => row.next_attempt_at = Set(retry_at),
+    }
+    let mut settle = webhook_deliveries::Entity::update_many()
+        .set(row)
+        .filter(webhook_deliveries::Column::Id.eq(delivery.id))
+        .filter(webhook_deliveries::Column::Status.eq(PENDING))
+        .filter(webhook_deliveries::Column::Tries.eq(delivery.tries));
+    settle = match delivery.next_attempt_at {
+        Some(at) => settle.filter(webhook_deliveries::Column::NextAttemptAt.eq(at)),
+        None => settle.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
+    };
+    Ok(settle.exec(db).await?.rows_affected == 1)
 }
 
 pub async fn attempt_count<C: ConnectionTrait>(
