@@ -498,6 +498,29 @@ impl SpawnedService {
     }
 }
 
+/// Makes a suite's `TestApp` (with a `service: SpawnedService` field, declared first) deref to
+/// its service, and gives it `stop`, which stops the service before the rest of what the
+/// test holds (the broker, the databases) is dropped.
+#[macro_export]
+macro_rules! service_under_test {
+    ($app:ty) => {
+        impl std::ops::Deref for $app {
+            type Target = $crate::testing::SpawnedService;
+
+            fn deref(&self) -> &Self::Target {
+                &self.service
+            }
+        }
+
+        impl $app {
+            /// Stops the service (see [`SpawnedService::stop`]).
+            pub async fn stop(self) -> std::time::Duration {
+                self.service.stop().await
+            }
+        }
+    };
+}
+
 /// Builds `service` from `layers` (migrated, bound, background work running) and runs it
 /// in the test's runtime: the one way every suite starts a service.
 pub async fn spawn_service(service: &dyn AnyService, layers: &Layers) -> SpawnedService {

@@ -87,21 +87,9 @@ pub fn tomorrow() -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string()
 }
 
-impl std::ops::Deref for TestApp {
-    type Target = platform::testing::SpawnedService;
-
-    fn deref(&self) -> &Self::Target {
-        &self.service
-    }
-}
+platform::service_under_test!(TestApp);
 
 impl TestApp {
-    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
-    /// test's infrastructure goes after it.
-    pub async fn stop(self) -> std::time::Duration {
-        self.service.stop().await
-    }
-
     pub async fn admin_json(&self, path: &str) -> Value {
         let response = self.get_as(&self.admin_token, path).await;
         assert_eq!(response.status(), 200, "GET {path}");

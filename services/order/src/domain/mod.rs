@@ -208,17 +208,19 @@ pub struct IllegalTransition {
     pub step: &'static str,
 }
 
+/// Rupees for the domain's unit tests.
+#[cfg(test)]
+pub(crate) fn inr(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency: Currency(*b"INR"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use strum::IntoEnumIterator;
-
-    fn inr(amount_minor: i64) -> Money {
-        Money {
-            amount_minor,
-            currency: Currency::parse("INR").unwrap(),
-        }
-    }
 
     fn cancel() -> Step {
         Step::Cancel {

@@ -106,14 +106,7 @@ mod tests {
     use chrono::{Duration, NaiveDate};
 
     use super::*;
-    use crate::domain::{Actor, Currency, PayoutMethod, SlotWindow};
-
-    fn inr(amount_minor: i64) -> Money {
-        Money {
-            amount_minor,
-            currency: Currency::parse("INR").unwrap(),
-        }
-    }
+    use crate::domain::{Actor, PayoutMethod, SlotWindow, inr};
 
     fn received_at(now: DateTime<Utc>) -> OrderRecord {
         OrderRecord::received(

@@ -113,21 +113,9 @@ pub fn order_body(quote_id: Uuid) -> Value {
     })
 }
 
-impl std::ops::Deref for TestApp {
-    type Target = platform::testing::SpawnedService;
-
-    fn deref(&self) -> &Self::Target {
-        &self.service
-    }
-}
+platform::service_under_test!(TestApp);
 
 impl TestApp {
-    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
-    /// test's infrastructure goes after it.
-    pub async fn stop(self) -> std::time::Duration {
-        self.service.stop().await
-    }
-
     pub async fn place_order_as(&self, token: &str, key: &str, body: &Value) -> Response {
         self.client
             .post(self.url("/v1/orders"))

@@ -58,21 +58,9 @@ pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
     }
 }
 
-impl std::ops::Deref for TestApp {
-    type Target = platform::testing::SpawnedService;
-
-    fn deref(&self) -> &Self::Target {
-        &self.service
-    }
-}
+platform::service_under_test!(TestApp);
 
 impl TestApp {
-    /// Stops the service (see [`platform::testing::SpawnedService::stop`]); the rest of the
-    /// test's infrastructure goes after it.
-    pub async fn stop(self) -> std::time::Duration {
-        self.service.stop().await
-    }
-
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
