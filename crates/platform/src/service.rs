@@ -8,7 +8,6 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -344,7 +343,7 @@ pub trait Service: Sync + 'static {
     }
 }
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use futures_util::future::BoxFuture;
 
 /// Any [`Service`], as a value: what the binary lists and the tests spawn.
 pub trait AnyService: Sync {

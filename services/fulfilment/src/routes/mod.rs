@@ -188,10 +188,10 @@ pub async fn create_partner(
     violations.check(kind.is_some(), "kind", "must be logistics or repair");
     check_pincodes(&mut violations, &body.pincodes);
     check_capacity(&mut violations, body.daily_capacity);
-    let kind = violations
-        .into_result(kind)
-        .map_err(FulfilmentError::from)?
-        .ok_or_else(|| FulfilmentError::from(Violations::default()))?;
+    // A kind that did not parse is among the violations.
+    let (Some(kind), true) = (kind, violations.0.is_empty()) else {
+        return Err(FulfilmentError::from(violations).into());
+    };
     let partner = store::insert_partner(
         &state.db,
         NewPartner {
