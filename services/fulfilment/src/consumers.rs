@@ -17,8 +17,8 @@ use platform::consumer::{Handle, HandlerError, Handlers, IncomingEvent};
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use crate::domain::{JobKind, JobStatus, Report};
-use crate::store::{self, NewJob, StoreError, jobs, today};
+use crate::domain::{Job, JobKind, JobStatus, NewJob, Report, TradeIn};
+use crate::store::{self, StoreError, today};
 
 /// The consumer group (and `processed_events` namespace) of the fulfilment service.
 pub const CONSUMER_GROUP: &str = "fulfilment";
@@ -77,7 +77,7 @@ impl Handle<OrderConfirmed> for OrderHandler {
         let quoted = event.quoted_price.unwrap_or_default();
         let trade_in = store::open_trade_in(
             txn,
-            store::NewTradeIn {
+            TradeIn {
                 order_id,
                 quote_id: uuid(&event.quote_id, "quote id")?,
                 variant_id: uuid(&event.variant_id, "variant id")?,
@@ -171,7 +171,7 @@ async fn held_job(
     job_id: &str,
     partner_id: &str,
     incoming: &IncomingEvent,
-) -> Result<Option<jobs::Model>, HandlerError> {
+) -> Result<Option<Job>, HandlerError> {
     let job_id = uuid(job_id, "job id")?;
     let partner_id = uuid(partner_id, "partner id")?;
     let job = store::job(txn, job_id).await.map_err(failure)?;
@@ -187,18 +187,12 @@ async fn held_job(
 }
 
 /// The status `report` moves `job` to, or `None` (logged) when it does not fit.
-fn next(
-    job: &jobs::Model,
-    report: Report,
-    incoming: &IncomingEvent,
-) -> Result<Option<(JobKind, JobStatus)>, HandlerError> {
-    let kind = store::job_kind(job).map_err(failure)?;
-    let status = store::job_status(job).map_err(failure)?;
-    let next = status.after(kind, report);
+fn next(job: &Job, report: Report, incoming: &IncomingEvent) -> Option<(JobKind, JobStatus)> {
+    let next = job.status.after(job.kind, report);
     if next.is_none() {
-        tracing::warn!(job_id = %job.id, current = %job.status, event = %incoming.envelope.event_type, "report does not fit the job's state; ignored");
+        tracing::warn!(job_id = %job.id, current = %job.status.as_str(), event = %incoming.envelope.event_type, "report does not fit the job's state; ignored");
     }
-    Ok(next.map(|next| (kind, next)))
+    next.map(|next| (job.kind, next))
 }
 
 #[async_trait]
@@ -220,7 +214,7 @@ impl Handle<JobAccepted> for PartnerHandler {
         else {
             return Ok(());
         };
-        let Some((kind, status)) = next(&job, Report::Accept, incoming)? else {
+        let Some((kind, status)) = next(&job, Report::Accept, incoming) else {
             return Ok(());
         };
         let job = store::progress(txn, job, status, None)
@@ -261,8 +255,8 @@ impl Handle<JobDeclined> for PartnerHandler {
         else {
             return Ok(());
         };
-        if job.status != JobStatus::Offered.as_str() {
-            tracing::warn!(job_id = %job.id, current = %job.status, "decline of a job not on offer; ignored");
+        if job.status != JobStatus::Offered {
+            tracing::warn!(job_id = %job.id, current = %job.status.as_str(), "decline of a job not on offer; ignored");
             return Ok(());
         }
         let reason = format!("declined: {}", event.reason);
@@ -290,7 +284,7 @@ impl Handle<PickupReported> for PartnerHandler {
         else {
             return Ok(());
         };
-        let Some((kind, status)) = next(&job, Report::PickUp, incoming)? else {
+        let Some((kind, status)) = next(&job, Report::PickUp, incoming) else {
             return Ok(());
         };
         let job = store::progress(txn, job, status, None)
@@ -329,7 +323,7 @@ impl Handle<HubDeliveryReported> for PartnerHandler {
         else {
             return Ok(());
         };
-        let Some((JobKind::Pickup, status)) = next(&job, Report::Deliver, incoming)? else {
+        let Some((JobKind::Pickup, status)) = next(&job, Report::Deliver, incoming) else {
             return Ok(());
         };
         let job = store::progress(txn, job, status, Some("delivered to the hub".into()))
@@ -373,7 +367,7 @@ impl Handle<InspectionReported> for PartnerHandler {
         else {
             return Ok(());
         };
-        if next(&job, Report::Inspect, incoming)?.is_none() {
+        if next(&job, Report::Inspect, incoming).is_none() {
             return Ok(());
         }
         let answers: Vec<serde_json::Value> = event
@@ -409,7 +403,7 @@ impl Handle<ReturnDeliveryReported> for PartnerHandler {
         else {
             return Ok(());
         };
-        let Some((JobKind::Return, status)) = next(&job, Report::Deliver, incoming)? else {
+        let Some((JobKind::Return, status)) = next(&job, Report::Deliver, incoming) else {
             return Ok(());
         };
         let job = store::progress(txn, job, status, Some("back with the shopper".into()))

@@ -15,7 +15,6 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::JobStatus;
 use crate::quote_client::{QuoteClient, RequoteError};
 use crate::store::{self, REQUOTE, StoreError};
 
@@ -90,13 +89,11 @@ impl Requoter {
         let Some(job) = store::job(&self.db, job_id).await? else {
             return Ok(Outcome::Done);
         };
-        match job.requote_due_at {
-            Some(at) if job.status == JobStatus::InspectionReported.as_str() => {
-                if at > Utc::now() {
-                    return Ok(Outcome::Again(at));
-                }
-            }
-            _ => return Ok(Outcome::Done),
+        let Some(due) = job.requote_due() else {
+            return Ok(Outcome::Done);
+        };
+        if due > Utc::now() {
+            return Ok(Outcome::Again(due));
         }
         let Some(trade_in) = store::trade_in(&self.db, job.order_id).await? else {
             return Err(StoreError::Corrupt(format!("job {job_id} has no trade-in")));
@@ -109,13 +106,8 @@ impl Requoter {
         let txn = self.db.begin().await?;
         let next = match outcome {
             Ok(price) => {
-                let mut job = job;
-                job.requote_due_at = None;
-                job.last_error = None;
                 let notes = job.notes.clone().unwrap_or_default();
-                let job =
-                    store::progress(&txn, job, JobStatus::Completed, Some("re-priced".into()))
-                        .await?;
+                let job = store::repriced(&txn, job).await?;
                 let event = events::fulfilment::InspectionCompleted {
                     order_id: job.order_id.to_string(),
                     job_id: job.id.to_string(),
@@ -130,7 +122,7 @@ impl Requoter {
                 Outcome::Done
             }
             Err(error @ RequoteError::Unavailable(_)) => {
-                let failures = u32::try_from(job.requote_attempts)
+                let failures = u32::try_from(job.requote.attempts)
                     .unwrap_or(0)
                     .saturating_add(1);
                 let next = Utc::now()

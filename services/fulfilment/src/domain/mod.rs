@@ -1,9 +1,17 @@
-//! Fulfilment's rules without I/O: which partner gets a job, and where a partner's report
-//! moves a job. Kept pure so both are tested exhaustively without a database.
+//! Fulfilment's rules without I/O: the records the service works with (a [`Job`] and its
+//! history, a [`Partner`], a [`TradeIn`]), which partner gets a job, where a partner's report
+//! moves a job, and what every other change does to one. Kept pure so all of it is tested
+//! without a database.
 
 pub mod assignment;
+pub mod job;
+pub mod partner;
+pub mod trade_in;
 
 pub use assignment::{Candidate, Ineligible, choose_partner, ineligibility};
+pub use job::{Job, JobHistoryEntry, NewJob, Requote};
+pub use partner::{NewPartner, Partner, PartnerChange};
+pub use trade_in::TradeIn;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,

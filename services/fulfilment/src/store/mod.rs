@@ -1,6 +1,10 @@
 //! Fulfilment's persistence. Every change to an order's jobs runs in one transaction that
 //! also writes its `fulfilment.events` rows; `trade_ins.seq` numbers them per order and is
 //! bumped with a compare-and-set, so a writer holding a stale lease cannot commit.
+//!
+//! Only records ([`Job`], [`JobHistoryEntry`], [`Partner`], [`TradeIn`]) go in and out: rows
+//! are turned into them here, and a row that cannot be read (an unknown kind or status,
+//! say) is a [`StoreError::Corrupt`].
 
 pub mod entities;
 
@@ -13,10 +17,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use self::entities::{job_history, jobs, partners, trade_ins};
 use crate::domain::{
-    Candidate, Ineligible, JobKind, JobStatus, PartnerKind, choose_partner, ineligibility,
+    Candidate, Ineligible, JobKind, JobStatus, PartnerKind, Requote, choose_partner, ineligibility,
 };
-pub use entities::{job_history, jobs, partners, trade_ins};
+pub use crate::domain::{Job, JobHistoryEntry, NewJob, NewPartner, Partner, TradeIn};
 
 /// The `producer` in every envelope fulfilment writes.
 pub const PRODUCER: &str = "fulfilment";
@@ -38,29 +43,175 @@ pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-pub fn job_kind(job: &jobs::Model) -> Result<JobKind, StoreError> {
-    JobKind::parse(&job.kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {}", job.kind)))
+/// How a day is stored (`jobs.day`): YYYY-MM-DD.
+fn day_column(day: NaiveDate) -> String {
+    day.to_string()
 }
 
-pub fn job_status(job: &jobs::Model) -> Result<JobStatus, StoreError> {
-    JobStatus::parse(&job.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("job status {}", job.status)))
+fn ids_column(ids: &[Uuid]) -> String {
+    let mut unique: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    unique.join(",")
 }
 
-fn excluded(job: &jobs::Model) -> Vec<Uuid> {
-    job.excluded
-        .split(',')
-        .filter_map(|id| Uuid::parse_str(id.trim()).ok())
-        .collect()
+fn pincodes_column(pincodes: &[String]) -> String {
+    pincodes.join(",")
 }
 
-pub fn pincodes(partner: &partners::Model) -> Vec<String> {
-    partner
-        .pincodes
-        .split(',')
-        .filter(|pincode| !pincode.is_empty())
-        .map(str::to_owned)
-        .collect()
+impl TryFrom<jobs::Model> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: jobs::Model) -> Result<Self, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("job {}: {what}", row.id));
+        let kind =
+            JobKind::parse(&row.kind).ok_or_else(|| corrupt(format!("job kind {}", row.kind)))?;
+        let status = JobStatus::parse(&row.status)
+            .ok_or_else(|| corrupt(format!("job status {}", row.status)))?;
+        let day: NaiveDate = row
+            .day
+            .parse()
+            .map_err(|_| corrupt(format!("day {}", row.day)))?;
+        let excluded = row
+            .excluded
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| Uuid::parse_str(id).map_err(|_| corrupt(format!("excluded partner {id}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            id: row.id,
+            order_id: row.order_id,
+            kind,
+            status,
+            partner_id: row.partner_id,
+            day,
+            pincode: row.pincode,
+            address: row.address,
+            slot_date: row.slot_date,
+            slot_window: row.slot_window,
+            offered_at: row.offered_at,
+            excluded,
+            answers: row.answers,
+            notes: row.notes,
+            requote: Requote {
+                due_at: row.requote_due_at,
+                attempts: row.requote_attempts,
+                failed: row.requote_failed,
+                last_error: row.last_error,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// The row that stores `job`.
+fn job_row(job: &Job) -> jobs::ActiveModel {
+    jobs::ActiveModel {
+        id: Set(job.id),
+        order_id: Set(job.order_id),
+        kind: Set(job.kind.as_str().to_owned()),
+        status: Set(job.status.as_str().to_owned()),
+        partner_id: Set(job.partner_id),
+        day: Set(day_column(job.day)),
+        pincode: Set(job.pincode.clone()),
+        address: Set(job.address.clone()),
+        slot_date: Set(job.slot_date.clone()),
+        slot_window: Set(job.slot_window.clone()),
+        offered_at: Set(job.offered_at),
+        excluded: Set(ids_column(&job.excluded)),
+        answers: Set(job.answers.clone()),
+        notes: Set(job.notes.clone()),
+        requote_due_at: Set(job.requote.due_at),
+        requote_attempts: Set(job.requote.attempts),
+        last_error: Set(job.requote.last_error.clone()),
+        created_at: Set(job.created_at),
+        updated_at: Set(job.updated_at),
+        version: Set(job.version),
+        requote_failed: Set(job.requote.failed),
+    }
+}
+
+impl TryFrom<job_history::Model> for JobHistoryEntry {
+    type Error = StoreError;
+
+    fn try_from(row: job_history::Model) -> Result<Self, StoreError> {
+        let status = JobStatus::parse(&row.status).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "history of job {}: status {}",
+                row.job_id, row.status
+            ))
+        })?;
+        Ok(Self {
+            job_id: row.job_id,
+            status,
+            partner_id: row.partner_id,
+            reason: row.reason,
+            at: row.at,
+        })
+    }
+}
+
+impl TryFrom<partners::Model> for Partner {
+    type Error = StoreError;
+
+    fn try_from(row: partners::Model) -> Result<Self, StoreError> {
+        let kind = PartnerKind::parse(&row.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("partner {}: partner kind {}", row.id, row.kind))
+        })?;
+        let pincodes = row
+            .pincodes
+            .split(',')
+            .filter(|pincode| !pincode.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(Self {
+            id: row.id,
+            name: row.name,
+            kind,
+            pincodes,
+            daily_capacity: row.daily_capacity,
+            active: row.active,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The row that stores `partner`.
+fn partner_row(partner: &Partner) -> partners::ActiveModel {
+    partners::ActiveModel {
+        id: Set(partner.id),
+        name: Set(partner.name.clone()),
+        kind: Set(partner.kind.as_str().to_owned()),
+        pincodes: Set(pincodes_column(&partner.pincodes)),
+        daily_capacity: Set(partner.daily_capacity),
+        active: Set(partner.active),
+        created_at: Set(partner.created_at),
+        updated_at: Set(partner.updated_at),
+    }
+}
+
+impl From<trade_ins::Model> for TradeIn {
+    fn from(row: trade_ins::Model) -> Self {
+        Self {
+            order_id: row.order_id,
+            quote_id: row.quote_id,
+            variant_id: row.variant_id,
+            pincode: row.pincode,
+            address: row.address,
+            slot_date: row.slot_date,
+            slot_window: row.slot_window,
+            quoted_amount_minor: row.quoted_amount_minor,
+            quoted_currency: row.quoted_currency,
+        }
+    }
+}
+
+fn jobs_of(rows: Vec<jobs::Model>) -> Result<Vec<Job>, StoreError> {
+    rows.into_iter().map(Job::try_from).collect()
 }
 
 /// Writes `event` for `order_id` with the next `aggregate_seq`.
@@ -90,13 +241,13 @@ pub async fn emit<C: ConnectionTrait, E: events::Event>(
 
 async fn remember<C: ConnectionTrait>(
     db: &C,
-    job: &jobs::Model,
+    job: &Job,
     reason: Option<String>,
 ) -> Result<(), StoreError> {
     job_history::ActiveModel {
         id: Set(Uuid::now_v7()),
         job_id: Set(job.id),
-        status: Set(job.status.clone()),
+        status: Set(job.status.as_str().to_owned()),
         partner_id: Set(job.partner_id),
         reason: Set(reason),
         at: Set(Utc::now()),
@@ -108,18 +259,14 @@ async fn remember<C: ConnectionTrait>(
 
 /// Writes `job` (already changed) if nobody wrote it since it was read: the version
 /// check is the backstop behind the sequencer's lease.
-async fn write<C: ConnectionTrait>(
-    db: &C,
-    mut job: jobs::Model,
-) -> Result<jobs::Model, StoreError> {
+async fn write<C: ConnectionTrait>(db: &C, mut job: Job) -> Result<Job, StoreError> {
     let read = job.version;
     job.version = read + 1;
     job.updated_at = Utc::now();
-    let mut active: jobs::ActiveModel = job.clone().into();
-    active = active.reset_all();
-    active.id = sea_orm::ActiveValue::Unchanged(job.id);
+    let mut row = job_row(&job);
+    row.id = sea_orm::ActiveValue::Unchanged(job.id);
     let updated = jobs::Entity::update_many()
-        .set(active)
+        .set(row)
         .filter(jobs::Column::Id.eq(job.id))
         .filter(jobs::Column::Version.eq(read))
         .exec(db)
@@ -133,9 +280,9 @@ async fn write<C: ConnectionTrait>(
 /// Saves `job` (already changed) and its history row.
 async fn save<C: ConnectionTrait>(
     db: &C,
-    job: jobs::Model,
+    job: Job,
     reason: Option<String>,
-) -> Result<jobs::Model, StoreError> {
+) -> Result<Job, StoreError> {
     let job = write(db, job).await?;
     remember(db, &job, reason).await?;
     Ok(job)
@@ -143,11 +290,11 @@ async fn save<C: ConnectionTrait>(
 
 /// How many jobs each partner holds on `day`, not counting cancelled ones. A job taken
 /// away from a partner (declined, lapsed, unassigned) no longer names it.
-async fn loads<C: ConnectionTrait>(db: &C, day: &str) -> Result<Vec<Uuid>, StoreError> {
+async fn loads<C: ConnectionTrait>(db: &C, day: NaiveDate) -> Result<Vec<Uuid>, StoreError> {
     let held: Vec<Option<Uuid>> = jobs::Entity::find()
         .select_only()
         .column(jobs::Column::PartnerId)
-        .filter(jobs::Column::Day.eq(day))
+        .filter(jobs::Column::Day.eq(day_column(day)))
         .filter(jobs::Column::PartnerId.is_not_null())
         .filter(jobs::Column::Status.ne(JobStatus::Cancelled.as_str()))
         .into_tuple()
@@ -156,25 +303,16 @@ async fn loads<C: ConnectionTrait>(db: &C, day: &str) -> Result<Vec<Uuid>, Store
     Ok(held.into_iter().flatten().collect())
 }
 
-fn candidate(partner: &partners::Model, held: &[Uuid]) -> Result<Candidate, StoreError> {
-    let kind = PartnerKind::parse(&partner.kind)
-        .ok_or_else(|| StoreError::Corrupt(format!("partner kind {}", partner.kind)))?;
+fn candidate(partner: &Partner, held: &[Uuid]) -> Candidate {
     let load = held.iter().filter(|holder| **holder == partner.id).count();
-    Ok(Candidate {
-        id: partner.id,
-        kind,
-        active: partner.active,
-        pincodes: pincodes(partner),
-        daily_capacity: partner.daily_capacity,
-        load: i64::try_from(load).unwrap_or(i64::MAX),
-    })
+    partner.candidate(i64::try_from(load).unwrap_or(i64::MAX))
 }
 
 /// The active partners of `kind` with their load on `day`.
 pub async fn candidates<C: ConnectionTrait>(
     db: &C,
     kind: PartnerKind,
-    day: &str,
+    day: NaiveDate,
 ) -> Result<Vec<Candidate>, StoreError> {
     let partners = partners::Entity::find()
         .filter(partners::Column::Kind.eq(kind.as_str()))
@@ -183,8 +321,8 @@ pub async fn candidates<C: ConnectionTrait>(
         .await?;
     let held = loads(db, day).await?;
     partners
-        .iter()
-        .map(|partner| candidate(partner, &held))
+        .into_iter()
+        .map(|row| Ok(candidate(&Partner::try_from(row)?, &held)))
         .collect()
 }
 
@@ -212,15 +350,14 @@ pub async fn assign_manually<C: ConnectionTrait>(
     job_id: Uuid,
     partner_id: Uuid,
     admin: &str,
-) -> Result<jobs::Model, ManualAssignError> {
-    let mut job = job(db, job_id)
+) -> Result<Job, ManualAssignError> {
+    let job = job(db, job_id)
         .await?
         .ok_or(ManualAssignError::JobNotFound(job_id))?;
-    let status = job_status(&job)?;
-    if !status.assignable() {
-        return Err(ManualAssignError::NotAssignable(status));
-    }
-    if status == JobStatus::Offered && job.partner_id == Some(partner_id) {
+    if !job
+        .needs_handing_to(partner_id)
+        .map_err(ManualAssignError::NotAssignable)?
+    {
         return Ok(job);
     }
     let partner = partners::Entity::find_by_id(partner_id)
@@ -228,69 +365,49 @@ pub async fn assign_manually<C: ConnectionTrait>(
         .await
         .map_err(StoreError::from)?
         .ok_or(ManualAssignError::PartnerNotFound(partner_id))?;
-    let candidate = candidate(&partner, &loads(db, &job.day).await?)?;
-    if let Some(why) = ineligibility(&candidate, job_kind(&job)?, &job.pincode, &[]) {
+    let partner = Partner::try_from(partner)?;
+    let candidate = candidate(&partner, &loads(db, job.day).await?);
+    if let Some(why) = ineligibility(&candidate, job.kind, &job.pincode, &[]) {
         return Err(ManualAssignError::Ineligible(why));
     }
-    let mut excluded = excluded(&job);
-    if let Some(previous) = job.partner_id {
-        excluded.push(previous);
-    }
-    excluded.retain(|id| *id != partner_id);
-    job.excluded = joined_ids(&excluded);
-    job.partner_id = Some(partner_id);
-    job.status = JobStatus::Offered.as_str().to_owned();
-    job.offered_at = Some(Utc::now());
+    let job = job.handed_to(partner_id, Utc::now());
     let job = save(db, job, Some(format!("assigned by {admin}"))).await?;
     let event = proto::PartnerAssigned {
         order_id: job.order_id.to_string(),
         job_id: job.id.to_string(),
         partner_id: partner_id.to_string(),
-        kind: job.kind.clone(),
+        kind: job.kind.as_str().to_owned(),
     };
     emit(db, job.order_id, &event).await?;
     Ok(job)
-}
-
-fn joined_ids(ids: &[Uuid]) -> String {
-    let mut unique: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    unique.sort_unstable();
-    unique.dedup();
-    unique.join(",")
 }
 
 /// Offers `job` to the best partner, or leaves it unassigned. `quiet`: an unassigned job
 /// that stays unassigned publishes nothing again.
 pub async fn assign<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    job: Job,
     reason: &str,
     quiet: bool,
-) -> Result<jobs::Model, StoreError> {
-    let kind = job_kind(&job)?;
-    let candidates = candidates(db, kind.partner_kind(), &job.day).await?;
-    match choose_partner(kind, &job.pincode, &excluded(&job), &candidates) {
+) -> Result<Job, StoreError> {
+    let candidates = candidates(db, job.kind.partner_kind(), job.day).await?;
+    match choose_partner(job.kind, &job.pincode, &job.excluded, &candidates) {
         Some(partner_id) => {
-            job.partner_id = Some(partner_id);
-            job.status = JobStatus::Offered.as_str().to_owned();
-            job.offered_at = Some(Utc::now());
+            let job = job.offered_to(partner_id, Utc::now());
             let job = save(db, job, Some(reason.to_owned())).await?;
             let event = proto::PartnerAssigned {
                 order_id: job.order_id.to_string(),
                 job_id: job.id.to_string(),
                 partner_id: partner_id.to_string(),
-                kind: job.kind.clone(),
+                kind: job.kind.as_str().to_owned(),
             };
             emit(db, job.order_id, &event).await?;
             Ok(job)
         }
-        None if quiet && job.status == JobStatus::Unassigned.as_str() => Ok(job),
+        None if quiet && job.status == JobStatus::Unassigned => Ok(job),
         None => {
-            job.partner_id = None;
-            job.status = JobStatus::Unassigned.as_str().to_owned();
-            job.offered_at = None;
             let why = "no active partner serves the pincode with capacity left".to_owned();
-            let job = save(db, job, Some(why.clone())).await?;
+            let job = save(db, job.unassigned(), Some(why.clone())).await?;
             let event = proto::JobUnassigned {
                 order_id: job.order_id.to_string(),
                 job_id: job.id.to_string(),
@@ -305,63 +422,25 @@ pub async fn assign<C: ConnectionTrait>(
 /// Takes the job away from its partner (declined, or the offer lapsed) and offers it again.
 pub async fn reassign<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    job: Job,
     reason: &str,
-) -> Result<jobs::Model, StoreError> {
-    if let Some(previous) = job.partner_id {
-        let mut excluded = excluded(&job);
-        excluded.push(previous);
-        job.excluded = joined_ids(&excluded);
-    }
-    assign(db, job, reason, false).await
-}
-
-pub struct NewJob<'a> {
-    pub kind: JobKind,
-    pub day: NaiveDate,
-    pub pincode: &'a str,
-    pub address: &'a str,
-    pub slot_date: &'a str,
-    pub slot_window: &'a str,
+) -> Result<Job, StoreError> {
+    assign(db, job.taken_back(), reason, false).await
 }
 
 /// Creates a job for the trade-in and offers it.
 pub async fn create_job<C: ConnectionTrait>(
     db: &C,
-    trade_in: &trade_ins::Model,
+    trade_in: &TradeIn,
     new: NewJob<'_>,
-) -> Result<jobs::Model, StoreError> {
-    let now = Utc::now();
-    let job = jobs::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        order_id: Set(trade_in.order_id),
-        kind: Set(new.kind.as_str().to_owned()),
-        status: Set(JobStatus::Unassigned.as_str().to_owned()),
-        partner_id: Set(None),
-        day: Set(new.day.to_string()),
-        pincode: Set(new.pincode.to_owned()),
-        address: Set(new.address.to_owned()),
-        slot_date: Set(new.slot_date.to_owned()),
-        slot_window: Set(new.slot_window.to_owned()),
-        offered_at: Set(None),
-        excluded: Set(String::new()),
-        answers: Set(None),
-        notes: Set(None),
-        requote_due_at: Set(None),
-        requote_attempts: Set(0),
-        last_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        requote_failed: Set(false),
-    }
-    .insert(db)
-    .await?;
+) -> Result<Job, StoreError> {
+    let job = Job::created(Uuid::now_v7(), trade_in.order_id, new, Utc::now());
+    let job = Job::try_from(job_row(&job).insert(db).await?)?;
     remember(db, &job, Some("created".into())).await?;
     let event = proto::JobCreated {
         order_id: job.order_id.to_string(),
         job_id: job.id.to_string(),
-        kind: job.kind.clone(),
+        kind: job.kind.as_str().to_owned(),
         pincode: job.pincode.clone(),
         address: job.address.clone(),
         slot_date: job.slot_date.clone(),
@@ -375,31 +454,25 @@ pub async fn create_job<C: ConnectionTrait>(
 /// Moves `job` to `status` and tells its partner (the portal) through `JobStatusChanged`.
 pub async fn progress<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    mut job: Job,
     status: JobStatus,
     reason: Option<String>,
-) -> Result<jobs::Model, StoreError> {
-    job.status = status.as_str().to_owned();
+) -> Result<Job, StoreError> {
+    job.status = status;
     let job = save(db, job, reason).await?;
     let event = proto::JobStatusChanged {
         order_id: job.order_id.to_string(),
         job_id: job.id.to_string(),
         partner_id: job.partner_id.map(|id| id.to_string()).unwrap_or_default(),
-        kind: job.kind.clone(),
-        status: job.status.clone(),
+        kind: job.kind.as_str().to_owned(),
+        status: job.status.as_str().to_owned(),
     };
     emit(db, job.order_id, &event).await?;
     Ok(job)
 }
 
-pub async fn cancel<C: ConnectionTrait>(
-    db: &C,
-    mut job: jobs::Model,
-    reason: &str,
-) -> Result<jobs::Model, StoreError> {
-    job.status = JobStatus::Cancelled.as_str().to_owned();
-    job.requote_due_at = None;
-    let job = save(db, job, Some(reason.to_owned())).await?;
+pub async fn cancel<C: ConnectionTrait>(db: &C, job: Job, reason: &str) -> Result<Job, StoreError> {
+    let job = save(db, job.cancelled(), Some(reason.to_owned())).await?;
     let event = proto::JobCancelled {
         order_id: job.order_id.to_string(),
         job_id: job.id.to_string(),
@@ -412,19 +485,25 @@ pub async fn cancel<C: ConnectionTrait>(
 /// Stores an inspection report and makes the job due for re-pricing.
 pub async fn inspection_reported<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    job: Job,
     answers: serde_json::Value,
     notes: String,
-) -> Result<jobs::Model, StoreError> {
-    job.answers = Some(answers);
-    job.notes = Some(notes);
-    job.requote_due_at = Some(Utc::now());
-    job.requote_attempts = 0;
-    job.requote_failed = false;
-    job.last_error = None;
+) -> Result<Job, StoreError> {
+    let job = job.inspection_reported(answers, notes, Utc::now());
     let job = progress(db, job, JobStatus::InspectionReported, None).await?;
     platform::due_work::schedule(db, REQUOTE, &job.id.to_string(), Utc::now()).await?;
     Ok(job)
+}
+
+/// The re-pricing of `job` succeeded: it is completed, and nothing more is owed.
+pub async fn repriced<C: ConnectionTrait>(db: &C, job: Job) -> Result<Job, StoreError> {
+    progress(
+        db,
+        job.repriced(),
+        JobStatus::Completed,
+        Some("re-priced".into()),
+    )
+    .await
 }
 
 /// Re-pricing failed: try again at `next`, or, when quote refused the request itself
@@ -432,53 +511,35 @@ pub async fn inspection_reported<C: ConnectionTrait>(
 /// next attempt; this only records it on the job, where admins look.)
 pub async fn requote_failed<C: ConnectionTrait>(
     db: &C,
-    mut job: jobs::Model,
+    job: Job,
     error: String,
     next: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    job.requote_attempts = job.requote_attempts.saturating_add(1);
-    job.requote_failed = next.is_none();
-    job.requote_due_at = next;
-    job.last_error = Some(error);
-    write(db, job).await?;
+    write(db, job.requote_failed(error, next)).await?;
     Ok(())
 }
 
 /// An admin asks for another re-pricing attempt now (after a refusal was fixed upstream).
-pub async fn requote_again<C: ConnectionTrait>(
-    db: &C,
-    mut job: jobs::Model,
-) -> Result<jobs::Model, StoreError> {
-    job.requote_failed = false;
-    job.requote_due_at = Some(Utc::now());
-    let job = write(db, job).await?;
+pub async fn requote_again<C: ConnectionTrait>(db: &C, job: Job) -> Result<Job, StoreError> {
+    let job = write(db, job.requote_again(Utc::now())).await?;
     platform::due_work::schedule(db, REQUOTE, &job.id.to_string(), Utc::now()).await?;
     Ok(job)
 }
 
-pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<jobs::Model>, StoreError> {
-    Ok(jobs::Entity::find_by_id(id).one(db).await?)
-}
-
-/// What fulfilment keeps of a confirmed order: where and when to pick up, what was quoted.
-pub struct NewTradeIn {
-    pub order_id: Uuid,
-    pub quote_id: Uuid,
-    pub variant_id: Uuid,
-    pub pincode: String,
-    pub address: String,
-    pub slot_date: String,
-    pub slot_window: String,
-    pub quoted_amount_minor: i64,
-    pub quoted_currency: String,
+pub async fn job<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Job>, StoreError> {
+    jobs::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Job::try_from)
+        .transpose()
 }
 
 /// Records a confirmed order, its event sequence starting at 0.
 pub async fn open_trade_in<C: ConnectionTrait>(
     db: &C,
-    trade_in: NewTradeIn,
-) -> Result<trade_ins::Model, StoreError> {
-    Ok(trade_ins::ActiveModel {
+    trade_in: TradeIn,
+) -> Result<TradeIn, StoreError> {
+    let row = trade_ins::ActiveModel {
         order_id: Set(trade_in.order_id),
         quote_id: Set(trade_in.quote_id),
         variant_id: Set(trade_in.variant_id),
@@ -489,49 +550,57 @@ pub async fn open_trade_in<C: ConnectionTrait>(
         seq: Set(0),
         quoted_amount_minor: Set(trade_in.quoted_amount_minor),
         quoted_currency: Set(trade_in.quoted_currency),
-    }
-    .insert(db)
-    .await?)
+    };
+    Ok(row.insert(db).await?.into())
 }
 
 pub async fn trade_in<C: ConnectionTrait>(
     db: &C,
     order_id: Uuid,
-) -> Result<Option<trade_ins::Model>, StoreError> {
-    Ok(trade_ins::Entity::find_by_id(order_id).one(db).await?)
+) -> Result<Option<TradeIn>, StoreError> {
+    Ok(trade_ins::Entity::find_by_id(order_id)
+        .one(db)
+        .await?
+        .map(TradeIn::from))
 }
 
 pub async fn open_jobs_of<C: ConnectionTrait>(
     db: &C,
     order_id: Uuid,
-) -> Result<Vec<jobs::Model>, StoreError> {
-    Ok(jobs::Entity::find()
-        .filter(jobs::Column::OrderId.eq(order_id))
-        .filter(
-            jobs::Column::Status
-                .is_not_in([JobStatus::Completed.as_str(), JobStatus::Cancelled.as_str()]),
-        )
-        .order_by_asc(jobs::Column::CreatedAt)
-        .all(db)
-        .await?)
+) -> Result<Vec<Job>, StoreError> {
+    jobs_of(
+        jobs::Entity::find()
+            .filter(jobs::Column::OrderId.eq(order_id))
+            .filter(
+                jobs::Column::Status
+                    .is_not_in([JobStatus::Completed.as_str(), JobStatus::Cancelled.as_str()]),
+            )
+            .order_by_asc(jobs::Column::CreatedAt)
+            .all(db)
+            .await?,
+    )
 }
 
 pub async fn history<C: ConnectionTrait>(
     db: &C,
     job_id: Uuid,
-) -> Result<Vec<job_history::Model>, StoreError> {
-    Ok(job_history::Entity::find()
+) -> Result<Vec<JobHistoryEntry>, StoreError> {
+    job_history::Entity::find()
         .filter(job_history::Column::JobId.eq(job_id))
         .order_by_asc(job_history::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(JobHistoryEntry::try_from)
+        .collect()
 }
 
-/// Offers that lapsed before `cutoff`, and unassigned jobs worth another try.
+/// Offers that lapsed before `cutoff`, and unassigned jobs worth another try (an unreadable
+/// job is logged and left out).
 pub async fn jobs_to_reassign(
     db: &DatabaseConnection,
     cutoff: DateTime<Utc>,
-) -> Result<(Vec<jobs::Model>, Vec<jobs::Model>), StoreError> {
+) -> Result<(Vec<Job>, Vec<Job>), StoreError> {
     let lapsed = jobs::Entity::find()
         .filter(jobs::Column::Status.eq(JobStatus::Offered.as_str()))
         .filter(jobs::Column::OfferedAt.lt(cutoff))
@@ -544,13 +613,25 @@ pub async fn jobs_to_reassign(
         .limit(100)
         .all(db)
         .await?;
-    Ok((lapsed, unassigned))
+    Ok((readable(lapsed), readable(unassigned)))
+}
+
+/// The jobs among `rows` that can be read; an unreadable one is logged and left out, so it
+/// does not hold up the others.
+fn readable(rows: Vec<jobs::Model>) -> Vec<Job> {
+    rows.into_iter()
+        .filter_map(|row| {
+            Job::try_from(row)
+                .inspect_err(|error| tracing::error!(%error, "a job cannot be read; skipped"))
+                .ok()
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter {
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
     pub partner_id: Option<Uuid>,
     pub order_id: Option<Uuid>,
 }
@@ -560,12 +641,12 @@ pub async fn list_jobs(
     filter: &JobFilter,
     offset: u64,
     limit: u64,
-) -> Result<(Vec<jobs::Model>, u64), StoreError> {
+) -> Result<(Vec<Job>, u64), StoreError> {
     let mut query = jobs::Entity::find();
-    if let Some(status) = &filter.status {
+    if let Some(status) = filter.status {
         query = query.filter(jobs::Column::Status.eq(status.as_str()));
     }
-    if let Some(kind) = &filter.kind {
+    if let Some(kind) = filter.kind {
         query = query.filter(jobs::Column::Kind.eq(kind.as_str()));
     }
     if let Some(partner_id) = filter.partner_id {
@@ -582,12 +663,12 @@ pub async fn list_jobs(
         .limit(limit)
         .all(db)
         .await?;
-    Ok((items, total))
+    Ok((jobs_of(items)?, total))
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct PartnerFilter {
-    pub kind: Option<String>,
+    pub kind: Option<PartnerKind>,
     pub active: Option<bool>,
     pub pincode: Option<String>,
     pub only: Option<Uuid>,
@@ -598,9 +679,9 @@ pub async fn list_partners(
     filter: &PartnerFilter,
     offset: u64,
     limit: u64,
-) -> Result<(Vec<partners::Model>, u64), StoreError> {
+) -> Result<(Vec<Partner>, u64), StoreError> {
     let mut query = partners::Entity::find();
-    if let Some(kind) = &filter.kind {
+    if let Some(kind) = filter.kind {
         query = query.filter(partners::Column::Kind.eq(kind.as_str()));
     }
     if let Some(active) = filter.active {
@@ -619,50 +700,34 @@ pub async fn list_partners(
         .offset(offset)
         .limit(limit)
         .all(db)
-        .await?;
+        .await?
+        .into_iter()
+        .map(Partner::try_from)
+        .collect::<Result<_, _>>()?;
     Ok((items, total))
 }
 
-pub async fn partner(
-    db: &DatabaseConnection,
-    id: Uuid,
-) -> Result<Option<partners::Model>, StoreError> {
-    Ok(partners::Entity::find_by_id(id).one(db).await?)
+pub async fn partner(db: &DatabaseConnection, id: Uuid) -> Result<Option<Partner>, StoreError> {
+    partners::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Partner::try_from)
+        .transpose()
 }
 
-/// A partner to register, as an admin or the seed describes it.
-#[derive(Debug, Clone)]
-pub struct NewPartner {
-    pub id: Uuid,
-    pub name: String,
-    pub kind: PartnerKind,
-    pub pincodes: Vec<String>,
-    pub daily_capacity: i64,
-    pub active: bool,
-}
-
+/// Registers `partner` as it is now.
 pub async fn insert_partner(
     db: &DatabaseConnection,
     partner: NewPartner,
-) -> Result<partners::Model, StoreError> {
-    let now = Utc::now();
-    let row = partners::ActiveModel {
-        id: Set(partner.id),
-        name: Set(partner.name),
-        kind: Set(partner.kind.as_str().to_owned()),
-        pincodes: Set(partner.pincodes.join(",")),
-        daily_capacity: Set(partner.daily_capacity),
-        active: Set(partner.active),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    Ok(row.insert(db).await?)
+) -> Result<Partner, StoreError> {
+    let partner = Partner::registered(partner, Utc::now());
+    Partner::try_from(partner_row(&partner).insert(db).await?)
 }
 
+/// Writes `partner` (already changed) over its row.
 pub async fn update_partner(
     db: &DatabaseConnection,
-    partner: partners::Model,
-) -> Result<partners::Model, StoreError> {
-    let active: partners::ActiveModel = partner.into();
-    Ok(active.reset_all().update(db).await?)
+    partner: &Partner,
+) -> Result<Partner, StoreError> {
+    Partner::try_from(partner_row(partner).update(db).await?)
 }
