@@ -3,7 +3,6 @@
 //! also queues its webhook deliveries in that transaction.
 
 use async_trait::async_trait;
-use chrono::Utc;
 use events::fulfilment::{
     JobCancelled, JobCreated, JobStatusChanged, JobUnassigned, PartnerAssigned,
 };
@@ -11,23 +10,23 @@ use platform::consumer::{Handle, HandlerError, Handlers, IncomingEvent};
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use crate::domain::{FulfilmentChange, JobState, JobStatus, apply_fulfilment};
-use crate::store::{self, StoreError, portal_jobs};
+use crate::domain::{FulfilmentChange, JobKind, JobStatus, NewJob, PortalJob, Source};
+use crate::store::{self, StoreError};
 
 /// The consumer group (and `processed_events` namespace) of the portal.
 pub const CONSUMER_GROUP: &str = "partner-portal";
-const FROM_FULFILMENT: &str = "fulfilment";
 
 pub fn handlers() -> Handlers {
     Handlers::new()
-        .on::<JobCreated, _>(ReadModel)
-        .on::<PartnerAssigned, _>(ReadModel)
-        .on::<JobUnassigned, _>(ReadModel)
-        .on::<JobStatusChanged, _>(ReadModel)
-        .on::<JobCancelled, _>(ReadModel)
+        .on::<JobCreated, _>(JobHandler)
+        .on::<PartnerAssigned, _>(JobHandler)
+        .on::<JobUnassigned, _>(JobHandler)
+        .on::<JobStatusChanged, _>(JobHandler)
+        .on::<JobCancelled, _>(JobHandler)
 }
 
-pub struct ReadModel;
+/// Keeps the job read model: every fulfilment event the portal reads.
+pub struct JobHandler;
 
 fn uuid(value: &str, what: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(value)
@@ -39,9 +38,11 @@ fn failure(error: StoreError) -> HandlerError {
         StoreError::Concurrent(_) => HandlerError::Transient(error.to_string()),
         StoreError::Database(_) => HandlerError::Unavailable(error.to_string()),
         // No event creates users or reports for a partner: handlers' writes never fail so.
-        StoreError::EmailTaken | StoreError::NotHeld(_) | StoreError::Illegal { .. } => {
-            HandlerError::Permanent(error.to_string())
-        }
+        // A row that cannot be read back will not read better on a retry.
+        StoreError::EmailTaken
+        | StoreError::NotHeld(_)
+        | StoreError::Illegal { .. }
+        | StoreError::Corrupt(..) => HandlerError::Permanent(error.to_string()),
     }
 }
 
@@ -49,7 +50,7 @@ async fn known_job(
     txn: &DatabaseTransaction,
     job_id: &str,
     incoming: &IncomingEvent,
-) -> Result<Option<portal_jobs::Model>, HandlerError> {
+) -> Result<Option<PortalJob>, HandlerError> {
     let id = uuid(job_id, "job id")?;
     let job = store::job(txn, id).await.map_err(failure)?;
     if job.is_none() {
@@ -58,9 +59,9 @@ async fn known_job(
     Ok(job)
 }
 
-/// Applies one of fulfilment's changes to the job's row through the precedence rule
-/// ([`apply_fulfilment`]), records it in the history and queues the webhook deliveries it
-/// causes, all in the consumer's transaction.
+/// Applies one of fulfilment's changes to the job through the precedence rule
+/// ([`PortalJob::after_fulfilment`]), records it in the history and queues the webhook
+/// deliveries it causes, all in the consumer's transaction.
 async fn apply(
     txn: &DatabaseTransaction,
     job_id: &str,
@@ -68,24 +69,18 @@ async fn apply(
     change: FulfilmentChange,
     note: Option<String>,
 ) -> Result<(), HandlerError> {
-    let Some(mut job) = known_job(txn, job_id, incoming).await? else {
+    let Some(job) = known_job(txn, job_id, incoming).await? else {
         return Ok(());
     };
-    let current = JobState {
-        status: JobStatus::parse(&job.status).unwrap_or(JobStatus::Unassigned),
-        partner: job.partner_id,
-    };
-    let Some(applied) = apply_fulfilment(current, change) else {
+    let Some((next, notices)) = job.after_fulfilment(change) else {
         tracing::debug!(job_id = %job.id, ?change, "fulfilment's change is behind the portal's row; kept");
         return Ok(());
     };
-    job.status = applied.state.status.as_str().to_owned();
-    job.partner_id = applied.state.partner;
-    let job = store::save_job(txn, job, FROM_FULFILMENT, note)
+    let job = store::save_job(txn, next, Source::Fulfilment, note)
         .await
         .map_err(failure)?;
-    for notice in applied.notices {
-        store::enqueue(txn, notice.partner(), notice.event_type(), &job)
+    for notice in notices {
+        store::enqueue(txn, notice.partner(), notice.event(), &job)
             .await
             .map_err(failure)?;
     }
@@ -93,7 +88,7 @@ async fn apply(
 }
 
 #[async_trait]
-impl Handle<JobCreated> for ReadModel {
+impl Handle<JobCreated> for JobHandler {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -104,28 +99,23 @@ impl Handle<JobCreated> for ReadModel {
         if store::job(txn, id).await.map_err(failure)?.is_some() {
             return Ok(());
         }
-        let now = Utc::now();
-        let job = portal_jobs::Model {
+        let job = NewJob {
             id,
             order_id: uuid(&event.order_id, "order id")?,
-            kind: event.kind,
-            status: JobStatus::Unassigned.as_str().to_owned(),
-            partner_id: None,
+            kind: JobKind::parse(&event.kind)
+                .ok_or_else(|| HandlerError::Permanent(format!("unknown kind {}", event.kind)))?,
             pincode: event.pincode,
             address: event.address,
             slot_date: event.slot_date,
             slot_window: event.slot_window,
             variant_id: event.variant_id,
-            created_at: now,
-            updated_at: now,
-            version: 0,
         };
-        store::insert_job(txn, job).await.map_err(failure)
+        store::insert_job(txn, job).await.map(drop).map_err(failure)
     }
 }
 
 #[async_trait]
-impl Handle<PartnerAssigned> for ReadModel {
+impl Handle<PartnerAssigned> for JobHandler {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -139,7 +129,7 @@ impl Handle<PartnerAssigned> for ReadModel {
 }
 
 #[async_trait]
-impl Handle<JobUnassigned> for ReadModel {
+impl Handle<JobUnassigned> for JobHandler {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -159,7 +149,7 @@ impl Handle<JobUnassigned> for ReadModel {
 }
 
 #[async_trait]
-impl Handle<JobStatusChanged> for ReadModel {
+impl Handle<JobStatusChanged> for JobHandler {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -174,7 +164,7 @@ impl Handle<JobStatusChanged> for ReadModel {
 }
 
 #[async_trait]
-impl Handle<JobCancelled> for ReadModel {
+impl Handle<JobCancelled> for JobHandler {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,

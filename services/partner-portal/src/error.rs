@@ -50,7 +50,10 @@ impl From<StoreError> for PortalError {
             StoreError::Concurrent(_) => Self::Concurrent,
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::NotHeld(id) => Self::JobNotFound(id),
-            StoreError::Illegal { current, action } => Self::IllegalTransition { current, action },
+            StoreError::Illegal { current, action } => Self::IllegalTransition {
+                current: current.as_str().to_owned(),
+                action: action.as_str(),
+            },
             other => Self::Storage(other),
         }
     }

@@ -6,8 +6,7 @@ use events::partner as proto;
 use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
-use crate::domain::{Action, JobKind};
-use crate::store::portal_jobs;
+use crate::domain::{Action, JobKind, PortalJob};
 
 /// The `producer` in every envelope the portal writes.
 pub const PRODUCER: &str = "partner-portal";
@@ -48,12 +47,11 @@ impl Report {
     }
 }
 
-/// Publishes the event for `report`, which `partner_id` has just made about `job` (of
-/// `kind`), as the order's event number `seq`.
+/// Publishes the event for `report`, which `partner_id` has just made about `job`, as the
+/// order's event number `seq`.
 pub async fn reported<C: ConnectionTrait>(
     db: &C,
-    job: &portal_jobs::Model,
-    kind: JobKind,
+    job: &PortalJob,
     partner_id: Uuid,
     report: Report,
     seq: u64,
@@ -64,7 +62,7 @@ pub async fn reported<C: ConnectionTrait>(
         partner_id.to_string(),
     );
     let key = order_id.clone();
-    match (report, kind) {
+    match (report, job.kind) {
         (Report::Accept, _) => {
             let event = proto::JobAccepted {
                 order_id,

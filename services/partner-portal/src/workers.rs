@@ -15,7 +15,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::domain::webhook::{AfterAttempt, after_attempt, is_public, signature};
-use crate::store::{self, DELIVER, StoreError, webhook_deliveries, webhooks};
+use crate::domain::{Delivery, NewAttempt, Webhook};
+use crate::store::{self, DELIVER, StoreError};
 
 pub const ID_HEADER: &str = "Recommerce-Webhook-Id";
 pub const TIMESTAMP_HEADER: &str = "Recommerce-Webhook-Timestamp";
@@ -126,9 +127,7 @@ impl Deliverer {
         let Some((delivery, hook)) = store::delivery_to_send(&self.db, id).await? else {
             return Ok(Outcome::Done);
         };
-        if let Some(at) = delivery.next_attempt_at
-            && at > Utc::now()
-        {
+        if let Some(at) = delivery.due_after(Utc::now()) {
             return Ok(Outcome::Again(at));
         }
         let started = Instant::now();
@@ -137,22 +136,10 @@ impl Deliverer {
             Some(hook) => self.send(hook, &delivery).await,
         };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let (status_code, error) = match outcome {
-            Ok(code) if (200..300).contains(&code) => (Some(i32::from(code)), None),
-            Ok(code) => (
-                Some(i32::from(code)),
-                Some(format!("the receiver answered {code}")),
-            ),
-            Err(error) => (None, Some(error)),
-        };
-        let attempt = store::Attempt {
-            status_code,
-            error,
-            duration_ms,
-        };
-        let tries = u32::try_from(delivery.tries.saturating_add(1)).unwrap_or(u32::MAX);
+        let attempt = NewAttempt::of(outcome, duration_ms);
+        let tries = delivery.tries.saturating_add(1);
         let after = after_attempt(
-            attempt.error.is_none(),
+            attempt.delivered(),
             hook.is_some(),
             tries,
             self.settings.max_attempts,
@@ -172,11 +159,7 @@ impl Deliverer {
     }
 
     /// Sends one signed attempt; the receiver's status, or why there was none.
-    async fn send(
-        &self,
-        hook: &webhooks::Model,
-        delivery: &webhook_deliveries::Model,
-    ) -> Result<u16, String> {
+    async fn send(&self, hook: &Webhook, delivery: &Delivery) -> Result<u16, String> {
         // Checked again at send time: the rules may have tightened since registration.
         crate::domain::webhook::check_url(&hook.url, self.settings.allow_private_targets)
             .map_err(|refused| refused.to_string())?;

@@ -1,10 +1,18 @@
-//! The portal's rules without I/O: what a partner may do to a job in each state, how
-//! fulfilment's word and the partner's own reports combine, and the webhook rules
-//! (signatures, which targets may be called, how retries spread out).
+//! The portal's records and rules, without I/O: a job as the portal keeps it ([`job`]),
+//! partner users ([`user`]), webhooks and their delivery log ([`webhook`]); what a partner
+//! may do to a job in each state, how fulfilment's word and the partner's own reports
+//! combine, and the webhook rules (signatures, which targets may be called, how retries
+//! spread out). The store persists these records; nothing else touches the tables.
 
+pub mod job;
+pub mod user;
 pub mod webhook;
 
 use uuid::Uuid;
+
+pub use job::{HistoryEntry, NewJob, PortalJob, ReportRefused, Source};
+pub use user::{NewUser, PortalUser};
+pub use webhook::{Attempt, Delivery, DeliveryStatus, NewAttempt, Webhook, WebhookEvent};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
@@ -92,14 +100,19 @@ impl Notice {
         }
     }
 
+    /// The webhook event a partner hears this notice as.
+    pub fn event(self) -> WebhookEvent {
+        match self {
+            Self::Assigned(_) => WebhookEvent::Assigned,
+            Self::Updated(_) => WebhookEvent::Updated,
+            Self::Cancelled(_) => WebhookEvent::Cancelled,
+            Self::Withdrawn(_) => WebhookEvent::Withdrawn,
+        }
+    }
+
     /// The webhook payload's `type`.
     pub fn event_type(self) -> &'static str {
-        match self {
-            Self::Assigned(_) => "job.assigned",
-            Self::Updated(_) => "job.updated",
-            Self::Cancelled(_) => "job.cancelled",
-            Self::Withdrawn(_) => "job.withdrawn",
-        }
+        self.event().as_str()
     }
 }
 
@@ -168,7 +181,10 @@ pub fn apply_fulfilment(current: JobState, change: FulfilmentChange) -> Option<A
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobKind {
     Pickup,
     Inspection,
@@ -176,13 +192,12 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "pickup" => Some(Self::Pickup),
-            "inspection" => Some(Self::Inspection),
-            "return" => Some(Self::Return),
-            _ => None,
-        }
+        value.parse().ok()
     }
 }
 
@@ -258,6 +273,18 @@ mod tests {
         for status in JobStatus::iter() {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
         }
+    }
+
+    #[test]
+    fn kinds_are_fulfilments_names() {
+        assert_eq!(
+            JobKind::iter().map(JobKind::as_str).collect::<Vec<_>>(),
+            ["pickup", "inspection", "return"]
+        );
+        for kind in JobKind::iter() {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(JobKind::parse("Pickup"), None);
     }
 
     fn state(status: JobStatus, partner: Option<Uuid>) -> JobState {

@@ -1,10 +1,257 @@
-//! Webhook rules. A partner's receiver checks `Recommerce-Webhook-Signature` against its
-//! secret; the portal refuses targets that would let a partner reach our own network.
+//! Webhooks, their deliveries and attempts, and the rules about them. A partner's receiver
+//! checks `Recommerce-Webhook-Signature` against its secret; the portal refuses targets that
+//! would let a partner reach our own network; what an attempt leaves a delivery in is
+//! decided here and only written by the store.
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use serde_json::json;
 use sha2::Sha256;
+use uuid::Uuid;
+
+use super::job::PortalJob;
+
+/// A partner's webhook: where its deliveries go and the secret they are signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub partner_id: Uuid,
+    pub url: String,
+    /// Kept as given to the partner: signing needs the key itself.
+    pub secret: String,
+    /// `false` once removed; it stays for the delivery log.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Whether `partner_id` may see and change this webhook: its own, not removed.
+    pub fn is_active_for(&self, partner_id: Uuid) -> bool {
+        self.active && self.partner_id == partner_id
+    }
+}
+
+/// What a delivery tells a partner about its job (the payload's `type`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+pub enum WebhookEvent {
+    #[strum(serialize = "job.assigned")]
+    Assigned,
+    #[strum(serialize = "job.updated")]
+    Updated,
+    #[strum(serialize = "job.cancelled")]
+    Cancelled,
+    #[strum(serialize = "job.withdrawn")]
+    Withdrawn,
+}
+
+impl WebhookEvent {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        value.parse().ok()
+    }
+}
+
+/// Where a delivery is: attempts owed (`pending`), or settled until a redelivery.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        value.parse().ok()
+    }
+}
+
+/// One event for one webhook, and how sending it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Also the payload's `id` and the `Recommerce-Webhook-Id` header: the same on every
+    /// attempt, so receivers de-duplicate on it.
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub partner_id: Uuid,
+    pub event: WebhookEvent,
+    /// The JSON body, exactly as signed and sent on every attempt.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    /// Attempts in the current round (a redelivery starts a new one).
+    pub tries: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The body of delivery `id`: `{id, type, occurred_at, job: {…}}`. The address is included
+/// because a logistics partner needs it.
+pub fn payload(
+    id: Uuid,
+    event: WebhookEvent,
+    occurred_at: DateTime<Utc>,
+    job: &PortalJob,
+) -> serde_json::Value {
+    json!({
+        "id": id,
+        "type": event.as_str(),
+        "occurred_at": occurred_at,
+        "job": {
+            "id": job.id,
+            "order_id": job.order_id,
+            "kind": job.kind.as_str(),
+            "status": job.status.as_str(),
+            "pincode": job.pincode,
+            "address": job.address,
+            "slot_date": job.slot_date,
+            "slot_window": job.slot_window,
+        }
+    })
+}
+
+impl Delivery {
+    /// `event` about `job` for `hook`, owed now.
+    pub fn queued(
+        id: Uuid,
+        hook: &Webhook,
+        event: WebhookEvent,
+        job: &PortalJob,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            webhook_id: hook.id,
+            partner_id: hook.partner_id,
+            event,
+            payload: payload(id, event, now, job).to_string(),
+            status: DeliveryStatus::Pending,
+            tries: 0,
+            next_attempt_at: Some(now),
+            last_status_code: None,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        }
+    }
+
+    /// Whether the delivery may be shown to `partner_id` (`None`: an admin, who sees all).
+    pub fn is_visible_to(&self, partner_id: Option<Uuid>) -> bool {
+        partner_id.is_none_or(|own| own == self.partner_id)
+    }
+
+    /// Whether an attempt is owed: the delivery is pending and has a time for it.
+    pub fn is_owed(&self) -> bool {
+        self.status == DeliveryStatus::Pending && self.next_attempt_at.is_some()
+    }
+
+    /// When the next attempt is due, if that is later than `now`.
+    pub fn due_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_attempt_at.filter(|at| *at > now)
+    }
+
+    /// The delivery starting over, due now, whatever happened to it before (the attempt log
+    /// keeps every attempt).
+    pub fn redelivered(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            status: DeliveryStatus::Pending,
+            tries: 0,
+            next_attempt_at: Some(now),
+            ..self.clone()
+        }
+    }
+
+    /// The delivery after `attempt`, settled as `after` says (`retry_at`: when a retry is
+    /// due).
+    pub fn after_attempt(
+        &self,
+        attempt: &NewAttempt,
+        after: AfterAttempt,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut next = Self {
+            tries: self.tries.saturating_add(1),
+            last_status_code: attempt.status_code,
+            last_error: attempt.error.clone(),
+            ..self.clone()
+        };
+        match after {
+            AfterAttempt::Delivered => {
+                next.status = DeliveryStatus::Delivered;
+                next.next_attempt_at = None;
+                next.delivered_at = Some(now);
+            }
+            AfterAttempt::Failed => {
+                next.status = DeliveryStatus::Failed;
+                next.next_attempt_at = None;
+            }
+            AfterAttempt::Retry { .. } => next.next_attempt_at = retry_at,
+        }
+        next
+    }
+}
+
+/// One logged attempt at a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: Uuid,
+    pub delivery_id: Uuid,
+    /// 1, 2, 3, … over every round of the delivery.
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// One attempt at a delivery, as it went (before it is logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttempt {
+    pub status_code: Option<i32>,
+    /// Why the attempt did not deliver; `None`: delivered.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl NewAttempt {
+    /// An attempt that got `response`: the receiver's status (2xx delivers, anything else
+    /// fails), or why there was none.
+    pub fn of(response: Result<u16, String>, duration_ms: i64) -> Self {
+        let (status_code, error) = match response {
+            Ok(code) if (200..300).contains(&code) => (Some(i32::from(code)), None),
+            Ok(code) => (
+                Some(i32::from(code)),
+                Some(format!("the receiver answered {code}")),
+            ),
+            Err(error) => (None, Some(error)),
+        };
+        Self {
+            status_code,
+            error,
+            duration_ms,
+        }
+    }
+
+    pub fn delivered(&self) -> bool {
+        self.error.is_none()
+    }
+}
 
 /// `v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`: the timestamp is signed too, so a
 /// captured delivery cannot be replayed later with a fresh timestamp.
@@ -128,6 +375,146 @@ pub fn after_attempt(
 
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
+    use crate::domain::{JobKind, JobStatus, NewJob};
+
+    fn hook(partner_id: Uuid) -> Webhook {
+        Webhook {
+            id: Uuid::from_u128(100),
+            partner_id,
+            url: "https://hooks.example.com/recommerce".into(),
+            secret: "whsec_test".into(),
+            active: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn job() -> PortalJob {
+        let mut job = PortalJob::created(
+            NewJob {
+                id: Uuid::from_u128(10),
+                order_id: Uuid::from_u128(20),
+                kind: JobKind::Pickup,
+                pincode: "560001".into(),
+                address: "12 MG Road".into(),
+                slot_date: "2026-12-01".into(),
+                slot_window: "morning".into(),
+                variant_id: "variant".into(),
+            },
+            Utc::now(),
+        );
+        job.status = JobStatus::Offered;
+        job.partner_id = Some(Uuid::from_u128(1));
+        job
+    }
+
+    #[test]
+    fn a_queued_delivery_is_owed_now_and_carries_the_job() {
+        let partner = Uuid::from_u128(1);
+        let now = Utc::now();
+        let id = Uuid::from_u128(5);
+        let delivery = Delivery::queued(id, &hook(partner), WebhookEvent::Assigned, &job(), now);
+        assert_eq!(delivery.status, DeliveryStatus::Pending);
+        assert_eq!((delivery.tries, delivery.next_attempt_at), (0, Some(now)));
+        assert!(delivery.is_owed());
+        assert_eq!(delivery.partner_id, partner);
+        let body: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap();
+        assert_eq!(body["id"], id.to_string());
+        assert_eq!(body["type"], "job.assigned");
+        assert_eq!(body["job"]["kind"], "pickup");
+        assert_eq!(body["job"]["status"], "offered");
+        assert_eq!(body["job"]["address"], "12 MG Road");
+        assert_eq!(body["job"]["order_id"], Uuid::from_u128(20).to_string());
+    }
+
+    #[test]
+    fn an_attempt_settles_its_delivery_and_a_redelivery_starts_a_new_round() {
+        let now = Utc::now();
+        let queued = Delivery::queued(
+            Uuid::from_u128(5),
+            &hook(Uuid::from_u128(1)),
+            WebhookEvent::Updated,
+            &job(),
+            now,
+        );
+        let refused = NewAttempt::of(Ok(500), 12);
+        assert!(!refused.delivered());
+        assert_eq!(refused.error.as_deref(), Some("the receiver answered 500"));
+        let later = now + chrono::Duration::seconds(2);
+        let retry =
+            queued.after_attempt(&refused, AfterAttempt::Retry { tries: 1 }, Some(later), now);
+        assert_eq!(retry.status, DeliveryStatus::Pending);
+        assert_eq!((retry.tries, retry.next_attempt_at), (1, Some(later)));
+        assert_eq!(retry.last_status_code, Some(500));
+        assert_eq!(retry.due_after(now), Some(later));
+        assert_eq!(retry.due_after(later), None);
+
+        let failed = retry.after_attempt(
+            &NewAttempt::of(Err("timed out".into()), 5),
+            AfterAttempt::Failed,
+            None,
+            now,
+        );
+        assert_eq!(failed.status, DeliveryStatus::Failed);
+        assert_eq!((failed.tries, failed.next_attempt_at), (2, None));
+        assert_eq!(failed.last_status_code, None);
+        assert!(!failed.is_owed());
+
+        let again = failed.redelivered(later);
+        assert_eq!(again.status, DeliveryStatus::Pending);
+        assert_eq!((again.tries, again.next_attempt_at), (0, Some(later)));
+        assert_eq!(again.last_error.as_deref(), Some("timed out"));
+
+        let ok = NewAttempt::of(Ok(204), 3);
+        assert!(ok.delivered());
+        let delivered = again.after_attempt(&ok, AfterAttempt::Delivered, None, later);
+        assert_eq!(delivered.status, DeliveryStatus::Delivered);
+        assert_eq!(delivered.delivered_at, Some(later));
+        assert_eq!(
+            (delivered.tries, delivered.last_status_code),
+            (1, Some(204))
+        );
+        assert_eq!(delivered.last_error, None);
+    }
+
+    #[test]
+    fn partners_see_their_own_deliveries_and_active_webhooks() {
+        let (partner, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut own = hook(partner);
+        assert!(own.is_active_for(partner));
+        assert!(!own.is_active_for(other));
+        let delivery = Delivery::queued(
+            Uuid::from_u128(5),
+            &own,
+            WebhookEvent::Cancelled,
+            &job(),
+            Utc::now(),
+        );
+        assert!(delivery.is_visible_to(Some(partner)));
+        assert!(!delivery.is_visible_to(Some(other)));
+        assert!(delivery.is_visible_to(None));
+        own.active = false;
+        assert!(!own.is_active_for(partner));
+    }
+
+    #[test]
+    fn statuses_and_events_round_trip_through_their_names() {
+        for status in DeliveryStatus::iter() {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(
+            DeliveryStatus::iter()
+                .map(DeliveryStatus::as_str)
+                .collect::<Vec<_>>(),
+            ["pending", "delivered", "failed"]
+        );
+        for event in WebhookEvent::iter() {
+            assert_eq!(WebhookEvent::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(WebhookEvent::parse("assigned"), None);
+    }
+
     #[test]
     fn a_delivery_is_retried_until_its_attempts_are_spent_or_its_webhook_is_gone() {
         use super::{AfterAttempt, after_attempt};

@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use sea_orm_migration::prelude::*;
 use uuid::Uuid;
 
+use crate::domain::DeliveryStatus;
+use crate::store::DELIVER;
 use crate::store::entities::webhook_deliveries;
-use crate::store::{DELIVER, PENDING};
 
 pub struct Migration;
 
@@ -25,7 +26,7 @@ impl MigrationTrait for Migration {
             .select_only()
             .column(webhook_deliveries::Column::Id)
             .column(webhook_deliveries::Column::NextAttemptAt)
-            .filter(webhook_deliveries::Column::Status.eq(PENDING))
+            .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .filter(webhook_deliveries::Column::NextAttemptAt.is_not_null())
             .into_tuple()
             .all(db)

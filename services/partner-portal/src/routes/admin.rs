@@ -4,68 +4,27 @@ use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, patch, post, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::validation::{Violations, check_text};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::jobs::{JobQuery, JobView, job_detail, jobs_page};
-use super::webhooks::{AttemptView, DeliveryQuery, DeliveryView, deliveries, delivery, send_again};
+use super::dto::{
+    AttemptView, DeliveryQuery, DeliveryView, JobQuery, JobView, NewUserRequest, TokenView,
+    UserChangeRequest, UserQuery, UserView,
+};
+use super::jobs::{job_detail, jobs_page};
+use super::webhooks::{deliveries, delivery, send_again};
 use super::{PortalState, page, private_json};
+use crate::domain::user::is_email_address;
+use crate::domain::{NewUser, PortalUser};
 use crate::error::PortalError;
-use crate::store::{self, NewUser, portal_users};
+use crate::store;
 
 const ADMIN: &[Role] = &[Role::Admin];
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserView {
-    pub id: Uuid,
-    pub partner_id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&portal_users::Model> for UserView {
-    fn from(user: &portal_users::Model) -> Self {
-        Self {
-            id: user.id,
-            partner_id: user.partner_id,
-            email: user.email.clone(),
-            name: user.name.clone(),
-            active: user.active,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserRequest {
-    /// The partner as fulfilment knows it.
-    pub partner_id: Uuid,
-    pub email: String,
-    pub name: String,
-}
-
-fn check_email(violations: &mut Violations, email: &str) {
-    let shaped = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-    });
-    violations.check(
-        shaped && email.len() <= 320 && !email.contains(char::is_whitespace),
-        "email",
-        "must be an email address",
-    );
-}
 
 /// Create a partner user.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = NewUserRequest, responses((status = 201, body = UserView), AuthProblems, BodyProblems))]
@@ -79,7 +38,11 @@ pub async fn create_user(
     let body = body.into_inner();
     let email = body.email.trim().to_lowercase();
     let mut violations = Violations::default();
-    check_email(&mut violations, &email);
+    violations.check(
+        is_email_address(&email),
+        "email",
+        "must be an email address",
+    );
     check_text(&mut violations, "name", &body.name, 200);
     violations.into_result(()).map_err(PortalError::from)?;
     let user = store::create_user(
@@ -99,14 +62,6 @@ pub async fn create_user(
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(UserView::from(&user)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct UserQuery {
-    pub partner_id: Option<Uuid>,
-    pub page: Option<u64>,
-    pub per_page: Option<u64>,
 }
 
 /// Partner users.
@@ -134,7 +89,7 @@ pub async fn list_users(
     ))
 }
 
-async fn user(state: &PortalState, id: Uuid) -> Result<portal_users::Model, PortalError> {
+async fn user(state: &PortalState, id: Uuid) -> Result<PortalUser, PortalError> {
     store::user(&state.db, id)
         .await?
         .ok_or(PortalError::UserNotFound(id))
@@ -151,14 +106,6 @@ pub async fn get_user(
     principal.require(ADMIN)?;
     let user = user(&state, id.into_inner()).await?;
     Ok(private_json(StatusCode::OK, &UserView::from(&user)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserChangeRequest {
-    pub name: Option<String>,
-    /// `false` disables the user: its tokens stop working at once.
-    pub active: Option<bool>,
 }
 
 /// Rename, disable or re-enable a partner user.
@@ -183,12 +130,6 @@ pub async fn update_user(
         .await
         .map_err(PortalError::from)?;
     Ok(private_json(StatusCode::OK, &UserView::from(&user)))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenView {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// Issue a bearer token for a partner user (role `partner`, its `partner_id`).

@@ -4,7 +4,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use events::partner as proto;
 use platform::ApiError;
 use platform::auth::Principal;
@@ -12,84 +11,14 @@ use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::sequencer::run_in_sequence;
 use platform::validation::Violations;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::dto::{DeclineRequest, HistoryItem, InspectionReportRequest, JobQuery, JobView};
 use super::{PortalState, page, partner_of, private_json};
-use crate::domain::{JobKind, JobStatus};
+use crate::domain::{JobKind, JobStatus, PortalJob};
 use crate::error::PortalError;
 use crate::published::Report;
-use crate::store::{self, portal_job_history, portal_jobs};
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryItem {
-    pub status: String,
-    /// fulfilment | partner
-    pub source: String,
-    pub note: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-impl From<&portal_job_history::Model> for HistoryItem {
-    fn from(row: &portal_job_history::Model) -> Self {
-        Self {
-            status: row.status.clone(),
-            source: row.source.clone(),
-            note: row.note.clone(),
-            at: row.at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    /// pickup | inspection | return
-    pub kind: String,
-    pub status: String,
-    /// The partner holding the job (the caller itself, for partners).
-    pub partner_id: Option<Uuid>,
-    pub pincode: String,
-    pub address: String,
-    pub slot_date: String,
-    pub slot_window: String,
-    pub variant_id: String,
-    pub updated_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<Vec<HistoryItem>>,
-}
-
-impl From<&portal_jobs::Model> for JobView {
-    fn from(job: &portal_jobs::Model) -> Self {
-        Self {
-            id: job.id,
-            order_id: job.order_id,
-            kind: job.kind.clone(),
-            status: job.status.clone(),
-            partner_id: job.partner_id,
-            pincode: job.pincode.clone(),
-            address: job.address.clone(),
-            slot_date: job.slot_date.clone(),
-            slot_window: job.slot_window.clone(),
-            variant_id: job.variant_id.clone(),
-            updated_at: job.updated_at,
-            history: None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct JobQuery {
-    /// Admins only: one partner's jobs.
-    pub partner_id: Option<Uuid>,
-    pub status: Option<String>,
-    pub kind: Option<String>,
-    pub page: Option<u64>,
-    pub per_page: Option<u64>,
-}
+use crate::store;
 
 /// The jobs this partner holds, newest first.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
@@ -113,21 +42,27 @@ pub(super) async fn jobs_page(
     query: &JobQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
-    if let Some(status) = &query.status
-        && JobStatus::parse(status).is_none()
-    {
-        return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
-    }
-    if let Some(kind) = &query.kind
-        && JobKind::parse(kind).is_none()
-    {
-        return Err(PortalError::InvalidQuery(format!("unknown kind `{kind}`")).into());
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|status| {
+            JobStatus::parse(status)
+                .ok_or_else(|| PortalError::InvalidQuery(format!("unknown status `{status}`")))
+        })
+        .transpose()?;
+    let kind = query
+        .kind
+        .as_deref()
+        .map(|kind| {
+            JobKind::parse(kind)
+                .ok_or_else(|| PortalError::InvalidQuery(format!("unknown kind `{kind}`")))
+        })
+        .transpose()?;
     let (items, total) = store::jobs_page(
         &state.db,
         partner_id,
-        query.status.as_deref(),
-        query.kind.as_deref(),
+        status,
+        kind,
         request.offset(),
         request.per_page,
     )
@@ -147,7 +82,7 @@ pub(super) async fn job_detail(
     id: Uuid,
 ) -> Result<HttpResponse, ApiError> {
     let job = match store::job(&state.db, id).await.map_err(PortalError::from)? {
-        Some(job) if partner_id.is_none_or(|own| job.partner_id == Some(own)) => job,
+        Some(job) if job.is_visible_to(partner_id) => job,
         _ => return Err(PortalError::JobNotFound(id).into()),
     };
     let history = store::history(&state.db, id)
@@ -158,13 +93,9 @@ pub(super) async fn job_detail(
     Ok(private_json(StatusCode::OK, &view))
 }
 
-fn held_by(
-    job: Option<portal_jobs::Model>,
-    id: Uuid,
-    partner_id: Uuid,
-) -> Result<portal_jobs::Model, PortalError> {
+fn held_by(job: Option<PortalJob>, id: Uuid, partner_id: Uuid) -> Result<PortalJob, PortalError> {
     match job {
-        Some(job) if job.partner_id == Some(partner_id) => Ok(job),
+        Some(job) if job.is_held_by(partner_id) => Ok(job),
         _ => Err(PortalError::JobNotFound(id)),
     }
 }
@@ -217,13 +148,6 @@ pub async fn accept(
     act(&principal, &state, id.into_inner(), Report::Accept).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeclineRequest {
-    #[serde(default)]
-    pub reason: String,
-}
-
 /// Decline an offered job; fulfilment offers it to another partner.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = DeclineRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
 #[post("/v1/portal/jobs/{id}/decline")]
@@ -270,22 +194,6 @@ pub async fn delivered(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     act(&principal, &state, id.into_inner(), Report::Delivered).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AnswerDto {
-    pub question_id: Uuid,
-    pub option_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InspectionReportRequest {
-    /// The condition observed: one answer per question of the device's questionnaire.
-    pub answers: Vec<AnswerDto>,
-    #[serde(default)]
-    pub notes: String,
 }
 
 /// Report the inspection; fulfilment has quote re-price it.

@@ -1,8 +1,11 @@
-//! The portal's HTTP surface: partners' jobs and actions, their webhooks and delivery log,
-//! and the admins' partner users. A partner sees only its own objects; another partner's id
-//! answers exactly like an unknown one.
+//! The portal's HTTP surface: partners' jobs and actions (`jobs`), their webhooks and
+//! delivery log (`webhooks`), and the admins' partner users and views of every partner
+//! (`admin`); the JSON shapes are in [`dto`]. Handlers see the store's records, never a
+//! table. A partner sees only its own objects; another partner's id answers exactly like an
+//! unknown one.
 
 mod admin;
+pub mod dto;
 mod jobs;
 mod webhooks;
 
@@ -29,7 +32,6 @@ pub struct PortalState {
     pub sequencer: Arc<dyn Sequencer>,
     pub authenticator: Authenticator,
     pub settings: PortalSettings,
-    /// Wakes the webhook deliverer after a manual redelivery.
     /// Wakes the webhook deliverer after a redelivery is owed.
     pub deliveries: platform::due_work::Waker,
 }
@@ -87,7 +89,7 @@ async fn partner_of(principal: &Principal, state: &PortalState) -> Result<Uuid, 
         let user = store::user(&state.db, user_id)
             .await
             .map_err(PortalError::from)?;
-        if user.is_some_and(|user| !user.active || user.partner_id != partner_id) {
+        if user.is_some_and(|user| !user.may_act_for(partner_id)) {
             return Err(PortalError::UserDisabled.into());
         }
     }

@@ -3,48 +3,18 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::dto::{AttemptView, DeliveryQuery, DeliveryView, NewWebhookRequest, WebhookView};
 use super::{PortalState, page, partner_of, private_json};
 use crate::domain::webhook::check_url;
+use crate::domain::{Delivery, DeliveryStatus, Webhook};
 use crate::error::PortalError;
-use crate::store::{
-    self, DELIVERED, FAILED, PENDING, webhook_attempts, webhook_deliveries, webhooks,
-};
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookView {
-    pub id: Uuid,
-    pub url: String,
-    /// Only in the answer to registration and rotation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl WebhookView {
-    fn of(hook: &webhooks::Model, with_secret: bool) -> Self {
-        Self {
-            id: hook.id,
-            url: hook.url.clone(),
-            secret: with_secret.then(|| hook.secret.clone()),
-            created_at: hook.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewWebhookRequest {
-    pub url: String,
-}
+use crate::store;
 
 fn new_secret() -> String {
     format!(
@@ -104,9 +74,9 @@ async fn own_webhook(
     state: &PortalState,
     partner_id: Uuid,
     id: Uuid,
-) -> Result<webhooks::Model, PortalError> {
+) -> Result<Webhook, PortalError> {
     match store::webhook(&state.db, id).await? {
-        Some(hook) if hook.partner_id == partner_id && hook.active => Ok(hook),
+        Some(hook) if hook.is_active_for(partner_id) => Ok(hook),
         _ => Err(PortalError::WebhookNotFound(id)),
     }
 }
@@ -143,78 +113,6 @@ pub async fn rotate_secret(
     Ok(private_json(StatusCode::OK, &WebhookView::of(&hook, true)))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptView {
-    pub attempt: i32,
-    pub at: DateTime<Utc>,
-    pub status_code: Option<i32>,
-    pub error: Option<String>,
-    pub duration_ms: i64,
-}
-
-impl From<&webhook_attempts::Model> for AttemptView {
-    fn from(row: &webhook_attempts::Model) -> Self {
-        Self {
-            attempt: row.attempt,
-            at: row.at,
-            status_code: row.status_code,
-            error: row.error.clone(),
-            duration_ms: row.duration_ms,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryView {
-    pub id: Uuid,
-    pub webhook_id: Uuid,
-    pub partner_id: Uuid,
-    /// job.assigned | job.updated | job.cancelled | job.withdrawn
-    #[serde(rename = "type")]
-    pub event_type: String,
-    /// pending | delivered | failed
-    pub status: String,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub last_status_code: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<Vec<AttemptView>>,
-}
-
-impl From<&webhook_deliveries::Model> for DeliveryView {
-    fn from(row: &webhook_deliveries::Model) -> Self {
-        Self {
-            id: row.id,
-            webhook_id: row.webhook_id,
-            partner_id: row.partner_id,
-            event_type: row.event_type.clone(),
-            status: row.status.clone(),
-            next_attempt_at: row.next_attempt_at,
-            last_status_code: row.last_status_code,
-            last_error: row.last_error.clone(),
-            created_at: row.created_at,
-            delivered_at: row.delivered_at,
-            payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null),
-            attempts: None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryQuery {
-    /// pending | delivered | failed
-    pub status: Option<String>,
-    /// Admins only: one partner's deliveries.
-    pub partner_id: Option<Uuid>,
-    pub page: Option<u64>,
-    pub per_page: Option<u64>,
-}
-
 /// Deliveries newest first, for one partner or (admins) all.
 pub(super) async fn deliveries(
     state: &PortalState,
@@ -222,15 +120,18 @@ pub(super) async fn deliveries(
     query: &DeliveryQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
-    if let Some(status) = &query.status
-        && ![PENDING, DELIVERED, FAILED].contains(&status.as_str())
-    {
-        return Err(PortalError::InvalidQuery(format!("unknown status `{status}`")).into());
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|status| {
+            DeliveryStatus::parse(status)
+                .ok_or_else(|| PortalError::InvalidQuery(format!("unknown status `{status}`")))
+        })
+        .transpose()?;
     let (items, total) = store::deliveries_page(
         &state.db,
         partner_id,
-        query.status.as_deref(),
+        status,
         request.offset(),
         request.per_page,
     )
@@ -248,9 +149,9 @@ pub(super) async fn delivery(
     state: &PortalState,
     partner_id: Option<Uuid>,
     id: Uuid,
-) -> Result<webhook_deliveries::Model, PortalError> {
+) -> Result<Delivery, PortalError> {
     match store::delivery(&state.db, id).await? {
-        Some(row) if partner_id.is_none_or(|own| own == row.partner_id) => Ok(row),
+        Some(row) if row.is_visible_to(partner_id) => Ok(row),
         _ => Err(PortalError::DeliveryNotFound(id)),
     }
 }
@@ -258,7 +159,7 @@ pub(super) async fn delivery(
 /// Sends a delivery again, now, whatever happened to it before; the log keeps every attempt.
 pub(super) async fn send_again(
     state: &PortalState,
-    row: webhook_deliveries::Model,
+    row: Delivery,
 ) -> Result<HttpResponse, ApiError> {
     let row = store::send_again(&state.db, row)
         .await

@@ -1,7 +1,9 @@
-//! Partner users and webhooks: what routes read and write about a partner's account, so
-//! that no handler builds a query or an `ActiveModel` of its own.
+//! Partner users, webhooks and the listings routes page through: what routes read and write
+//! about a partner's account, as records, so that no handler builds a query or an
+//! `ActiveModel` of its own.
 
 use chrono::Utc;
+use sea_orm::ActiveValue::Unchanged;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     SqlErr,
@@ -9,22 +11,16 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{portal_jobs, portal_users, webhook_deliveries, webhooks};
-use super::{StoreError, page_of};
-
-/// A page of rows and how many there are in all.
-pub type Page<T> = (Vec<T>, u64);
-
-pub struct NewUser {
-    pub partner_id: Uuid,
-    pub email: String,
-    pub name: String,
-}
+use super::{Page, StoreError, page_of};
+use crate::domain::{
+    Delivery, DeliveryStatus, JobKind, JobStatus, NewUser, PortalJob, PortalUser, Webhook,
+};
 
 /// Stores a new, active partner user; `EmailTaken` if the address is someone's already.
 pub async fn create_user<C: ConnectionTrait>(
     db: &C,
     user: NewUser,
-) -> Result<portal_users::Model, StoreError> {
+) -> Result<PortalUser, StoreError> {
     let now = Utc::now();
     portal_users::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -40,14 +36,16 @@ pub async fn create_user<C: ConnectionTrait>(
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::EmailTaken,
         _ => StoreError::Database(error),
-    })
+    })?
+    .try_into()
 }
 
-pub async fn user<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-) -> Result<Option<portal_users::Model>, StoreError> {
-    Ok(portal_users::Entity::find_by_id(id).one(db).await?)
+pub async fn user<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<PortalUser>, StoreError> {
+    portal_users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(PortalUser::try_from)
+        .transpose()
 }
 
 /// Users by email, of one partner or all.
@@ -56,7 +54,7 @@ pub async fn users_page<C: ConnectionTrait>(
     partner_id: Option<Uuid>,
     offset: u64,
     limit: u64,
-) -> Result<Page<portal_users::Model>, StoreError> {
+) -> Result<Page<PortalUser>, StoreError> {
     let mut select = portal_users::Entity::find();
     if let Some(partner_id) = partner_id {
         select = select.filter(portal_users::Column::PartnerId.eq(partner_id));
@@ -73,19 +71,22 @@ pub async fn users_page<C: ConnectionTrait>(
 /// Renames, disables or re-enables a user.
 pub async fn change_user<C: ConnectionTrait>(
     db: &C,
-    user: portal_users::Model,
+    user: PortalUser,
     name: Option<String>,
     active: Option<bool>,
-) -> Result<portal_users::Model, StoreError> {
-    let mut row: portal_users::ActiveModel = user.into();
+) -> Result<PortalUser, StoreError> {
+    let mut row = portal_users::ActiveModel {
+        id: Unchanged(user.id),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
     if let Some(name) = name {
         row.name = Set(name);
     }
     if let Some(active) = active {
         row.active = Set(active);
     }
-    row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    row.update(db).await?.try_into()
 }
 
 pub async fn create_webhook<C: ConnectionTrait>(
@@ -93,8 +94,8 @@ pub async fn create_webhook<C: ConnectionTrait>(
     partner_id: Uuid,
     url: String,
     secret: String,
-) -> Result<webhooks::Model, StoreError> {
-    Ok(webhooks::ActiveModel {
+) -> Result<Webhook, StoreError> {
+    webhooks::ActiveModel {
         id: Set(Uuid::now_v7()),
         partner_id: Set(partner_id),
         url: Set(url),
@@ -103,14 +104,16 @@ pub async fn create_webhook<C: ConnectionTrait>(
         created_at: Set(Utc::now()),
     }
     .insert(db)
-    .await?)
+    .await?
+    .try_into()
 }
 
-pub async fn webhook<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-) -> Result<Option<webhooks::Model>, StoreError> {
-    Ok(webhooks::Entity::find_by_id(id).one(db).await?)
+pub async fn webhook<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Webhook>, StoreError> {
+    webhooks::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Webhook::try_from)
+        .transpose()
 }
 
 /// A partner's active webhooks, oldest first.
@@ -119,7 +122,7 @@ pub async fn active_webhooks_page<C: ConnectionTrait>(
     partner_id: Uuid,
     offset: u64,
     limit: u64,
-) -> Result<Page<webhooks::Model>, StoreError> {
+) -> Result<Page<Webhook>, StoreError> {
     let select = webhooks::Entity::find()
         .filter(webhooks::Column::PartnerId.eq(partner_id))
         .filter(webhooks::Column::Active.eq(true))
@@ -130,45 +133,58 @@ pub async fn active_webhooks_page<C: ConnectionTrait>(
 /// Removes a webhook: it stays for the delivery log, inactive.
 pub async fn deactivate_webhook<C: ConnectionTrait>(
     db: &C,
-    hook: webhooks::Model,
+    hook: Webhook,
 ) -> Result<(), StoreError> {
-    let mut row: webhooks::ActiveModel = hook.into();
-    row.active = Set(false);
-    row.update(db).await?;
+    webhooks::ActiveModel {
+        id: Unchanged(hook.id),
+        active: Set(false),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
     Ok(())
 }
 
 pub async fn replace_webhook_secret<C: ConnectionTrait>(
     db: &C,
-    hook: webhooks::Model,
+    hook: Webhook,
     secret: String,
-) -> Result<webhooks::Model, StoreError> {
-    let mut row: webhooks::ActiveModel = hook.into();
-    row.secret = Set(secret);
-    Ok(row.update(db).await?)
+) -> Result<Webhook, StoreError> {
+    webhooks::ActiveModel {
+        id: Unchanged(hook.id),
+        secret: Set(secret),
+        ..Default::default()
+    }
+    .update(db)
+    .await?
+    .try_into()
 }
 
 pub async fn delivery<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-) -> Result<Option<webhook_deliveries::Model>, StoreError> {
-    Ok(webhook_deliveries::Entity::find_by_id(id).one(db).await?)
+) -> Result<Option<Delivery>, StoreError> {
+    webhook_deliveries::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Delivery::try_from)
+        .transpose()
 }
 
 /// Deliveries newest first, of one partner or all, of one status or any.
 pub async fn deliveries_page<C: ConnectionTrait>(
     db: &C,
     partner_id: Option<Uuid>,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     offset: u64,
     limit: u64,
-) -> Result<Page<webhook_deliveries::Model>, StoreError> {
+) -> Result<Page<Delivery>, StoreError> {
     let mut select = webhook_deliveries::Entity::find();
     if let Some(partner_id) = partner_id {
         select = select.filter(webhook_deliveries::Column::PartnerId.eq(partner_id));
     }
     if let Some(status) = status {
-        select = select.filter(webhook_deliveries::Column::Status.eq(status));
+        select = select.filter(webhook_deliveries::Column::Status.eq(status.as_str()));
     }
     let select = select
         .order_by_desc(webhook_deliveries::Column::CreatedAt)
@@ -180,20 +196,20 @@ pub async fn deliveries_page<C: ConnectionTrait>(
 pub async fn jobs_page<C: ConnectionTrait>(
     db: &C,
     partner_id: Option<Uuid>,
-    status: Option<&str>,
-    kind: Option<&str>,
+    status: Option<JobStatus>,
+    kind: Option<JobKind>,
     offset: u64,
     limit: u64,
-) -> Result<Page<portal_jobs::Model>, StoreError> {
+) -> Result<Page<PortalJob>, StoreError> {
     let mut select = portal_jobs::Entity::find();
     if let Some(partner_id) = partner_id {
         select = select.filter(portal_jobs::Column::PartnerId.eq(partner_id));
     }
     if let Some(status) = status {
-        select = select.filter(portal_jobs::Column::Status.eq(status));
+        select = select.filter(portal_jobs::Column::Status.eq(status.as_str()));
     }
     if let Some(kind) = kind {
-        select = select.filter(portal_jobs::Column::Kind.eq(kind));
+        select = select.filter(portal_jobs::Column::Kind.eq(kind.as_str()));
     }
     let select = select
         .order_by_desc(portal_jobs::Column::CreatedAt)
