@@ -366,7 +366,7 @@ impl FromRequest for Principal {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
     let value = value.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

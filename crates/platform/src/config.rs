@@ -102,6 +102,12 @@ pub struct HttpSettings {
     pub shutdown_grace_seconds: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Requests one instance serves at once; past it, 503 `overloaded`. 0: no cap.
+    pub max_in_flight: usize,
+    /// Extra places for the service's priority routes (order placement): shed last.
+    pub priority_reserve: usize,
+    /// Requests per second per principal (token subject); past it, 429 `rate_limited`.
+    pub rate_limit: crate::admission::RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +115,9 @@ pub struct DatabaseSettings {
     /// `sqlite://path?mode=rwc` or `postgres://user:pass@host/db`. Secret: it may hold a password.
     pub url: SecretString,
     pub max_connections: u32,
+    /// Of `max_connections`, the connections background work (consumers, relay, due work)
+    /// runs on; requests have the rest to themselves. SQLite has one connection for all.
+    pub background_connections: u32,
     pub connect_timeout_seconds: u64,
     pub migrate_on_start: bool,
 }
@@ -198,11 +207,16 @@ impl Layers {
             .set_default("http.max_body_bytes", 64 * 1024)?
             .set_default("http.shutdown_grace_seconds", 25)?
             .set_default("http.workers", 0)?
+            .set_default("http.max_in_flight", 256)?
+            .set_default("http.priority_reserve", 64)?
+            .set_default("http.rate_limit.per_second", 50)?
+            .set_default("http.rate_limit.burst", 100)?
             .set_default(
                 "database.url",
                 format!("sqlite://data/{}.db?mode=rwc", service.name),
             )?
             .set_default("database.max_connections", 10)?
+            .set_default("database.background_connections", 3)?
             .set_default("database.connect_timeout_seconds", 5)?
             .set_default("database.migrate_on_start", true)?
             .set_default("redis.key_prefix", "recommerce")?
@@ -283,10 +297,18 @@ impl BaseSettings {
                 "a URL starting with sqlite:, postgres:// or postgresql://",
             ));
         }
-        if self.database.max_connections == 0 {
+        if self.database.max_connections < 2 {
             return Err(ConfigError::invalid(
                 "database.max_connections",
-                "at least 1",
+                "at least 2 (requests and background work each need one)",
+            ));
+        }
+        if self.database.background_connections == 0
+            || self.database.background_connections >= self.database.max_connections
+        {
+            return Err(ConfigError::invalid(
+                "database.background_connections",
+                "at least 1 and fewer than database.max_connections",
             ));
         }
         if is_unset(self.redis.url.as_ref()) {

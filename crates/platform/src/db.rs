@@ -11,7 +11,62 @@ use secrecy::ExposeSecret;
 
 use crate::config::DatabaseSettings;
 
+/// A service's two pools: requests never wait behind background work for a connection.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    /// For requests (accepting an order above all): `max_connections - background_connections`.
+    pub requests: DatabaseConnection,
+    /// For consumers, the relay and due work: `background_connections`, whose callers may
+    /// wait for a connection longer, since nobody is holding a socket open for them.
+    pub background: DatabaseConnection,
+}
+
+/// How long background work waits for one of its connections before it counts as a failure.
+const BACKGROUND_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the service's pools. On SQLite (one writer, one connection) both are the same pool.
+pub async fn connect_pools(settings: &DatabaseSettings) -> Result<Pools, DbErr> {
+    if settings.database_url().starts_with("sqlite:") {
+        let shared = connect(settings).await?;
+        return Ok(Pools {
+            requests: shared.clone(),
+            background: shared,
+        });
+    }
+    let background = settings.background_connections.max(1);
+    let requests = open(
+        settings,
+        settings.max_connections.saturating_sub(background).max(1),
+        Duration::from_secs(settings.connect_timeout_seconds),
+    )
+    .await?;
+    let background = open(
+        settings,
+        background,
+        BACKGROUND_ACQUIRE_TIMEOUT.max(Duration::from_secs(settings.connect_timeout_seconds)),
+    )
+    .await?;
+    Ok(Pools {
+        requests,
+        background,
+    })
+}
+
+/// One pool of `max_connections` (tools, migrations, tests).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    open(
+        settings,
+        settings.max_connections,
+        Duration::from_secs(settings.connect_timeout_seconds),
+    )
+    .await
+}
+
+async fn open(
+    settings: &DatabaseSettings,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let url = settings.database_url();
     let is_sqlite = url.starts_with("sqlite:");
     if is_sqlite {
@@ -22,15 +77,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     // and writes second fails with SQLITE_BUSY whenever another commit got in between, and
     // under load they starve each other. One connection serialises access instead: SQLite is
     // the embedded single-process mode, PostgreSQL is where concurrency lives.
-    let max_connections = if is_sqlite {
-        1
-    } else {
-        settings.max_connections
-    };
+    let max_connections = if is_sqlite { 1 } else { max_connections };
     options
         .max_connections(max_connections)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_seconds))
-        .acquire_timeout(Duration::from_secs(settings.connect_timeout_seconds))
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false)
         // WAL lets readers proceed while a writer holds the lock; sqlx already enables
         // foreign keys and a 5 s busy timeout on every SQLite connection.

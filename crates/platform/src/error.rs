@@ -112,6 +112,22 @@ pub mod kinds {
         "coordinator_unavailable",
         "Changes are paused while the coordinator is unavailable; retry shortly",
     );
+    // Load refused rather than absorbed (see `admission`): each carries `Retry-After`.
+    pub const OVERLOADED: ErrorKind = ErrorKind::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "The service is at its limit; retry shortly",
+    );
+    pub const RATE_LIMITED: ErrorKind = ErrorKind::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many requests from this caller; retry after the time given",
+    );
+    pub const DATABASE_BUSY: ErrorKind = ErrorKind::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_busy",
+        "Every database connection is in use; retry shortly",
+    );
     pub const INTERNAL: ErrorKind = ErrorKind::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",
@@ -164,7 +180,11 @@ pub struct ApiError {
     kind: ErrorKind,
     detail: Cow<'static, str>,
     extensions: Map<String, Value>,
+    retry_after: Option<u64>,
 }
+
+/// What a 503 or 429 tells a client to wait when nothing more precise is known.
+const DEFAULT_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     pub fn new(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
@@ -172,7 +192,15 @@ impl ApiError {
             kind,
             detail: detail.into(),
             extensions: Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// Seconds the client should wait before retrying (`Retry-After`); 503 and 429
+    /// answers carry one second unless told otherwise.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
@@ -210,9 +238,26 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl<E: ProblemCode> From<E> for ApiError {
+/// True when `error` or one of its causes is a database pool that had no connection to
+/// give in time: a busy service, not a broken one, so the client is told to come back.
+fn pool_exhausted(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(sea_orm::DbErr::ConnectionAcquire(_)) = error.downcast_ref::<sea_orm::DbErr>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+impl<E: ProblemCode + 'static> From<E> for ApiError {
     fn from(error: E) -> Self {
-        let kind = error.kind();
+        let mut kind = error.kind();
+        if kind == kinds::INTERNAL && pool_exhausted(&error) {
+            tracing::warn!(error = %error, "no database connection in time; answering 503");
+            kind = kinds::DATABASE_BUSY;
+        }
         let detail = if kind.status.is_server_error() {
             // The cause is logged, never sent: it may name hosts, tables or secrets.
             tracing::error!(error = %error, code = kind.code, "request failed");
@@ -224,6 +269,7 @@ impl<E: ProblemCode> From<E> for ApiError {
             kind,
             detail,
             extensions: error.extensions(),
+            retry_after: None,
         }
     }
 }
@@ -234,9 +280,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        HttpResponse::build(self.kind.status)
-            .insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE))
-            .body(self.body().to_string())
+        let mut response = HttpResponse::build(self.kind.status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
+        let status = self.kind.status;
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+            let seconds = self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECONDS);
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        response.body(self.body().to_string())
     }
 }
 
@@ -388,4 +439,53 @@ pub enum BodyProblems {
     /// Wrong types or fields (`invalid_body`) or values breaking a rule (`validation_failed`).
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum StoreFailure {
+        #[error("the store failed: {0}")]
+        Database(#[source] sea_orm::DbErr),
+    }
+
+    impl ProblemCode for StoreFailure {
+        fn kind(&self) -> ErrorKind {
+            kinds::INTERNAL
+        }
+    }
+
+    #[test]
+    fn a_pool_with_no_connection_to_give_is_a_503_with_retry_after_not_a_500() {
+        let busy = StoreFailure::Database(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        let problem = ApiError::from(busy);
+        assert_eq!(problem.kind(), kinds::DATABASE_BUSY);
+        let response = problem.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|value| value.as_bytes()),
+            Some(&b"1"[..])
+        );
+    }
+
+    #[test]
+    fn any_other_storage_failure_stays_an_internal_error() {
+        let broken = StoreFailure::Database(sea_orm::DbErr::Custom("disk on fire".into()));
+        let problem = ApiError::from(broken);
+        assert_eq!(problem.kind(), kinds::INTERNAL);
+        assert!(
+            problem
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
+    }
 }

@@ -19,6 +19,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_scalar::{Scalar, Servable};
 
+use crate::admission::Admission;
 use crate::auth::Authenticator;
 use crate::config::HttpSettings;
 use crate::error::{ensure_problem_body, extractor_configs, route_not_found};
@@ -32,6 +33,8 @@ pub struct ServerParts {
     pub http: HttpSettings,
     /// The service's OpenAPI skeleton (title, version, security schemes); paths are collected.
     pub openapi: OpenApi,
+    /// What the server takes on and what it refuses (see [`crate::admission`]).
+    pub admission: Admission,
     pub authenticator: Authenticator,
     pub health: HealthChecks,
     pub metrics_registry: Registry,
@@ -51,6 +54,7 @@ where
     let metrics = request_metrics(&parts.metrics_registry, &parts.metrics_namespace)?;
     let registry = web::Data::new(parts.metrics_registry);
     let authenticator = web::Data::new(parts.authenticator);
+    let admission = web::Data::new(parts.admission);
     let health = web::Data::new(parts.health);
     let max_body_bytes = parts.http.max_body_bytes;
     let openapi = parts.openapi;
@@ -64,6 +68,7 @@ where
             .app_data(query)
             .app_data(payload)
             .app_data(authenticator.clone())
+            .app_data(admission.clone())
             .app_data(health.clone())
             .app_data(registry.clone())
             .service(health::live)
@@ -78,6 +83,7 @@ where
             .service(Scalar::with_url(DOCS_PATH, api))
             .default_service(web::to(route_not_found))
             .wrap(ErrorHandlers::new().default_handler(ensure_problem_body))
+            .wrap(from_fn(crate::admission::admit))
             .wrap(metrics.clone())
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())

@@ -3,6 +3,7 @@
 //! and Redis connections, the HTTP server shell that wires them together, and the event
 //! backbone behind DESIGN.md's guarantees (outbox, consumer runtime, per-key sequencer).
 
+pub mod admission;
 pub mod auth;
 pub mod background;
 pub mod config;

@@ -19,11 +19,13 @@ use sea_orm_migration::MigratorTrait;
 use utoipa_actix_web::scope::Scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::admission::Admission;
 use crate::auth::Authenticator;
 use crate::background::Background;
 use crate::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use crate::consumer::dead_letters::{self, DeadLetterAdmin};
 use crate::consumer::{ConsumerRuntime, Handlers};
+use crate::db::Pools;
 use crate::due_work::{DueWork, DueWorkRunner, DueWorkSettings, Periodic, Waker};
 use crate::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use crate::http::{ServerParts, bind, openapi_skeleton, serve};
@@ -65,13 +67,14 @@ impl Manifest {
 pub struct ServiceBuilder {
     manifest: &'static Manifest,
     base: BaseSettings,
-    db: DatabaseConnection,
+    pools: Pools,
     registry: Registry,
     authenticator: Authenticator,
     health: HealthChecks,
     background: Background,
     sequencer: Option<Arc<dyn Sequencer>>,
     dead_letters: Option<web::Data<DeadLetterAdmin>>,
+    admission_priority: Vec<(actix_web::http::Method, &'static str)>,
 }
 
 impl ServiceBuilder {
@@ -82,12 +85,12 @@ impl ServiceBuilder {
         manifest: &'static Manifest,
         base: &BaseSettings,
     ) -> Result<Self, StartupError> {
-        let db = crate::db::connect(&base.database).await?;
+        let pools = crate::db::connect_pools(&base.database).await?;
         if base.database.migrate_on_start {
-            crate::db::migrate::<M>(&db).await?;
+            crate::db::migrate::<M>(&pools.requests).await?;
         }
         let registry = Registry::new();
-        let mut health = HealthChecks::default().with(DatabaseCheck(db.clone()));
+        let mut health = HealthChecks::default().with(DatabaseCheck(pools.requests.clone()));
         let mut background = Background::new();
         let kafka = &base.kafka;
         if kafka.is_configured() {
@@ -101,7 +104,7 @@ impl ServiceBuilder {
             health = health.with_advisory(KafkaCheck::new(kafka)?);
             if !manifest.publishes.is_empty() {
                 background.relay(OutboxRelay::new(
-                    db.clone(),
+                    pools.background.clone(),
                     kafka,
                     manifest.name(),
                     base.outbox.clone(),
@@ -115,7 +118,8 @@ impl ServiceBuilder {
             manifest,
             authenticator: Authenticator::new(&base.auth),
             base: base.clone(),
-            db,
+            pools,
+            admission_priority: Vec::new(),
             registry,
             health,
             background,
@@ -124,8 +128,21 @@ impl ServiceBuilder {
         })
     }
 
+    /// The pool for requests.
     pub fn db(&self) -> DatabaseConnection {
-        self.db.clone()
+        self.pools.requests.clone()
+    }
+
+    /// The pool for the service's own background work (its due work, its workers): kept
+    /// apart, so a backlog never takes the connections requests need.
+    pub fn background_db(&self) -> DatabaseConnection {
+        self.pools.background.clone()
+    }
+
+    /// Marks a route as priority: under overload it is refused last (see
+    /// [`crate::admission`]). Order placement is one.
+    pub fn prioritise(&mut self, method: actix_web::http::Method, path: &'static str) {
+        self.admission_priority.push((method, path));
     }
 
     pub fn registry(&self) -> &Registry {
@@ -173,7 +190,7 @@ impl ServiceBuilder {
             &kafka,
             self.manifest.name(),
             self.manifest.consumes,
-            self.db.clone(),
+            self.pools.background.clone(),
             handlers,
             sequencer,
             &self.registry,
@@ -182,7 +199,7 @@ impl ServiceBuilder {
         .start()?;
         self.background.consumer(consumer);
         self.dead_letters = Some(web::Data::new(DeadLetterAdmin::new(
-            self.db.clone(),
+            self.pools.requests.clone(),
             &kafka,
             &format!("{}-dead-letters", self.manifest.name()),
         )?));
@@ -197,7 +214,7 @@ impl ServiceBuilder {
         work: Arc<dyn DueWork>,
         settings: DueWorkSettings,
     ) -> Waker {
-        let runner = DueWorkRunner::new(self.db.clone(), work, settings);
+        let runner = DueWorkRunner::new(self.pools.background.clone(), work, settings);
         let waker = runner.waker();
         self.background.spawn(name, |stop| runner.run(stop));
         waker
@@ -215,7 +232,7 @@ impl ServiceBuilder {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        task.start_owing(&self.db).await?;
+        task.start_owing(&self.pools.background).await?;
         let settings = task.settings(retry);
         Ok(self.due_work(name, Arc::new(task), settings))
     }
@@ -230,9 +247,16 @@ impl ServiceBuilder {
         let listener = bind(&self.base.http)?;
         let port = listener.local_addr()?.port();
         let manifest = self.manifest;
+        let http = &self.base.http;
+        let admission = self.admission_priority.into_iter().fold(
+            Admission::new(http.max_in_flight, http.priority_reserve)
+                .with_rate_limit(http.rate_limit, self.authenticator.clone()),
+            |admission, (method, path)| admission.prioritise(method, path),
+        );
         let parts = ServerParts {
             http: self.base.http.clone(),
             openapi: openapi_skeleton(manifest.title, manifest.summary),
+            admission,
             authenticator: self.authenticator,
             health: self.health,
             metrics_registry: self.registry,
@@ -256,7 +280,7 @@ impl ServiceBuilder {
         Ok(Application {
             port,
             server,
-            db: self.db,
+            pools: self.pools,
             background: self.background,
             grace: Duration::from_secs(self.base.http.shutdown_grace_seconds),
         })
@@ -298,7 +322,7 @@ impl AdminRoutes {
 pub struct Application {
     port: u16,
     server: Server,
-    db: DatabaseConnection,
+    pools: Pools,
     background: Background,
     grace: Duration,
 }
@@ -316,7 +340,8 @@ impl Application {
     /// Serves until SIGINT/SIGTERM or [`Application::handle`] stops it, then stops within
     /// the grace period (see [`crate::startup::run_until_stopped`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        crate::startup::run_until_stopped(self.server, self.background, self.db, self.grace).await
+        crate::startup::run_until_stopped(self.server, self.background, self.pools, self.grace)
+            .await
     }
 }
 

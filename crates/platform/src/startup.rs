@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use sea_orm::DatabaseConnection;
 use tokio::time::Instant;
 
 use crate::background::Background;
+use crate::db::Pools;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -43,17 +43,18 @@ pub enum StartupError {
 pub async fn run_until_stopped(
     server: Server,
     background: Background,
-    db: DatabaseConnection,
+    pools: Pools,
     grace: Duration,
 ) -> std::io::Result<()> {
     let (result, deadline) = serve_until_stopped(server, grace).await;
     background.shutdown_by(deadline).await;
-    let closing =
-        tokio::time::timeout_at(deadline.max(Instant::now() + DB_CLOSE_FLOOR), db.close());
-    match closing.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "closing the database pool failed"),
-        Err(_) => tracing::warn!("the database pool did not close in time"),
+    let deadline = deadline.max(Instant::now() + DB_CLOSE_FLOOR);
+    for pool in [pools.background, pools.requests] {
+        match tokio::time::timeout_at(deadline, pool.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "closing a database pool failed"),
+            Err(_) => tracing::warn!("a database pool did not close in time"),
+        }
     }
     result
 }

@@ -169,7 +169,13 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         client,
         settings: settings.edge,
     });
+    // The edge caps what it holds at once; rate limits are the services' (it verifies nobody).
+    let admission = platform::admission::Admission::new(
+        settings.http.max_in_flight,
+        settings.http.priority_reserve,
+    );
     let parts = ServerParts {
+        admission,
         http: settings.http,
         openapi: utoipa::openapi::OpenApiBuilder::new()
             .info(

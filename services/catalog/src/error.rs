@@ -29,7 +29,7 @@ pub enum CatalogError {
     #[error("another write to the catalog was in progress; retry")]
     WriteConflict,
     #[error("the catalog store failed: {0}")]
-    Storage(StoreError),
+    Storage(#[source] StoreError),
 }
 
 impl From<StoreError> for CatalogError {

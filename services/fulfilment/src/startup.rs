@@ -41,12 +41,14 @@ impl Service for Fulfilment {
     ) -> Result<Application, StartupError> {
         let own = &settings.fulfilment;
         let db = service.db();
+        // The sweeps and re-pricing run on the background pool, never on requests'.
+        let background = service.background_db();
         let sequencer = service.sequencer()?;
         service.consume(crate::consumers::handlers())?;
 
         let sweep = Duration::from_millis(own.sweep_interval_ms);
         let reassign = Reassigner {
-            db: db.clone(),
+            db: background.clone(),
             sequencer: sequencer.clone(),
             acceptance_window: Duration::from_secs(own.acceptance_window_seconds),
         }
@@ -63,7 +65,7 @@ impl Service for Fulfilment {
         let credentials =
             ServiceCredentials::from_settings(service.authenticator(), own.quote_token.as_ref());
         let requoter = Requoter {
-            db: db.clone(),
+            db: background,
             sequencer: sequencer.clone(),
             quotes: QuoteClient::new(
                 &own.quote_url,

@@ -31,7 +31,7 @@ pub enum OrderError {
     #[error("orders cannot be changed right now: {0}")]
     CoordinatorUnavailable(String),
     #[error("the order store failed: {0}")]
-    Storage(StoreError),
+    Storage(#[source] StoreError),
 }
 
 impl From<StoreError> for OrderError {

@@ -43,12 +43,16 @@ impl Service for Order {
         let own = &settings.order;
         let sequencer = service.sequencer()?;
         let store = OrderStore::new(service.db());
+        // The processor and the pruner work on the background pool: a backlog of orders to
+        // move on never takes the connections that accepting new ones needs.
+        let background = OrderStore::new(service.background_db());
         service.consume(crate::consumers::handlers())?;
+        service.prioritise(actix_web::http::Method::POST, "/v1/orders");
 
         let credentials =
             ServiceCredentials::from_settings(service.authenticator(), own.quote_token.as_ref());
         let processor = Processor {
-            store: store.clone(),
+            store: background.clone(),
             sequencer: sequencer.clone(),
             quotes: QuoteClient::new(
                 &own.quote_url,
@@ -71,7 +75,7 @@ impl Service for Order {
 
         let retention =
             chrono::Duration::hours(i64::try_from(own.idempotency_retention_hours).unwrap_or(24));
-        let prune = workers::idempotency_key_pruner(store.clone(), retention);
+        let prune = workers::idempotency_key_pruner(background, retention);
         service
             .periodic("idempotency key pruner", prune, own.processor.retry())
             .await?;

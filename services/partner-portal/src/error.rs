@@ -41,7 +41,7 @@ pub enum PortalError {
     #[error("jobs cannot be changed right now: {0}")]
     CoordinatorUnavailable(String),
     #[error("the portal store failed: {0}")]
-    Storage(StoreError),
+    Storage(#[source] StoreError),
 }
 
 impl From<StoreError> for PortalError {

@@ -38,8 +38,9 @@ impl Service for PartnerPortal {
         let sequencer = service.sequencer()?;
         service.consume(crate::consumers::handlers())?;
 
+        // Webhook delivery runs on the background pool, never on requests'.
         let deliverer = Deliverer {
-            db: db.clone(),
+            db: service.background_db(),
             http: workers::client(&own.webhooks)?,
             settings: own.webhooks.clone(),
         };

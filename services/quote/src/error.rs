@@ -35,7 +35,7 @@ pub enum QuoteError {
     #[error("another write was in progress; retry")]
     WriteConflict,
     #[error("the quote store failed: {0}")]
-    Storage(StoreError),
+    Storage(#[source] StoreError),
 }
 
 impl From<StoreError> for QuoteError {

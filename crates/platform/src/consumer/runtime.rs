@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,11 @@ pub struct ConsumerSettings {
     /// Processed event ids are kept this long for deduplication. Sequenced events stay
     /// deduplicated by `aggregate_seq` beyond it.
     pub dedup_retention_hours: u64,
+    /// Events taken from the broker and not finished yet (parked ones aside). At the bound
+    /// the consumer pauses its partitions instead of buffering more; it resumes at half.
+    pub max_in_flight: usize,
+    /// Events applied at once (each holds a database connection while it is).
+    pub max_concurrent: usize,
 }
 
 impl Default for ConsumerSettings {
@@ -46,12 +52,31 @@ impl Default for ConsumerSettings {
             commit_interval_ms: 1_000,
             recheck_interval_ms: 500,
             dedup_retention_hours: 24 * 14,
+            max_in_flight: 1_000,
+            max_concurrent: 4,
         }
     }
 }
 
+/// An event counted against `max_in_flight` until it is finished (or parked).
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn take(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A message as the runtime carries it between the poll loop and a key's worker.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Delivery {
     pub topic: String,
     pub partition: i32,
@@ -61,6 +86,8 @@ pub(crate) struct Delivery {
     pub replay: bool,
     /// False for an event taken over from the sequencer's parking: no offset to finish.
     pub tracked: bool,
+    /// Given back when the delivery is dropped: finished, or parked.
+    pub in_flight: Option<InFlight>,
 }
 
 /// Offsets of one partition handed to workers and not finished yet.
@@ -115,6 +142,8 @@ struct Metrics {
     failures: IntCounter,
     dead_lettered: IntCounter,
     lag: IntGaugeVec,
+    paused: prometheus::IntGauge,
+    pauses: IntCounter,
 }
 
 impl Metrics {
@@ -130,11 +159,21 @@ impl Metrics {
                 Opts::new("consumer_lag", "Messages behind the partition's end"),
                 &["topic", "partition"],
             )?,
+            pauses: IntCounter::new(
+                "consumer_pauses_total",
+                "Times the consumer stopped taking events at its in-flight bound",
+            )?,
+            paused: prometheus::IntGauge::new(
+                "consumer_paused",
+                "1 while the consumer's partitions are paused (events stuck at the bound)",
+            )?,
         };
         registry.register(Box::new(metrics.events.clone()))?;
         registry.register(Box::new(metrics.failures.clone()))?;
         registry.register(Box::new(metrics.dead_lettered.clone()))?;
         registry.register(Box::new(metrics.lag.clone()))?;
+        registry.register(Box::new(metrics.paused.clone()))?;
+        registry.register(Box::new(metrics.pauses.clone()))?;
         Ok(metrics)
     }
 }
@@ -200,6 +239,10 @@ struct Shared {
     dead_letters: DeadLetterWriter,
     trackers: Trackers,
     workers: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
+    /// Deliveries in flight; the poll loop pauses the partitions at `max_in_flight`.
+    in_flight: Arc<AtomicUsize>,
+    /// Places for events being applied: the consumer's share of the database.
+    applying: tokio::sync::Semaphore,
     tasks: tokio_util::task::TaskTracker,
     /// Stop taking events; an event being applied finishes, one waiting to retry is left
     /// unfinished (its offset uncommitted, so it is delivered again).
@@ -282,6 +325,7 @@ impl ConsumerRuntime {
             .create_with_context(context)?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
+        let max_concurrent = self.settings.max_concurrent.max(1);
         let shared = Arc::new(Shared {
             consumer: OffRuntime::new(consumer),
             applier: Applier::new(self.db.clone(), &self.group, self.handlers),
@@ -291,6 +335,8 @@ impl ConsumerRuntime {
             metrics,
             trackers,
             workers: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            applying: tokio::sync::Semaphore::new(max_concurrent),
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: CancellationToken::new(),
             abort: CancellationToken::new(),
@@ -429,11 +475,46 @@ impl Drop for ConsumerHandle {
     }
 }
 
+/// How often a consumer held at its bound, or paused, looks whether there is room again.
+const PAUSED_RECHECK: Duration = Duration::from_millis(5);
+/// How long the consumer stops taking messages at its bound before it pauses its
+/// partitions instead: not taking them costs nothing (librdkafka stops fetching once its
+/// bounded queue is full) but also answers no rebalance, so it is kept short. A pause keeps
+/// the group answered for as long as events stay stuck; librdkafka resumes a paused
+/// partition only after about a second, so it is the fallback, not the rule.
+const HOLD_BEFORE_PAUSING: Duration = Duration::from_secs(2);
+
 async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let bound = shared.settings.max_in_flight.max(1);
+    let room = |shared: &Shared| shared.in_flight.load(Ordering::Acquire) <= bound / 2;
+    let mut paused = false;
     loop {
+        // Backpressure: at the bound, take no more until half of it is finished.
+        let in_flight = shared.in_flight.load(Ordering::Acquire);
+        if !paused && in_flight >= bound {
+            shared.metrics.pauses.inc();
+            let held_since = tokio::time::Instant::now();
+            while !room(&shared) && held_since.elapsed() < HOLD_BEFORE_PAUSING {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(PAUSED_RECHECK) => {}
+                }
+            }
+            if !room(&shared) {
+                paused = set_paused(&shared, true);
+            }
+            continue;
+        }
+        if paused && room(&shared) {
+            paused = !set_paused(&shared, false);
+        } else if paused {
+            // A rebalance may have handed us partitions since: they are paused too.
+            set_paused(&shared, true);
+        }
         let message = tokio::select! {
             () = shutdown.cancelled() => return,
             message = shared.consumer.recv() => message,
+            () = tokio::time::sleep(PAUSED_RECHECK * 4), if paused => continue,
         };
         match message {
             Ok(message) => {
@@ -451,6 +532,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                     payload: message.payload().unwrap_or_default().to_vec(),
                     replay,
                     tracked: true,
+                    in_flight: Some(InFlight::take(&shared.in_flight)),
                 };
                 {
                     let mut trackers = lock(&shared.trackers);
@@ -470,6 +552,35 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 tracing::warn!(%error, "consuming failed; retrying");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+/// Pauses (or resumes) every partition assigned now; true if the broker client took it.
+fn set_paused(shared: &Shared, pause: bool) -> bool {
+    let assignment = match shared.consumer.assignment() {
+        Ok(assignment) => assignment,
+        Err(error) => {
+            tracing::warn!(%error, "reading the assignment failed");
+            return false;
+        }
+    };
+    if assignment.count() == 0 {
+        return pause;
+    }
+    let result = if pause {
+        shared.consumer.pause(&assignment)
+    } else {
+        shared.consumer.resume(&assignment)
+    };
+    match result {
+        Ok(()) => {
+            shared.metrics.paused.set(i64::from(pause));
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, pause, "pausing or resuming partitions failed");
+            false
         }
     }
 }
@@ -658,6 +769,11 @@ async fn process(
         let mut transient = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.max_retry_backoff_ms));
         let mut unavailable = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
         loop {
+            // The consumer's share of the database: at most `max_concurrent` events apply at
+            // once, whatever the backlog.
+            let Ok(_applying) = shared.applying.acquire().await else {
+                return None;
+            };
             let lease = match shared.sequencer.acquire(key).await {
                 Ok(lease) => lease,
                 Err(error) => {
@@ -687,6 +803,10 @@ async fn process(
                         tracing::debug!(%error, "parking in the sequencer failed; kept locally");
                     }
                     shared.metrics.events.with_label_values(&["held"]).inc();
+                    // A parked event waits for a predecessor that may come after the bound:
+                    // it must not hold the consumer paused.
+                    let mut delivery = delivery;
+                    delivery.in_flight = None;
                     parked.insert(
                         (envelope.producer.clone(), envelope.aggregate_seq),
                         (delivery, event),
@@ -793,6 +913,7 @@ async fn successor(
         payload,
         replay: false,
         tracked: false,
+        in_flight: None,
     };
     let event = decode(shared, &delivery).await?;
     Some((delivery, event))

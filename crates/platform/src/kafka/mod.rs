@@ -82,6 +82,11 @@ impl KafkaSettings {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "50")
+            // What librdkafka prefetches per partition before we take it (64 MiB by
+            // default): the runtime bounds what it holds itself, this is the rest.
+            .set("queued.max.messages.kbytes", "1024")
+            // Fetching starts again soon after the runtime takes from a full queue.
+            .set("fetch.queue.backoff.ms", "20")
             .set("statistics.interval.ms", "5000");
         config
     }

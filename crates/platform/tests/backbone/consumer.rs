@@ -369,7 +369,7 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
     assert_eq!(effects(&db).await.len(), 2, "replayed once");
 }
 
-/// Fails with `Unavailable` for one aggregate while its downstream is "down".
+/// Fails with `Unavailable` for one aggregate (`*`: every one) while its downstream is "down".
 #[derive(Clone, Default)]
 struct DownstreamHandler {
     down_for: Arc<std::sync::Mutex<Option<String>>>,
@@ -384,8 +384,8 @@ impl platform::consumer::Handle<Counted> for DownstreamHandler {
         event: Counted,
         incoming: &platform::consumer::IncomingEvent,
     ) -> Result<(), platform::consumer::HandlerError> {
-        if self.down_for.lock().unwrap().as_deref() == Some(incoming.envelope.aggregate_id.as_str())
-        {
+        let down_for = self.down_for.lock().unwrap().clone();
+        if down_for.is_some_and(|down| down == "*" || down == incoming.envelope.aggregate_id) {
             return Err(platform::consumer::HandlerError::Unavailable(
                 "quote is down".into(),
             ));
@@ -474,5 +474,131 @@ async fn a_key_whose_downstream_is_down_waits_alone_and_resumes_when_it_is_back(
         .map(|effect| effect.1)
         .collect();
     assert_eq!(stuck, [1, 2]);
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_consumer_at_its_in_flight_bound_takes_no_more_until_half_is_done_and_loses_or_repeats_nothing()
+ {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 2).await;
+    let db = database().await;
+    let producer = broker.settings().producer("test").unwrap();
+    // A backlog waiting before the consumer starts: 30 orders, 10 events each.
+    for seq in 1..=10 {
+        for order in 0..30 {
+            produce(&producer, &envelope(&format!("order-{order}"), seq), None).await;
+        }
+    }
+
+    let registry = prometheus::Registry::new();
+    let bounded = ConsumerSettings {
+        max_in_flight: 8,
+        max_concurrent: 2,
+        ..quick()
+    };
+    let consumer = runtime(
+        &broker,
+        &group(),
+        &db,
+        EffectHandler::default(),
+        Arc::new(LocalSequencer::new()),
+        &registry,
+        bounded,
+    );
+    eventually(
+        Duration::from_secs(90),
+        "the whole backlog applied",
+        || async { effects(&db).await.len() >= 300 },
+    )
+    .await;
+
+    assert!(
+        counter(&registry, "consumer_pauses_total", None) >= 1.0,
+        "the consumer held back at its bound"
+    );
+    assert_no_dead_letters(&db).await;
+    let effects = effects(&db).await;
+    assert_eq!(effects.len(), 300, "nothing repeated");
+    let mut by_order: HashMap<String, Vec<i64>> = HashMap::new();
+    for (aggregate, seq, position, _) in effects {
+        assert_eq!(seq, position, "{aggregate}: applied in sequence");
+        by_order.entry(aggregate).or_default().push(seq);
+    }
+    assert_eq!(by_order.len(), 30);
+    for (order, seqs) in by_order {
+        assert_eq!(
+            seqs,
+            (1..=10).collect::<Vec<i64>>(),
+            "{order}: every event once, in order"
+        );
+    }
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+fn gauge(registry: &prometheus::Registry, name: &str) -> f64 {
+    registry
+        .gather()
+        .iter()
+        .filter(|family| family.name() == name)
+        .flat_map(|family| family.get_metric().to_vec())
+        .map(|metric| metric.get_gauge().get_value())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_consumer_whose_events_stay_stuck_at_its_bound_pauses_its_partitions_and_resumes_without_loss()
+ {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 2).await;
+    let db = database().await;
+    let handler = DownstreamHandler::default();
+    *handler.down_for.lock().unwrap() = Some("*".into());
+    let registry = prometheus::Registry::new();
+    let consumer = ConsumerRuntime::new(
+        &broker.settings(),
+        &group(),
+        &[TOPIC],
+        db.clone(),
+        Handlers::new().on::<Counted, _>(handler.clone()),
+        Arc::new(LocalSequencer::new()),
+        &registry,
+    )
+    .with_settings(ConsumerSettings {
+        max_in_flight: 4,
+        ..quick()
+    })
+    .start()
+    .unwrap();
+    let producer = broker.settings().producer("test").unwrap();
+    for seq in 1..=3 {
+        for order in 0..20 {
+            produce(&producer, &envelope(&format!("order-{order}"), seq), None).await;
+        }
+    }
+
+    eventually(Duration::from_secs(30), "the partitions paused", || async {
+        gauge(&registry, "consumer_paused") == 1.0
+    })
+    .await;
+    assert!(effects(&db).await.is_empty(), "nothing applied while down");
+
+    *handler.down_for.lock().unwrap() = None;
+    eventually(Duration::from_secs(60), "every event applied", || async {
+        effects(&db).await.len() >= 60
+    })
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "the partitions resumed",
+        || async { gauge(&registry, "consumer_paused") == 0.0 },
+    )
+    .await;
+    assert_no_dead_letters(&db).await;
+    let effects = effects(&db).await;
+    assert_eq!(effects.len(), 60, "nothing repeated");
+    for (aggregate, seq, position, _) in effects {
+        assert_eq!(seq, position, "{aggregate}: applied in sequence");
+    }
     consumer.shutdown(Duration::from_secs(5)).await;
 }

@@ -46,6 +46,7 @@ pub async fn database() -> DatabaseConnection {
     let db = platform::db::connect(&platform::config::DatabaseSettings {
         url: url.into(),
         max_connections: 20,
+        background_connections: 5,
         connect_timeout_seconds: 60,
         migrate_on_start: true,
     })
@@ -263,6 +264,7 @@ where
     let parts = platform::http::ServerParts {
         http: base.http.clone(),
         openapi: platform::http::openapi_skeleton("test", "test"),
+        admission: platform::admission::Admission::new(0, 0),
         authenticator,
         health: platform::health::HealthChecks::default(),
         metrics_registry: prometheus::Registry::new(),

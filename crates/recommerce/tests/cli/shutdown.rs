@@ -104,13 +104,15 @@ async fn sigterm_during_a_burst_of_orders_fails_no_request_and_loses_no_order() 
     let quote_db = platform::testing::fresh_database("sigterm_quote").await;
     let quote = platform.quote(0, &quote_db, &catalog).await;
     let device = platform.device(&catalog).await;
-    let shopper = platform.token(&Uuid::new_v4().to_string(), platform::auth::Role::Shopper);
+    // A sale-day burst: many shoppers, one order each (one shopper would meet its own
+    // rate limit, which is not what this test is about).
     let mut quotes = Vec::new();
     for _ in 0..ORDERS {
+        let shopper = platform.token(&Uuid::new_v4().to_string(), platform::auth::Role::Shopper);
         let issued = platform
             .quote_for(&quote, &shopper, device.variant_id, &device.best)
             .await;
-        quotes.push(issued["id"].as_str().unwrap().to_owned());
+        quotes.push((shopper, issued["id"].as_str().unwrap().to_owned()));
     }
 
     let order_db = platform::testing::fresh_database("sigterm_order").await;
@@ -132,7 +134,7 @@ async fn sigterm_during_a_burst_of_orders_fails_no_request_and_loses_no_order() 
     let burst: Vec<_> = keys
         .iter()
         .zip(&quotes)
-        .map(|(key, quote_id)| {
+        .map(|(key, (shopper, quote_id))| {
             let (client, url, shopper) =
                 (client.clone(), format!("{base}/v1/orders"), shopper.clone());
             let (key, quote_id) = (key.clone(), quote_id.clone());
@@ -197,11 +199,15 @@ async fn sigterm_during_a_burst_of_orders_fails_no_request_and_loses_no_order() 
     // The next instance: the shopper retries what got no answer, with the same keys.
     let second = order_service(&platform, port, &order_db, &quote.address);
     wait_until_ready(&format!("{base}/health/ready")).await;
+    let owners: HashMap<&str, &str> = quotes
+        .iter()
+        .map(|(shopper, quote_id)| (quote_id.as_str(), shopper.as_str()))
+        .collect();
     for (key, quote_id) in &unanswered {
         match place(
             &client,
             &format!("{base}/v1/orders"),
-            &shopper,
+            owners[quote_id.as_str()],
             key,
             quote_id,
         )

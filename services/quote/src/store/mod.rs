@@ -29,7 +29,7 @@ pub enum StoreError {
     #[error("another write to the same data was in progress; retry")]
     WriteConflict,
     #[error("database error: {0}")]
-    Database(sea_orm::DbErr),
+    Database(#[source] sea_orm::DbErr),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

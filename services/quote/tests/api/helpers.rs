@@ -189,6 +189,8 @@ pub async fn spawn_catalog(kafka: Option<&str>) -> TestCatalog {
         .set("http.workers", 1)
         .unwrap()
         .set("database.max_connections", 3)
+        .unwrap()
+        .set("database.background_connections", 1)
         .unwrap();
     if let Some(brokers) = kafka {
         layers = layers

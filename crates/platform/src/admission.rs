@@ -1,0 +1,231 @@
+//! What a service takes on, and what it refuses. An instance holds at most
+//! `http.max_in_flight` requests at once; past that it answers 503 `overloaded` at once
+//! instead of queueing until every client times out. Routes a service marks as priority
+//! (order placement) get `http.priority_reserve` more before they are refused: they are
+//! shed last. Each principal, keyed on the verified token's subject (never on a header the
+//! client chooses), gets `http.rate_limit` requests per second; beyond it 429
+//! `rate_limited`. Both answers are problem+json with `Retry-After`. Health, metrics and
+//! other services' own calls are never refused here.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+
+use crate::auth::{Authenticator, Role};
+use crate::error::{ApiError, kinds};
+
+/// `http.rate_limit`: requests per second per principal, with a burst; `per_second = 0`
+/// turns it off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RateLimitSettings {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Who a request counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Caller {
+    Subject(String),
+    /// No valid token: the connection's own address (the edge's, behind it).
+    Peer(Option<IpAddr>),
+}
+
+/// The admission state of one server; clones share the count and the limiter.
+#[derive(Clone)]
+pub struct Admission {
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
+    priority_reserve: usize,
+    priority: Vec<(Method, String)>,
+    limiter: Option<Arc<(DefaultKeyedRateLimiter<Caller>, Authenticator)>>,
+    checks: Arc<AtomicU64>,
+}
+
+/// How many rate checks pass between sweeps of callers whose budget is full again.
+const SWEEP_EVERY: u64 = 4096;
+
+/// Paths nothing refuses: probes and scrapes must see an overloaded service as it is.
+fn exempt(path: &str) -> bool {
+    path.starts_with("/health") || path == "/metrics"
+}
+
+impl Admission {
+    /// An in-flight cap of `max_in_flight` (plus `priority_reserve` for priority routes);
+    /// 0 means no cap.
+    pub fn new(max_in_flight: usize, priority_reserve: usize) -> Self {
+        Self {
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight,
+            priority_reserve,
+            priority: Vec::new(),
+            limiter: None,
+            checks: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Adds the per-principal rate limit; tokens are verified with `authenticator`.
+    pub fn with_rate_limit(
+        mut self,
+        settings: RateLimitSettings,
+        authenticator: Authenticator,
+    ) -> Self {
+        self.limiter = NonZeroU32::new(settings.per_second).map(|per_second| {
+            let burst = NonZeroU32::new(settings.burst).unwrap_or(per_second);
+            let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+            Arc::new((limiter, authenticator))
+        });
+        self
+    }
+
+    /// Marks `method path` (an exact path) as priority: refused only past the reserve.
+    pub fn prioritise(mut self, method: Method, path: &str) -> Self {
+        self.priority.push((method, path.to_owned()));
+        self
+    }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Takes a place for a request, or none if the service is full for its class.
+    fn enter(&self, priority: bool) -> Option<Place> {
+        if self.max_in_flight == 0 {
+            return Some(Place(None));
+        }
+        let limit = self.max_in_flight + if priority { self.priority_reserve } else { 0 };
+        let taken = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now < limit).then_some(now + 1)
+            })
+            .is_ok();
+        taken.then(|| Place(Some(self.in_flight.clone())))
+    }
+
+    fn is_priority(&self, req: &ServiceRequest) -> bool {
+        self.priority
+            .iter()
+            .any(|(method, path)| req.method() == method && req.path() == path)
+    }
+
+    /// How long the caller of `req` must wait, if it is over its rate.
+    async fn rate_limited(&self, req: &ServiceRequest) -> Option<Duration> {
+        let (limiter, authenticator) = self.limiter.as_deref()?;
+        let peer = || Caller::Peer(req.peer_addr().map(|address| address.ip()));
+        let caller = match crate::auth::bearer_token(req.request()) {
+            Some(token) => match authenticator.verify(&token).await {
+                // Services calling each other are bounded by their own callers' limits.
+                Ok(principal) if principal.role == Role::Service => return None,
+                Ok(principal) => Caller::Subject(principal.subject),
+                // An invalid token is refused by the route; it still counts, by address.
+                Err(_) => peer(),
+            },
+            None => peer(),
+        };
+        let verdict = limiter.check_key(&caller);
+        // Callers seen once stay in the map until swept; sweeping now and then bounds it.
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            limiter.retain_recent();
+        }
+        verdict
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// A request's place in the in-flight count, given back when the response is done.
+struct Place(Option<Arc<AtomicUsize>>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Some(in_flight) = &self.0 {
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The middleware: refuse what the service cannot take, before any work is done for it.
+pub async fn admit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let admission = req.app_data::<web::Data<Admission>>().cloned();
+    let Some(admission) = admission.filter(|_| !exempt(req.path())) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let Some(_place) = admission.enter(admission.is_priority(&req)) else {
+        let refusal = ApiError::new(
+            kinds::OVERLOADED,
+            "the service is at its limit of requests in flight; retry shortly",
+        );
+        return Ok(refuse(req, refusal));
+    };
+    if let Some(wait) = admission.rate_limited(&req).await {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let refusal = ApiError::new(
+            kinds::RATE_LIMITED,
+            format!("too many requests from this caller; retry in {seconds} s"),
+        )
+        .retry_after(seconds);
+        return Ok(refuse(req, refusal));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+fn refuse<B>(req: ServiceRequest, refusal: ApiError) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(refusal.error_response())
+        .map_into_right_body()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_service_still_takes_priority_requests_up_to_the_reserve() {
+        let admission = Admission::new(2, 1);
+        let first = admission.enter(false);
+        let second = admission.enter(false);
+        assert!(first.is_some() && second.is_some());
+        assert!(admission.enter(false).is_none());
+        let priority = admission.enter(true);
+        assert!(priority.is_some());
+        assert!(admission.enter(true).is_none());
+        // Priority requests count against the same places: both must finish for room.
+        drop(first);
+        assert!(admission.enter(false).is_none());
+        drop(priority);
+        assert!(admission.enter(false).is_some());
+    }
+
+    #[test]
+    fn places_are_given_back_when_requests_finish() {
+        let admission = Admission::new(1, 0);
+        drop(admission.enter(false));
+        assert_eq!(admission.in_flight(), 0);
+        assert!(admission.enter(false).is_some());
+    }
+
+    #[test]
+    fn no_cap_admits_everything() {
+        let admission = Admission::new(0, 0);
+        let places: Vec<_> = (0..1000).map(|_| admission.enter(false)).collect();
+        assert!(places.iter().all(Option::is_some));
+    }
+}
