@@ -94,6 +94,16 @@ impl Admission {
         self
     }
 
+    /// Whether requests past a cap are refused (503 `overloaded`).
+    pub fn caps_in_flight(&self) -> bool {
+        self.max_in_flight > 0
+    }
+
+    /// Whether callers past their rate are refused (429 `rate_limited`).
+    pub fn limits_rate(&self) -> bool {
+        self.limiter.is_some()
+    }
+
     /// Requests being served now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)

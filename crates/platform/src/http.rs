@@ -54,6 +54,10 @@ where
     let metrics = request_metrics(&parts.metrics_registry, &parts.metrics_namespace)?;
     let registry = web::Data::new(parts.metrics_registry);
     let authenticator = web::Data::new(parts.authenticator);
+    let refusals = Refusals {
+        overloaded: parts.admission.caps_in_flight(),
+        rate_limited: parts.admission.limits_rate(),
+    };
     let admission = web::Data::new(parts.admission);
     let health = web::Data::new(parts.health);
     let max_body_bytes = parts.http.max_body_bytes;
@@ -79,6 +83,7 @@ where
             .split_for_parts();
         document_docs_page(&mut api);
         describe_every_response(&mut api);
+        refusals.document(&mut api);
         app.app_data(web::Data::new(api.clone()))
             .service(Scalar::with_url(DOCS_PATH, api))
             .default_service(web::to(route_not_found))
@@ -178,6 +183,75 @@ fn describe_every_response(api: &mut OpenApi) {
                         .and_then(|code| code.canonical_reason())
                         .unwrap_or("Response")
                         .to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// The answers admission may give any route (see [`crate::admission`]), so that every
+/// operation of the document says them, with the `Retry-After` that comes with them.
+#[derive(Clone, Copy)]
+struct Refusals {
+    overloaded: bool,
+    rate_limited: bool,
+}
+
+impl Refusals {
+    fn document(self, api: &mut OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+
+        let refusal = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                        .description(Some("Seconds to wait before retrying"))
+                        .build(),
+                )
+                .content(
+                    crate::error::PROBLEM_CONTENT_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        let mut answers = Vec::new();
+        if self.overloaded {
+            answers.push((
+                "503",
+                refusal("The service is at its limit (`overloaded`) or has no database connection free (`database_busy`); retry after `Retry-After`"),
+            ));
+        }
+        if self.rate_limited {
+            answers.push((
+                "429",
+                refusal("Too many requests from this caller (`rate_limited`); retry after `Retry-After`"),
+            ));
+        }
+        for (path, item) in &mut api.paths.paths {
+            if path.starts_with("/health") || path == "/metrics" {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| response.clone().into());
                 }
             }
         }

@@ -176,3 +176,26 @@ async fn every_documented_response_has_a_description_as_openapi_requires() {
     }
     assert!(undescribed.is_empty(), "no description: {undescribed:?}");
 }
+
+#[tokio::test]
+async fn every_operation_declares_the_overload_and_rate_limit_answers_with_retry_after() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let mut missing = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if path.starts_with("/health") || path == "/metrics" {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            for status in ["429", "503"] {
+                let response = &operation["responses"][status];
+                let declared = response["content"]["application/problem+json"].is_object()
+                    && response["headers"]["Retry-After"].is_object();
+                if !declared {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not declared: {missing:?}");
+}
