@@ -372,6 +372,8 @@ impl DueWorkRunner {
 
     async fn work_on(&self, row: Claimed) {
         let outcome = self.work.run(&row.key, row.attempts).await;
+        // Whatever the work committed may have left events in the outbox.
+        crate::outbox::committed();
         if let Err(error) = self.record(&row, outcome).await {
             // The lease lapses and the row is claimed again: the work is redone, which
             // every handler must tolerate anyway (an instance may die after its work).

@@ -89,6 +89,7 @@ where
             .default_service(web::to(route_not_found))
             .wrap(ErrorHandlers::new().default_handler(ensure_problem_body))
             .wrap(from_fn(crate::admission::admit))
+            .wrap(from_fn(wake_relay_after_writes))
             .wrap(metrics.clone())
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())
@@ -256,6 +257,20 @@ impl Refusals {
             }
         }
     }
+}
+
+/// A request that may have written has committed by the time its response is ready: the
+/// outbox relay is told at once, so its events leave without waiting for a poll.
+async fn wake_relay_after_writes(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let writes = !req.method().is_safe();
+    let response = next.call(req).await;
+    if writes {
+        crate::outbox::committed();
+    }
+    response
 }
 
 /// Copies tracing-actix-web's request id onto the response, so a client can quote it.

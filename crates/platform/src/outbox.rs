@@ -8,6 +8,7 @@
 //! `FOR UPDATE SKIP LOCKED`. Two relays can then send two events of one aggregate in either
 //! order; consumers restore the order from `aggregate_seq`. SQLite runs one relay.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -21,6 +22,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Deserialize;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -73,12 +75,26 @@ where
     Ok(event_id)
 }
 
+/// Commits that may have written to the outbox, counted for the whole process. Every relay
+/// in the process watches the count: a commit wakes it at once instead of at its next poll.
+static COMMITS: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
+/// Tells this process's relays that a transaction which may have written to the outbox has
+/// committed. The shell calls it after every request that may write, the consumer after
+/// every applied event and the due-work runner after every run; a relay that finds nothing
+/// goes back to waiting, so a call too many costs one query.
+pub fn committed() {
+    COMMITS.send_modify(|count| *count = count.wrapping_add(1));
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RelaySettings {
     /// Rows claimed and sent per round.
     pub batch_size: u64,
-    /// Pause between rounds when the outbox is empty.
+    /// Pause between rounds when the outbox is empty, unless a commit wakes the relay
+    /// first ([`committed`]): the fallback for writes made outside the shell, the consumer
+    /// and the due-work runner (and by other processes on the same database).
     pub poll_interval_ms: u64,
     /// Sent rows are deleted after this long.
     pub retention_hours: u64,
@@ -92,7 +108,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             batch_size: 500,
-            poll_interval_ms: 20,
+            poll_interval_ms: 250,
             retention_hours: 72,
             max_backoff_ms: 5_000,
             stop_flush_ms: 2_000,
@@ -187,10 +203,13 @@ impl OutboxRelay {
         ));
         let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
         let stop_flush = Duration::from_millis(self.settings.stop_flush_ms);
+        let mut commits = COMMITS.subscribe();
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
+            // Seen before the round reads: a commit after this point wakes the wait below.
+            commits.borrow_and_update();
             if last_housekeeping.elapsed() >= Duration::from_secs(1) {
                 last_housekeeping = Instant::now();
                 tokio::select! {
@@ -211,7 +230,14 @@ impl OutboxRelay {
                 }
             };
             let pause = match round {
-                Ok(0) => Duration::from_millis(self.settings.poll_interval_ms),
+                Ok(0) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        _ = commits.changed() => {}
+                        () = tokio::time::sleep(Duration::from_millis(self.settings.poll_interval_ms)) => {}
+                    }
+                    Duration::ZERO
+                }
                 Ok(_) => {
                     backoff.reset();
                     Duration::ZERO

@@ -788,6 +788,7 @@ async fn process(
             lease.release().await;
             match result {
                 Ok(Applied::Applied) | Ok(Applied::Ignored) => {
+                    crate::outbox::committed();
                     finish(shared, &delivery, "applied");
                     shared.sequencer.announce(key).await;
                     return successor(shared, key, &event, parked).await;
