@@ -196,10 +196,8 @@ async fn latency(broker: &TestBroker) -> (f64, f64, usize) {
         db.clone(),
         &broker.settings(),
         "bench-latency",
-        RelaySettings {
-            poll_interval_ms: 5,
-            ..RelaySettings::default()
-        },
+        // As services run it: woken by each commit, polling only as a fallback.
+        RelaySettings::default(),
         &prometheus::Registry::new(),
     )
     .unwrap();
@@ -218,6 +216,8 @@ async fn latency(broker: &TestBroker) -> (f64, f64, usize) {
         publish(&db, "bench-latency", &key, seq, &LatencyTick { n })
             .await
             .unwrap();
+        // What the HTTP shell, the consumer and the due-work runner do after a commit.
+        platform::outbox::committed();
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while latencies.lock().unwrap().len() < total && Instant::now() < deadline {

@@ -79,7 +79,10 @@ impl KafkaSettings {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000")
+            // How long a member that died without leaving stalls its partitions: the lowest
+            // a broker with default settings accepts (group.min.session.timeout.ms). A member
+            // that stops cleanly leaves the group at once and stalls nothing.
+            .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             // A real broker answers a waiting fetch as soon as data arrives; the embedded
             // (mock) one always waits this long when it had none, so it is a latency floor
