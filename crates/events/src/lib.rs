@@ -4,6 +4,7 @@
 //! defined here, so a change to the contract is visible in one place and one review.
 
 pub mod topics;
+pub mod vocabulary;
 
 mod envelope;
 

@@ -15,17 +15,22 @@ pub mod event_tables;
 pub mod health;
 pub mod http;
 pub mod kafka;
+pub mod named_enum;
 pub mod outbox;
 pub mod pagination;
+pub mod problem_code;
 pub mod redis;
 pub mod retry;
 pub mod sequencer;
 pub mod service;
 pub mod service_client;
 pub mod startup;
+pub mod store_page;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod validation;
+pub mod values;
+pub mod worker_client;
 
 pub use error::{ApiError, ErrorKind, ProblemCode};
