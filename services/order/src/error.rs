@@ -1,7 +1,7 @@
 //! Every way an order request can fail, and the one place each maps to a problem `code`.
 
 use actix_web::http::StatusCode;
-use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::error::{ErrorKind, kinds};
 use uuid::Uuid;
 
 use crate::domain::{OrderStatus, Violations};
@@ -49,59 +49,28 @@ impl From<StoreError> for OrderError {
     }
 }
 
-impl From<Violations> for OrderError {
-    fn from(violations: Violations) -> Self {
-        Self::Validation(violations)
-    }
-}
-
-impl From<platform::sequencer::SequencerError> for OrderError {
-    fn from(error: platform::sequencer::SequencerError) -> Self {
-        Self::CoordinatorUnavailable(error.to_string())
-    }
-}
-
-impl ProblemCode for OrderError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::OrderNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "order_not_found", "No such order")
-            }
-            Self::IdempotencyKeyMissing => ErrorKind::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_missing",
-                "Idempotency-Key header required",
-            ),
-            Self::IdempotencyKeyInvalid => ErrorKind::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_invalid",
-                "Malformed Idempotency-Key header",
-            ),
-            Self::IdempotencyKeyReused => ErrorKind::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "Idempotency-Key reused with a different request",
-            ),
-            Self::Validation(_) => kinds::VALIDATION_FAILED,
-            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
-            Self::ConcurrentUpdate(_) => kinds::CONCURRENT_UPDATE,
-            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
-            Self::Storage(_) => kinds::INTERNAL,
+platform::problem_code! {
+    OrderError;
+    refused_transition: Self::IllegalTransition { current, step } => (current.as_str(), step);
+    kind {
+        Self::OrderNotFound(_) => {
+            ErrorKind::new(StatusCode::NOT_FOUND, "order_not_found", "No such order")
         }
-    }
-
-    fn violations(&self) -> Option<&Violations> {
-        match self {
-            Self::Validation(violations) => Some(violations),
-            _ => None,
-        }
-    }
-
-    fn refused_transition(&self) -> Option<(&str, &str)> {
-        match self {
-            Self::IllegalTransition { current, step } => Some((current.as_str(), step)),
-            _ => None,
-        }
+        Self::IdempotencyKeyMissing => ErrorKind::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_missing",
+            "Idempotency-Key header required",
+        ),
+        Self::IdempotencyKeyInvalid => ErrorKind::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_invalid",
+            "Malformed Idempotency-Key header",
+        ),
+        Self::IdempotencyKeyReused => ErrorKind::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency-Key reused with a different request",
+        ),
+        Self::ConcurrentUpdate(_) => kinds::CONCURRENT_UPDATE,
     }
 }

@@ -3,10 +3,8 @@
 //! never refuses them. Only an explicit answer about the quote rejects an order; anything
 //! else (timeouts, 5xx, a misconfigured token) is retried.
 
-use std::time::Duration;
-
 pub use platform::auth::ServiceCredentials;
-use platform::service_client::{CallError, ServiceClient, ServiceClientConfig};
+use platform::service_client::CallError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -49,25 +47,12 @@ struct LockResponse {
     price: MoneyBody,
 }
 
-#[derive(Clone)]
-pub struct QuoteClient(ServiceClient);
+platform::worker_client! {
+    /// Calls to quote on behalf of order's processor.
+    pub struct QuoteClient calls "quote" as "order-service";
+}
 
 impl QuoteClient {
-    pub fn new(
-        base_url: &str,
-        timeout: Duration,
-        credentials: ServiceCredentials,
-    ) -> Result<Self, reqwest::Error> {
-        ServiceClient::new(ServiceClientConfig::for_worker(
-            "quote",
-            "order-service",
-            base_url,
-            timeout,
-            credentials,
-        ))
-        .map(Self)
-    }
-
     /// Locks `quote_id` to `order_id` for `shopper_id`. Idempotent on quote's side for the
     /// same order, so a retry after a lost response is harmless.
     pub async fn lock(

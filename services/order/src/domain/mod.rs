@@ -14,44 +14,26 @@ pub use request::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum OrderStatus {
-    Received,
-    Confirmed,
-    PickupScheduled,
-    PickedUp,
-    Inspected,
-    AwaitingShopper,
-    Returning,
-    Returned,
-    Completed,
-    Rejected,
-    Cancelled,
+platform::named_enum! {
+    #[derive(Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum OrderStatus {
+        Received,
+        Confirmed,
+        PickupScheduled,
+        PickedUp,
+        Inspected,
+        AwaitingShopper,
+        Returning,
+        Returned,
+        Completed,
+        Rejected,
+        Cancelled,
+    }
 }
 
 impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-
     /// Nothing moves an order out of these.
     pub fn is_final(self) -> bool {
         matches!(
@@ -110,29 +92,7 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: Currency,
-}
-
-/// ISO 4217 code, upper case, three letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Currency([u8; 3]);
-
-impl Currency {
-    pub fn parse(code: &str) -> Option<Self> {
-        let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;
-        bytes
-            .iter()
-            .all(u8::is_ascii_uppercase)
-            .then_some(Self(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
-    }
-}
+pub use platform::values::{Currency, Money};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -208,15 +168,6 @@ pub struct IllegalTransition {
     pub step: &'static str,
 }
 
-/// Rupees for the domain's unit tests.
-#[cfg(test)]
-pub(crate) fn inr(amount_minor: i64) -> Money {
-    Money {
-        amount_minor,
-        currency: Currency(*b"INR"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,15 +185,15 @@ mod tests {
         let steps = [
             Step::Confirm {
                 variant_id: Uuid::nil(),
-                quoted: inr(100),
+                quoted: Money::inr(100),
             },
             Step::SchedulePickup {
                 partner_id: Uuid::nil(),
             },
             Step::PickUp,
-            Step::inspection(inr(100), inr(100)),
+            Step::inspection(Money::inr(100), Money::inr(100)),
             Step::Complete {
-                paid: inr(100),
+                paid: Money::inr(100),
                 payout_reference: "p".into(),
             },
         ];
@@ -255,13 +206,13 @@ mod tests {
     #[test]
     fn a_lower_inspection_price_waits_for_the_shopper_and_a_higher_one_pays_the_quote() {
         assert_eq!(
-            OrderStatus::PickedUp.after(&Step::inspection(inr(100), inr(60))),
+            OrderStatus::PickedUp.after(&Step::inspection(Money::inr(100), Money::inr(60))),
             Ok(OrderStatus::AwaitingShopper)
         );
         assert_eq!(
-            Step::inspection(inr(100), inr(150)),
+            Step::inspection(Money::inr(100), Money::inr(150)),
             Step::Inspect {
-                final_price: inr(100),
+                final_price: Money::inr(100),
                 lower_than_quoted: false
             }
         );

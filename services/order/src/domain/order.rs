@@ -106,7 +106,7 @@ mod tests {
     use chrono::{Duration, NaiveDate};
 
     use super::*;
-    use crate::domain::{Actor, PayoutMethod, SlotWindow, inr};
+    use crate::domain::{Actor, Money, PayoutMethod, SlotWindow};
 
     fn received_at(now: DateTime<Utc>) -> OrderRecord {
         OrderRecord::received(
@@ -145,7 +145,7 @@ mod tests {
         let variant_id = Uuid::new_v4();
         let step = Step::Confirm {
             variant_id,
-            quoted: inr(100_000),
+            quoted: Money::inr(100_000),
         };
 
         let confirmed = order.after(&step, later).unwrap();
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(confirmed.status, OrderStatus::Confirmed);
         assert_eq!(confirmed.version, 2);
         assert_eq!(confirmed.variant_id, Some(variant_id));
-        assert_eq!(confirmed.quoted_price, Some(inr(100_000)));
+        assert_eq!(confirmed.quoted_price, Some(Money::inr(100_000)));
         assert_eq!(confirmed.status_changed_at, later);
         assert_eq!(
             confirmed.next_attempt_at, None,
@@ -170,7 +170,7 @@ mod tests {
             .after(
                 &Step::Confirm {
                     variant_id: Uuid::new_v4(),
-                    quoted: inr(50_000),
+                    quoted: Money::inr(50_000),
                 },
                 Utc::now(),
             )

@@ -7,35 +7,21 @@ use serde::{Deserialize, Serialize};
 
 use platform::validation::check_text;
 pub use platform::validation::{Violation, Violations};
+pub use platform::values::is_pincode;
 
 const MAX_ADDRESS_CHARS: usize = 500;
 const MAX_DETAIL_CHARS: usize = 100;
 /// How far ahead a pickup may be booked.
 const MAX_DAYS_AHEAD: i64 = 60;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SlotWindow {
-    Morning,
-    Afternoon,
-    Evening,
-}
-
-impl SlotWindow {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+platform::named_enum! {
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum SlotWindow {
+        Morning,
+        Afternoon,
+        Evening,
     }
 }
 
@@ -87,34 +73,17 @@ impl PickupRequest {
     }
 }
 
-pub fn is_pincode(value: &str) -> bool {
-    value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
-}
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum PayoutMethod {
-    Upi,
-    BankTransfer,
+platform::named_enum! {
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum PayoutMethod {
+        Upi,
+        BankTransfer,
+    }
 }
 
 impl PayoutMethod {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     fn required_details(self) -> &'static [&'static str] {
         match self {
             Self::Upi => &["vpa"],
