@@ -1,7 +1,7 @@
 //! Every way a fulfilment request can fail, and the one place each maps to a problem `code`.
 
 use actix_web::http::StatusCode;
-use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::error::{ErrorKind, kinds};
 use platform::validation::Violations;
 use uuid::Uuid;
 
@@ -35,49 +35,18 @@ impl From<sea_orm::DbErr> for FulfilmentError {
     }
 }
 
-impl From<platform::sequencer::SequencerError> for FulfilmentError {
-    fn from(error: platform::sequencer::SequencerError) -> Self {
-        Self::CoordinatorUnavailable(error.to_string())
-    }
-}
-
-impl From<Violations> for FulfilmentError {
-    fn from(violations: Violations) -> Self {
-        Self::Validation(violations)
-    }
-}
-
-impl ProblemCode for FulfilmentError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::PartnerNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "partner_not_found",
-                "No such partner",
-            ),
-            Self::JobNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
-            }
-            Self::Validation(_) => kinds::VALIDATION_FAILED,
-            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
-            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
-            Self::Storage(StoreError::Concurrent(_)) => kinds::CONCURRENT_UPDATE,
-            Self::Storage(_) => kinds::INTERNAL,
+platform::problem_code! {
+    FulfilmentError;
+    refused_transition: Self::IllegalTransition { current, action } => (current.as_str(), action);
+    kind {
+        Self::PartnerNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "partner_not_found",
+            "No such partner",
+        ),
+        Self::JobNotFound(_) => {
+            ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
         }
-    }
-
-    fn violations(&self) -> Option<&Violations> {
-        match self {
-            Self::Validation(violations) => Some(violations),
-            _ => None,
-        }
-    }
-
-    fn refused_transition(&self) -> Option<(&str, &str)> {
-        match self {
-            Self::IllegalTransition { current, action } => Some((current.as_str(), action)),
-            _ => None,
-        }
+        Self::Storage(StoreError::Concurrent(_)) => kinds::CONCURRENT_UPDATE,
     }
 }

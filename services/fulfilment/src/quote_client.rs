@@ -2,10 +2,7 @@
 //! shopper ordered with. Only an explicit answer about the request (4xx) stops retries; a
 //! quote outage only delays the inspection's result.
 
-use std::time::Duration;
-
-use platform::auth::ServiceCredentials;
-use platform::service_client::{CallError, ServiceClient, ServiceClientConfig};
+use platform::service_client::CallError;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -44,25 +41,12 @@ impl<'de> Deserialize<'de> for Price {
     }
 }
 
-#[derive(Clone)]
-pub struct QuoteClient(ServiceClient);
+platform::worker_client! {
+    /// Calls to quote on behalf of fulfilment's inspection worker.
+    pub struct QuoteClient calls "quote" as "fulfilment-service";
+}
 
 impl QuoteClient {
-    pub fn new(
-        base_url: &str,
-        timeout: Duration,
-        credentials: ServiceCredentials,
-    ) -> Result<Self, reqwest::Error> {
-        ServiceClient::new(ServiceClientConfig::for_worker(
-            "quote",
-            "fulfilment-service",
-            base_url,
-            timeout,
-            credentials,
-        ))
-        .map(Self)
-    }
-
     pub async fn requote(
         &self,
         quote_id: Uuid,

@@ -54,7 +54,7 @@ pub fn ineligibility(
 ) -> Option<Ineligible> {
     if !partner.active {
         Some(Ineligible::Paused)
-    } else if partner.kind != kind.partner_kind() {
+    } else if partner.kind != PartnerKind::for_job(kind) {
         Some(Ineligible::WrongKind)
     } else if !partner.pincodes.iter().any(|served| served == pincode) {
         Some(Ineligible::PincodeNotServed)

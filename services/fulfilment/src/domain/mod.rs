@@ -13,76 +13,40 @@ pub use job::{Job, JobHistoryEntry, NewJob, Requote};
 pub use partner::{NewPartner, Partner, PartnerChange};
 pub use trade_in::TradeIn;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum JobKind {
-    Pickup,
-    Inspection,
-    Return,
+pub use events::vocabulary::JobKind;
+
+platform::named_enum! {
+    #[strum(serialize_all = "snake_case")]
+    pub enum PartnerKind {
+        Logistics,
+        Repair,
+    }
 }
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-
+impl PartnerKind {
     /// Devices travel with logistics partners; repair partners inspect them.
-    pub fn partner_kind(self) -> PartnerKind {
-        match self {
-            Self::Pickup | Self::Return => PartnerKind::Logistics,
-            Self::Inspection => PartnerKind::Repair,
+    pub fn for_job(kind: JobKind) -> Self {
+        match kind {
+            JobKind::Pickup | JobKind::Return => Self::Logistics,
+            JobKind::Inspection => Self::Repair,
         }
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum PartnerKind {
-    Logistics,
-    Repair,
-}
-
-impl PartnerKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+platform::named_enum! {
+    #[strum(serialize_all = "snake_case")]
+    pub enum JobStatus {
+        Unassigned,
+        Offered,
+        Accepted,
+        PickedUp,
+        InspectionReported,
+        Completed,
+        Cancelled,
     }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum JobStatus {
-    Unassigned,
-    Offered,
-    Accepted,
-    PickedUp,
-    InspectionReported,
-    Completed,
-    Cancelled,
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Cancelled)
     }
@@ -115,10 +79,8 @@ pub enum Report {
     Inspect,
 }
 
-/// Six digits, not starting with 0: the Indian PIN code shape the order service accepts.
-pub fn valid_pincode(value: &str) -> bool {
-    value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
-}
+/// The Indian PIN code shape the order service accepts.
+pub use platform::values::is_pincode;
 
 #[cfg(test)]
 mod tests {
@@ -152,8 +114,8 @@ mod tests {
         }
         assert_eq!(JobKind::parse("return"), Some(JobKind::Return));
         assert_eq!(PartnerKind::parse("courier"), None);
-        assert!(valid_pincode("560001"));
-        assert!(!valid_pincode("060001"));
-        assert!(!valid_pincode("56001"));
+        assert!(is_pincode("560001"));
+        assert!(!is_pincode("060001"));
+        assert!(!is_pincode("56001"));
     }
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::dto::{NewPartnerRequest, PartnerChangeRequest, PartnerView};
 use super::{ADMIN, FulfilmentState, page, private_json, scope_of};
-use crate::domain::{NewPartner, Partner, PartnerChange, PartnerKind, valid_pincode};
+use crate::domain::{NewPartner, Partner, PartnerChange, PartnerKind, is_pincode};
 use crate::error::FulfilmentError;
 use crate::store::{self, PartnerFilter};
 
@@ -33,7 +33,7 @@ fn check_pincodes(violations: &mut Violations, pincodes: &[String]) {
     );
     for (index, pincode) in pincodes.iter().enumerate() {
         violations.check(
-            valid_pincode(pincode),
+            is_pincode(pincode),
             format!("pincodes[{index}]"),
             "must be six digits, not starting with 0",
         );
@@ -134,7 +134,7 @@ pub async fn list_partners(
     if query
         .pincode
         .as_deref()
-        .is_some_and(|pincode| !valid_pincode(pincode))
+        .is_some_and(|pincode| !is_pincode(pincode))
     {
         return Err(FulfilmentError::InvalidQuery("pincode must be six digits".into()).into());
     }

@@ -390,7 +390,7 @@ pub async fn assign<C: ConnectionTrait>(
     reason: &str,
     quiet: bool,
 ) -> Result<Job, StoreError> {
-    let candidates = candidates(db, job.kind.partner_kind(), job.day).await?;
+    let candidates = candidates(db, PartnerKind::for_job(job.kind), job.day).await?;
     match choose_partner(job.kind, &job.pincode, &job.excluded, &candidates) {
         Some(partner_id) => {
             let job = job.offered_to(partner_id, Utc::now());
