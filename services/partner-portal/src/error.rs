@@ -1,7 +1,7 @@
 //! Every way a portal request can fail, and the one place each maps to a problem `code`.
 
 use actix_web::http::StatusCode;
-use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::error::{ErrorKind, kinds};
 use platform::validation::Violations;
 use uuid::Uuid;
 
@@ -65,78 +65,47 @@ impl From<sea_orm::DbErr> for PortalError {
     }
 }
 
-impl From<Violations> for PortalError {
-    fn from(violations: Violations) -> Self {
-        Self::Validation(violations)
-    }
-}
-
-impl From<platform::sequencer::SequencerError> for PortalError {
-    fn from(error: platform::sequencer::SequencerError) -> Self {
-        Self::CoordinatorUnavailable(error.to_string())
-    }
-}
-
-impl ProblemCode for PortalError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::JobNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
-            }
-            Self::UserNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "user_not_found", "No such user")
-            }
-            Self::WebhookNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "webhook_not_found",
-                "No such webhook",
-            ),
-            Self::DeliveryNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "delivery_not_found",
-                "No such delivery",
-            ),
-            Self::IllegalTransition { .. } => kinds::ILLEGAL_TRANSITION,
-            Self::UserDisabled => ErrorKind::new(
-                StatusCode::UNAUTHORIZED,
-                "user_disabled",
-                "Portal user disabled",
-            ),
-            Self::NoPartner => ErrorKind::new(
-                StatusCode::FORBIDDEN,
-                "partner_required",
-                "Not a partner token",
-            ),
-            Self::UserInactive(_) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "user_inactive",
-                "The user is disabled",
-            ),
-            Self::EmailTaken => ErrorKind::new(StatusCode::CONFLICT, "email_taken", "Email in use"),
-            Self::UrlRefused(_) => ErrorKind::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "webhook_url_refused",
-                "The webhook URL cannot be used",
-            ),
-            Self::Validation(_) => kinds::VALIDATION_FAILED,
-            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::Concurrent => kinds::CONCURRENT_UPDATE,
-            Self::CoordinatorUnavailable(_) => kinds::COORDINATOR_UNAVAILABLE,
-            Self::Storage(_) => kinds::INTERNAL,
+platform::problem_code! {
+    PortalError;
+    refused_transition: Self::IllegalTransition { current, action } => (current, action);
+    kind {
+        Self::JobNotFound(_) => {
+            ErrorKind::new(StatusCode::NOT_FOUND, "job_not_found", "No such job")
         }
-    }
-
-    fn violations(&self) -> Option<&Violations> {
-        match self {
-            Self::Validation(violations) => Some(violations),
-            _ => None,
+        Self::UserNotFound(_) => {
+            ErrorKind::new(StatusCode::NOT_FOUND, "user_not_found", "No such user")
         }
-    }
-
-    fn refused_transition(&self) -> Option<(&str, &str)> {
-        match self {
-            Self::IllegalTransition { current, action } => Some((current, action)),
-            _ => None,
-        }
+        Self::WebhookNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "webhook_not_found",
+            "No such webhook",
+        ),
+        Self::DeliveryNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+            "No such delivery",
+        ),
+        Self::UserDisabled => ErrorKind::new(
+            StatusCode::UNAUTHORIZED,
+            "user_disabled",
+            "Portal user disabled",
+        ),
+        Self::NoPartner => ErrorKind::new(
+            StatusCode::FORBIDDEN,
+            "partner_required",
+            "Not a partner token",
+        ),
+        Self::UserInactive(_) => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "user_inactive",
+            "The user is disabled",
+        ),
+        Self::EmailTaken => ErrorKind::new(StatusCode::CONFLICT, "email_taken", "Email in use"),
+        Self::UrlRefused(_) => ErrorKind::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "webhook_url_refused",
+            "The webhook URL cannot be used",
+        ),
+        Self::Concurrent => kinds::CONCURRENT_UPDATE,
     }
 }

@@ -40,23 +40,12 @@ pub struct NewJob {
     pub variant_id: String,
 }
 
-/// Who moved a job: fulfilment (its events) or the partner (its reports).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Source {
-    Fulfilment,
-    Partner,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
+platform::named_enum! {
+    /// Who moved a job: fulfilment (its events) or the partner (its reports).
+    #[strum(serialize_all = "snake_case")]
+    pub enum Source {
+        Fulfilment,
+        Partner,
     }
 }
 

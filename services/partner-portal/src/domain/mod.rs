@@ -14,30 +14,21 @@ pub use job::{HistoryEntry, NewJob, PortalJob, ReportRefused, Source};
 pub use user::{NewUser, PortalUser};
 pub use webhook::{Attempt, Delivery, DeliveryStatus, NewAttempt, Webhook, WebhookEvent};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum JobStatus {
-    Unassigned,
-    Offered,
-    Declined,
-    Accepted,
-    PickedUp,
-    InspectionReported,
-    Completed,
-    Cancelled,
+platform::named_enum! {
+    #[strum(serialize_all = "snake_case")]
+    pub enum JobStatus {
+        Unassigned,
+        Offered,
+        Declined,
+        Accepted,
+        PickedUp,
+        InspectionReported,
+        Completed,
+        Cancelled,
+    }
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-
     /// How far along the job's path a status is; progress never goes back
     /// (offered < accepted < picked_up < inspection_reported < completed).
     pub fn rank(self) -> u8 {
@@ -181,43 +172,21 @@ pub fn apply_fulfilment(current: JobState, change: FulfilmentChange) -> Option<A
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum JobKind {
-    Pickup,
-    Inspection,
-    Return,
-}
+/// Fulfilment's job kinds: the portal shows a job by fulfilment's own names.
+pub use events::vocabulary::JobKind;
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+platform::named_enum! {
+    #[strum(serialize_all = "kebab-case")]
+    pub enum Action {
+        Accept,
+        Decline,
+        PickedUp,
+        Delivered,
+        InspectionReport,
     }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "kebab-case")]
-pub enum Action {
-    Accept,
-    Decline,
-    PickedUp,
-    Delivered,
-    InspectionReport,
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The status `self` moves a `kind` job in `status` to, or `None` when it is illegal.
     pub fn apply(self, kind: JobKind, status: JobStatus) -> Option<JobStatus> {
         use JobKind::{Inspection, Pickup, Return};

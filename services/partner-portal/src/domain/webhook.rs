@@ -33,49 +33,27 @@ impl Webhook {
     }
 }
 
-/// What a delivery tells a partner about its job (the payload's `type`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-pub enum WebhookEvent {
-    #[strum(serialize = "job.assigned")]
-    Assigned,
-    #[strum(serialize = "job.updated")]
-    Updated,
-    #[strum(serialize = "job.cancelled")]
-    Cancelled,
-    #[strum(serialize = "job.withdrawn")]
-    Withdrawn,
-}
-
-impl WebhookEvent {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
+platform::named_enum! {
+    /// What a delivery tells a partner about its job (the payload's `type`).
+    pub enum WebhookEvent {
+        #[strum(serialize = "job.assigned")]
+        Assigned,
+        #[strum(serialize = "job.updated")]
+        Updated,
+        #[strum(serialize = "job.cancelled")]
+        Cancelled,
+        #[strum(serialize = "job.withdrawn")]
+        Withdrawn,
     }
 }
 
-/// Where a delivery is: attempts owed (`pending`), or settled until a redelivery.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::EnumString,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum DeliveryStatus {
-    Pending,
-    Delivered,
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
+platform::named_enum! {
+    /// Where a delivery is: attempts owed (`pending`), or settled until a redelivery.
+    #[strum(serialize_all = "snake_case")]
+    pub enum DeliveryStatus {
+        Pending,
+        Delivered,
+        Failed,
     }
 }
 
