@@ -1,7 +1,7 @@
 //! Every way a catalog request can fail, and the one place each maps to a problem `code`.
 
 use actix_web::http::StatusCode;
-use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::error::{ErrorKind, kinds};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -47,52 +47,35 @@ impl From<StoreError> for CatalogError {
     }
 }
 
-impl From<Violations> for CatalogError {
-    fn from(violations: Violations) -> Self {
-        Self::Validation(violations)
-    }
-}
-
-impl ProblemCode for CatalogError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::ModelNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "device_not_found",
-                "No such device model",
-            ),
-            Self::VariantNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "variant_not_found",
-                "No such variant",
-            ),
-            Self::Validation(_) => kinds::VALIDATION_FAILED,
-            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::DuplicateModel { .. } => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "device_already_exists",
-                "A device model with this brand and name exists",
-            ),
-            Self::DuplicateVariant { .. } => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "variant_already_exists",
-                "The model already has a variant with this name",
-            ),
-            Self::ModelRetired(_) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "device_retired",
-                "The device model is retired",
-            ),
-            Self::ConcurrentUpdate(_) | Self::WriteConflict => kinds::CONCURRENT_UPDATE,
-            Self::Storage(_) => kinds::INTERNAL,
-        }
-    }
-
-    fn violations(&self) -> Option<&Violations> {
-        match self {
-            Self::Validation(violations) => Some(violations),
-            _ => None,
-        }
+platform::problem_code! {
+    CatalogError;
+    kind {
+        Self::ModelNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "device_not_found",
+            "No such device model",
+        ),
+        Self::VariantNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "variant_not_found",
+            "No such variant",
+        ),
+        Self::DuplicateModel { .. } => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "device_already_exists",
+            "A device model with this brand and name exists",
+        ),
+        Self::DuplicateVariant { .. } => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "variant_already_exists",
+            "The model already has a variant with this name",
+        ),
+        Self::ModelRetired(_) => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "device_retired",
+            "The device model is retired",
+        ),
+        Self::ConcurrentUpdate(_) | Self::WriteConflict => kinds::CONCURRENT_UPDATE,
     }
 
     fn own_extensions(&self) -> Map<String, Value> {

@@ -11,92 +11,21 @@ pub const EARLIEST_RELEASE_YEAR: i32 = 2000;
 /// A base price above this (₹1 crore in paise) is certainly a typo.
 pub const MAX_BASE_PRICE_MINOR: i64 = 1_000_000_000;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    PartialOrd,
-    Ord,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum Category {
-    Phone,
-    Laptop,
-    Tablet,
-    Watch,
-}
+pub use events::vocabulary::Category;
 
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
+platform::named_enum! {
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum ModelStatus {
+        /// Listed and quotable.
+        Active,
+        /// Withdrawn: hidden from browse, kept so existing quotes and orders still resolve.
+        Retired,
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum ModelStatus {
-    /// Listed and quotable.
-    Active,
-    /// Withdrawn: hidden from browse, kept so existing quotes and orders still resolve.
-    Retired,
-}
-
-impl ModelStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
-    }
-}
-
-/// ISO 4217 code: three upper-case letters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Currency(String);
-
-impl Currency {
-    pub fn parse(code: &str) -> Option<Self> {
-        (code.len() == 3 && code.bytes().all(|byte| byte.is_ascii_uppercase()))
-            .then(|| Self(code.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Money is integer minor units plus currency: never floating point.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: Currency,
-}
+pub use platform::values::{Currency, Money};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
@@ -373,13 +302,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.0[0].field, "variants");
-    }
-
-    #[test]
-    fn a_currency_must_be_three_upper_case_letters() {
-        assert!(Currency::parse("INR").is_some());
-        assert!(Currency::parse("inr").is_none());
-        assert!(Currency::parse("RUPEE").is_none());
     }
 
     #[test]

@@ -1,4 +1,3 @@
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Category, Violations, check_text};
@@ -14,45 +13,7 @@ pub const FULL_PRICE_BASIS_POINTS: u32 = 10_000;
 /// keys keeps its ids: quotes that recorded answers by id still resolve.
 const QUESTIONNAIRE_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_1d0e_8a5b_4c55_9b7e_2f0a_c3d4_e5f6);
 
-/// How much an answer takes off the base price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Deduction {
-    /// A share of the base price, in basis points (1500 = 15%).
-    Percentage { basis_points: u32 },
-    /// A fixed amount in the variant's currency's minor units.
-    Absolute { amount_minor: i64 },
-}
-
-impl Deduction {
-    /// The amount this deduction takes off `base_minor`, rounded down and never more than it.
-    pub fn amount_off(self, base_minor: i64) -> i64 {
-        let off = match self {
-            Deduction::Percentage { basis_points } => {
-                let product = i128::from(base_minor) * i128::from(basis_points);
-                i64::try_from(product / i128::from(FULL_PRICE_BASIS_POINTS)).unwrap_or(i64::MAX)
-            }
-            Deduction::Absolute { amount_minor } => amount_minor,
-        };
-        off.clamp(0, base_minor.max(0))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerOption {
-    pub id: Uuid,
-    pub key: String,
-    pub label: String,
-    pub deduction: Deduction,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    pub id: Uuid,
-    pub key: String,
-    pub text: String,
-    pub options: Vec<AnswerOption>,
-}
+pub use events::vocabulary::{AnswerOption, Deduction, Question};
 
 /// The condition questions a shopper answers for every device of one category.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,27 +152,6 @@ mod tests {
     }
 
     const NONE: Deduction = Deduction::Percentage { basis_points: 0 };
-
-    #[test]
-    fn percentage_deductions_round_down_in_the_shoppers_favour() {
-        let ten_percent = Deduction::Percentage { basis_points: 1000 };
-        assert_eq!(ten_percent.amount_off(12_345), 1_234);
-    }
-
-    #[test]
-    fn a_deduction_never_takes_more_than_the_price() {
-        assert_eq!(
-            Deduction::Absolute { amount_minor: 900 }.amount_off(500),
-            500
-        );
-        assert_eq!(
-            Deduction::Percentage {
-                basis_points: 10_000
-            }
-            .amount_off(i64::MAX),
-            i64::MAX
-        );
-    }
 
     #[test]
     fn ids_are_stable_for_the_same_keys() {

@@ -28,11 +28,7 @@ pub struct ModelFilter {
 
 pub use platform::pagination::PageRequest;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-}
+pub use platform::store_page::Page;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
