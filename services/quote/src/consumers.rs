@@ -17,7 +17,8 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use uuid::Uuid;
 
 use crate::domain::{
-    AnswerOption, CatalogModel, CatalogVariant, Category, Deduction, Money, Question, Questionnaire,
+    AnswerOption, CatalogModel, CatalogVariant, Category, Currency, Deduction, Money, Question,
+    Questionnaire,
 };
 use crate::store::read_model;
 
@@ -66,7 +67,9 @@ fn variant(event: Option<events::catalog::Variant>) -> Result<CatalogVariant, Ha
         name: event.name,
         base_price: Money {
             amount_minor: price.amount_minor,
-            currency: price.currency,
+            currency: Currency::parse(&price.currency).ok_or_else(|| {
+                HandlerError::Permanent(format!("the variant has currency {}", price.currency))
+            })?,
         },
     })
 }

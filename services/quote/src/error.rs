@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
-use platform::error::{ErrorKind, ProblemCode, kinds};
+use platform::error::{ErrorKind, kinds};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -47,58 +47,41 @@ impl From<StoreError> for QuoteError {
     }
 }
 
-impl From<Violations> for QuoteError {
-    fn from(violations: Violations) -> Self {
-        Self::Validation(violations)
-    }
-}
-
-impl ProblemCode for QuoteError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::QuoteNotFound(_) => {
-                ErrorKind::new(StatusCode::NOT_FOUND, "quote_not_found", "No such quote")
-            }
-            Self::QuoteExpired { .. } => {
-                ErrorKind::new(StatusCode::GONE, "quote_expired", "The quote has expired")
-            }
-            Self::QuoteAlreadyUsed(_) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "quote_already_used",
-                "The quote already backs another order",
-            ),
-            Self::VariantNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "variant_not_found",
-                "No such variant",
-            ),
-            Self::DeviceRetired(_) => ErrorKind::new(
-                StatusCode::CONFLICT,
-                "device_retired",
-                "The device model is retired and cannot be quoted",
-            ),
-            Self::AdjustmentNotFound(_) => ErrorKind::new(
-                StatusCode::NOT_FOUND,
-                "adjustment_not_found",
-                "No such pricing adjustment",
-            ),
-            Self::Validation(_) => kinds::VALIDATION_FAILED,
-            Self::InvalidQuery(_) => kinds::INVALID_QUERY,
-            Self::CatalogUnavailable(_) => ErrorKind::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "catalog_unavailable",
-                "The catalog could not be reached to price this device; retry later",
-            ),
-            Self::WriteConflict => kinds::CONCURRENT_UPDATE,
-            Self::Storage(_) => kinds::INTERNAL,
+platform::problem_code! {
+    QuoteError;
+    kind {
+        Self::QuoteNotFound(_) => {
+            ErrorKind::new(StatusCode::NOT_FOUND, "quote_not_found", "No such quote")
         }
-    }
-
-    fn violations(&self) -> Option<&Violations> {
-        match self {
-            Self::Validation(violations) => Some(violations),
-            _ => None,
+        Self::QuoteExpired { .. } => {
+            ErrorKind::new(StatusCode::GONE, "quote_expired", "The quote has expired")
         }
+        Self::QuoteAlreadyUsed(_) => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "quote_already_used",
+            "The quote already backs another order",
+        ),
+        Self::VariantNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "variant_not_found",
+            "No such variant",
+        ),
+        Self::DeviceRetired(_) => ErrorKind::new(
+            StatusCode::CONFLICT,
+            "device_retired",
+            "The device model is retired and cannot be quoted",
+        ),
+        Self::AdjustmentNotFound(_) => ErrorKind::new(
+            StatusCode::NOT_FOUND,
+            "adjustment_not_found",
+            "No such pricing adjustment",
+        ),
+        Self::CatalogUnavailable(_) => ErrorKind::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "catalog_unavailable",
+            "The catalog could not be reached to price this device; retry later",
+        ),
+        Self::WriteConflict => kinds::CONCURRENT_UPDATE,
     }
 
     fn own_extensions(&self) -> Map<String, Value> {

@@ -12,7 +12,7 @@ pub const PRODUCER: &str = "quote";
 fn money(money: &Money) -> MoneyEvent {
     MoneyEvent {
         amount_minor: money.amount_minor,
-        currency: money.currency.clone(),
+        currency: money.currency.as_str().to_owned(),
     }
 }
 

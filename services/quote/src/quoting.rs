@@ -122,7 +122,7 @@ impl QuoteState {
             model_id: source.model.id,
             category: source.model.category,
             brand: source.model.brand.clone(),
-            base_price: source.variant.base_price.clone(),
+            base_price: source.variant.base_price,
             floor_minor,
             answers,
             adjustments,

@@ -13,34 +13,15 @@ pub const MAX_ADJUSTMENT_BASIS_POINTS: i32 = 10_000;
 pub const MAX_LABEL_CHARS: usize = 120;
 pub const MAX_BRAND_CHARS: usize = 60;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum AdjustmentScope {
-    /// `value` is a category: phone, laptop, tablet or watch.
-    Category,
-    /// `value` is a brand, matched case-insensitively.
-    Brand,
-}
-
-impl AdjustmentScope {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        value.parse().ok()
+platform::named_enum! {
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    #[strum(serialize_all = "snake_case")]
+    pub enum AdjustmentScope {
+        /// `value` is a category: phone, laptop, tablet or watch.
+        Category,
+        /// `value` is a brand, matched case-insensitively.
+        Brand,
     }
 }
 

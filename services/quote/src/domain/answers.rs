@@ -119,9 +119,8 @@ pub fn match_answers(
 
 /// An Indian PIN code: six digits, the first not zero.
 pub fn check_pincode(violations: &mut Violations, field: &str, pincode: &str) {
-    let bytes = pincode.as_bytes();
     violations.check(
-        bytes.len() == 6 && bytes.iter().all(u8::is_ascii_digit) && bytes[0] != b'0',
+        platform::values::is_pincode(pincode),
         field,
         "must be a 6-digit PIN code not starting with 0",
     );

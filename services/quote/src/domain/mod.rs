@@ -22,13 +22,6 @@ pub use pricing::{
 };
 pub use quote::{LockDecision, LockedQuote, Quote, QuoteStatus, decide_lock};
 
-use serde::{Deserialize, Serialize};
-
-/// Money is integer minor units plus an ISO 4217 currency: never floating point.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: String,
-}
+pub use platform::values::{Currency, Money};
 
 pub use platform::validation::{Violation, Violations};

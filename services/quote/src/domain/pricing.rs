@@ -117,7 +117,7 @@ pub fn price(input: PriceInput<'_>) -> Priced {
     Priced {
         price: Money {
             amount_minor: running,
-            currency: input.base_price.currency.clone(),
+            currency: input.base_price.currency,
         },
         breakdown,
     }
@@ -166,13 +166,6 @@ mod tests {
     use super::*;
     use crate::domain::Deduction;
 
-    fn inr(amount_minor: i64) -> Money {
-        Money {
-            amount_minor,
-            currency: "INR".into(),
-        }
-    }
-
     fn answer(n: u128, deduction: Deduction) -> AnsweredOption {
         AnsweredOption {
             question_id: Uuid::from_u128(n),
@@ -197,7 +190,7 @@ mod tests {
         adjustments: &[AppliedAdjustment],
         floor: i64,
     ) -> Priced {
-        let base = inr(base);
+        let base = Money::inr(base);
         let priced = price(PriceInput {
             base_price: &base,
             base_label: "Base price",
@@ -222,7 +215,7 @@ mod tests {
             &[],
             10_000,
         );
-        assert_eq!(priced.price, inr(5_000_000));
+        assert_eq!(priced.price, Money::inr(5_000_000));
         assert_eq!(kinds(&priced), [BreakdownKind::BasePrice]);
     }
 
@@ -245,7 +238,7 @@ mod tests {
         // 10 % of 12 345 is 1 234.5: 1 234 off.
         assert_eq!(priced.breakdown[1].amount_minor, -1_234);
         assert_eq!(priced.breakdown[1].label, "Q1: A1");
-        assert_eq!(priced.price, inr(12_345 - 1_234 - 2_000));
+        assert_eq!(priced.price, Money::inr(12_345 - 1_234 - 2_000));
     }
 
     #[test]
@@ -260,7 +253,7 @@ mod tests {
             0,
         );
         assert_eq!(priced.breakdown[2].amount_minor, -2_000);
-        assert_eq!(priced.price, inr(0));
+        assert_eq!(priced.price, Money::inr(0));
     }
 
     #[test]
@@ -279,7 +272,7 @@ mod tests {
         // After deductions 9 999: +5 % = 499.95 → 500; -10 % = -999.9 → -999.
         assert_eq!(priced.breakdown[2].amount_minor, 500);
         assert_eq!(priced.breakdown[3].amount_minor, -999);
-        assert_eq!(priced.price, inr(9_999 + 500 - 999));
+        assert_eq!(priced.price, Money::inr(9_999 + 500 - 999));
     }
 
     #[test]
@@ -287,7 +280,7 @@ mod tests {
         let one = priced(10_000, &[], &[adjustment(1000), adjustment(-2000)], 0);
         let other = priced(10_000, &[], &[adjustment(-2000), adjustment(1000)], 0);
         assert_eq!(one.price, other.price);
-        assert_eq!(one.price, inr(9_000));
+        assert_eq!(one.price, Money::inr(9_000));
     }
 
     #[test]
@@ -303,7 +296,7 @@ mod tests {
             &[],
             10_000,
         );
-        assert_eq!(priced.price, inr(10_000));
+        assert_eq!(priced.price, Money::inr(10_000));
         assert_eq!(kinds(&priced).last(), Some(&BreakdownKind::Floor));
         assert_eq!(priced.breakdown.last().unwrap().amount_minor, 10_000 - 500);
     }
@@ -321,7 +314,7 @@ mod tests {
             &[],
             10_000,
         );
-        assert_eq!(priced.price, inr(5_000));
+        assert_eq!(priced.price, Money::inr(5_000));
     }
 
     #[test]
@@ -354,6 +347,6 @@ mod tests {
             BreakdownKind::Floor,
             "second cut is nothing left to cut"
         );
-        assert_eq!(priced.price, inr(1_000));
+        assert_eq!(priced.price, Money::inr(1_000));
     }
 }

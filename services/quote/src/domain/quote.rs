@@ -101,10 +101,7 @@ mod tests {
     use super::*;
 
     fn quote(now: DateTime<Utc>) -> Quote {
-        let money = Money {
-            amount_minor: 100,
-            currency: "INR".into(),
-        };
+        let money = Money::inr(100);
         Quote {
             id: Uuid::from_u128(1),
             shopper_id: "alice".into(),
@@ -112,7 +109,7 @@ mod tests {
             model_id: Uuid::from_u128(3),
             category: Category::Phone,
             brand: "Acme".into(),
-            base_price: money.clone(),
+            base_price: money,
             floor_minor: 0,
             answers: vec![],
             adjustments: vec![],

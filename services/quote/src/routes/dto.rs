@@ -25,7 +25,7 @@ impl From<&Money> for MoneyDto {
     fn from(money: &Money) -> Self {
         Self {
             amount_minor: money.amount_minor,
-            currency: money.currency.clone(),
+            currency: money.currency.as_str().to_owned(),
         }
     }
 }

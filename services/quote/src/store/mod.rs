@@ -18,11 +18,7 @@ use crate::domain::{
 pub use platform::pagination::PageRequest;
 pub use sea::SeaQuoteStore;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-}
+pub use platform::store_page::Page;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

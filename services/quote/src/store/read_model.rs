@@ -10,17 +10,22 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::entities::{catalog_model, catalog_questionnaire, catalog_variant};
-use crate::domain::{CatalogModel, CatalogVariant, Category, Money, Question, Questionnaire};
+use crate::domain::{
+    CatalogModel, CatalogVariant, Category, Currency, Money, Question, Questionnaire,
+};
 
-fn to_variant(row: catalog_variant::Model) -> CatalogVariant {
-    CatalogVariant {
+fn to_variant(row: catalog_variant::Model) -> Result<CatalogVariant, StoreError> {
+    let currency = Currency::parse(&row.currency).ok_or_else(|| {
+        StoreError::Corrupt(format!("variant {} has currency {}", row.id, row.currency))
+    })?;
+    Ok(CatalogVariant {
         id: row.id,
         name: row.name,
         base_price: Money {
             amount_minor: row.base_price_minor,
-            currency: row.currency,
+            currency,
         },
-    }
+    })
 }
 
 pub async fn model<C: ConnectionTrait>(
@@ -40,7 +45,7 @@ pub async fn model<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(to_variant)
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(Some(CatalogModel {
         id: row.id,
         brand: row.brand,
@@ -97,7 +102,7 @@ async fn insert_variant<C: ConnectionTrait>(
         model_id: Set(model_id),
         name: Set(variant.name.clone()),
         base_price_minor: Set(variant.base_price.amount_minor),
-        currency: Set(variant.base_price.currency.clone()),
+        currency: Set(variant.base_price.currency.as_str().to_owned()),
     })
     .exec(db)
     .await?;

@@ -14,8 +14,8 @@ use platform::outbox::publish;
 use super::entities::{pricing_adjustment, quote};
 use super::{Page, PageRequest, QuoteRepository, StoreError, read_model};
 use crate::domain::{
-    Adjustment, AdjustmentDraft, AdjustmentScope, CatalogModel, Category, LockedQuote, Money,
-    Questionnaire, Quote,
+    Adjustment, AdjustmentDraft, AdjustmentScope, CatalogModel, Category, Currency, LockedQuote,
+    Money, Questionnaire, Quote,
 };
 use crate::published::{self, PRODUCER};
 
@@ -47,9 +47,12 @@ fn to_quote(row: quote::Model) -> Result<Quote, StoreError> {
     let category = Category::parse(&row.category).ok_or_else(|| {
         StoreError::Corrupt(format!("quote {} has category {}", row.id, row.category))
     })?;
+    let currency = Currency::parse(&row.currency).ok_or_else(|| {
+        StoreError::Corrupt(format!("quote {} has currency {}", row.id, row.currency))
+    })?;
     let money = |amount_minor| Money {
         amount_minor,
-        currency: row.currency.clone(),
+        currency,
     };
     let lock = match (row.locked_order_id, row.locked_at) {
         (Some(order_id), Some(locked_at)) => Some(LockedQuote {
@@ -126,7 +129,7 @@ impl QuoteRepository for SeaQuoteStore {
             model_id: Set(quote.model_id),
             category: Set(quote.category.as_str().to_owned()),
             brand: Set(quote.brand.clone()),
-            currency: Set(quote.price.currency.clone()),
+            currency: Set(quote.price.currency.as_str().to_owned()),
             base_price_minor: Set(quote.base_price.amount_minor),
             floor_minor: Set(quote.floor_minor),
             price_minor: Set(quote.price.amount_minor),
