@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,10 +23,12 @@ use uuid::Uuid;
 use super::{Lease, Sequencer, SequencerError};
 
 /// Joins the queue if needed, drops dead heads, and takes the lock when first in line.
-/// Returns the new fencing token, or 0 when it is not this waiter's turn.
+/// Returns the new fencing token, or 0 when it is not this waiter's turn; a waiter left in
+/// the queue gets its heartbeat here too, so an uncontended acquire is one round trip.
 const ACQUIRE: &str = r#"
 local lock, queue, fence_key = KEYS[1], KEYS[2], KEYS[3]
 local me, ttl, waiter_prefix, floor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local heartbeat_ttl = ARGV[5]
 if not redis.call('LPOS', queue, me) then redis.call('RPUSH', queue, me) end
 while true do
   local head = redis.call('LINDEX', queue, 0)
@@ -42,10 +44,19 @@ if redis.call('LINDEX', queue, 0) == me and redis.call('EXISTS', lock) == 0 then
   redis.call('SET', lock, fence, 'PX', ttl)
   redis.call('LPOP', queue)
   redis.call('PEXPIRE', queue, 86400000)
+  redis.call('DEL', waiter_prefix .. me)
   return fence
 end
+redis.call('SET', waiter_prefix .. me, 1, 'PX', heartbeat_ttl)
 return 0
 "#;
+
+/// The scripts, hashed once: `EVALSHA` from the first call on.
+static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
+static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
+static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+static TAKE_DUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_DUE));
+static TAKE_HELD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_HELD));
 
 const RENEW: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -174,13 +185,8 @@ impl RedisSequencer {
 
     async fn try_acquire(&self, key: &str, waiter: &str) -> Result<u64, SequencerError> {
         let mut connection = self.shared.connection().await?;
-        let heartbeat = format!("{}:seq:waiter:{waiter}", self.shared.prefix);
         let heartbeat_ttl = u64::try_from((self.wait_timeout * 4).as_millis()).unwrap_or(u64::MAX);
-        let _: () = connection
-            .pset_ex(&heartbeat, 1, heartbeat_ttl)
-            .await
-            .map_err(unavailable)?;
-        let fence: u64 = Script::new(ACQUIRE)
+        ACQUIRE_SCRIPT
             .key(self.shared.key(key, "lock"))
             .key(self.shared.key(key, "queue"))
             .key(self.shared.key(key, "fence"))
@@ -188,13 +194,10 @@ impl RedisSequencer {
             .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(format!("{}:seq:waiter:", self.shared.prefix))
             .arg(fence_floor())
+            .arg(heartbeat_ttl)
             .invoke_async(&mut connection)
             .await
-            .map_err(unavailable)?;
-        if fence > 0 {
-            let _: Result<(), _> = connection.del(&heartbeat).await;
-        }
-        Ok(fence)
+            .map_err(unavailable)
     }
 }
 
@@ -251,7 +254,7 @@ impl Sequencer for RedisSequencer {
                     renewal.abort();
                     let released: Result<(), SequencerError> = async {
                         let mut connection = shared.connection().await?;
-                        let _: i64 = Script::new(RELEASE)
+                        let _: i64 = RELEASE_SCRIPT
                             .key(shared.key(&key_owned, "lock"))
                             .key(shared.wake_channel())
                             .arg(fence)
@@ -297,7 +300,7 @@ impl Sequencer for RedisSequencer {
 
     async fn take_held(&self, key: &str, slot: &str) -> Result<Option<Vec<u8>>, SequencerError> {
         let mut connection = self.shared.connection().await?;
-        Script::new(TAKE_HELD)
+        TAKE_HELD_SCRIPT
             .key(self.shared.key(key, "held"))
             .arg(slot)
             .invoke_async(&mut connection)
@@ -323,7 +326,7 @@ impl Sequencer for RedisSequencer {
         limit: usize,
     ) -> Result<Vec<String>, SequencerError> {
         let mut connection = self.shared.connection().await?;
-        Script::new(TAKE_DUE)
+        TAKE_DUE_SCRIPT
             .key(format!("{}:seq:delayed", self.shared.prefix))
             .arg(now.timestamp_millis())
             .arg(limit)
@@ -364,7 +367,7 @@ async fn renew(
         let Ok(mut connection) = shared.connection().await else {
             continue;
         };
-        let renewed: Result<i64, _> = Script::new(RENEW)
+        let renewed: Result<i64, _> = RENEW_SCRIPT
             .key(&lock)
             .arg(fence)
             .arg(ttl_ms)
