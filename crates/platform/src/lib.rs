@@ -32,5 +32,6 @@ pub mod testing;
 pub mod validation;
 pub mod values;
 pub mod worker_client;
+pub mod write_conflict;
 
 pub use error::{ApiError, ErrorKind, ProblemCode};

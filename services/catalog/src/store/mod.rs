@@ -79,14 +79,4 @@ pub trait CatalogRepository: Send + Sync {
     async fn replace_questionnaire(&self, questionnaire: Questionnaire) -> Result<(), StoreError>;
 }
 
-impl From<sea_orm::DbErr> for StoreError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        // SQLite refuses a second concurrent writer outright (SQLITE_BUSY) instead of
-        // queueing it: that is a conflict for the caller to retry, not a server fault.
-        if error.to_string().contains("database is locked") {
-            Self::WriteConflict
-        } else {
-            Self::Database(error)
-        }
-    }
-}
+platform::write_conflict_from_db!(StoreError);

@@ -30,16 +30,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<sea_orm::DbErr> for StoreError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        // SQLite refuses a second concurrent writer (SQLITE_BUSY) instead of queueing it.
-        if error.to_string().contains("database is locked") {
-            Self::WriteConflict
-        } else {
-            Self::Database(error)
-        }
-    }
-}
+platform::write_conflict_from_db!(StoreError);
 
 #[async_trait]
 pub trait QuoteRepository: Send + Sync {
