@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::config_check::{self, Component};
 use crate::dev::{self, DevArgs};
 use crate::edge;
+use crate::load::{self, LoadArgs};
 use crate::services::{self, ServiceName};
 
 #[derive(Parser)]
@@ -79,6 +80,9 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Load a deployment at fixed rates (open loop) with a trade-in mix; report latency
+    /// percentiles, throughput and status counts per step and operation.
+    Load(LoadArgs),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -202,6 +206,7 @@ pub async fn run(cli: Cli, started_at: Instant) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { url } => healthcheck(url).await,
+        Command::Load(args) => load::run(args).await,
         Command::Config(ConfigCommand::Check { component }) => {
             let component = Component::from(component);
             let (defaults, name) = match component {

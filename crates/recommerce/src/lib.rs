@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config_check;
 pub mod dev;
 pub mod edge;
+pub mod load;
 pub mod services;

@@ -5,5 +5,6 @@
 
 mod dev;
 mod helpers;
+mod load;
 mod operator;
 mod shutdown;

@@ -32,6 +32,7 @@ fn help_lists_every_command() {
         "seed",
         "token",
         "healthcheck",
+        "load",
         "config",
     ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
