@@ -6,8 +6,12 @@
 //! client chooses), gets `http.rate_limit` requests per second; beyond it 429
 //! `rate_limited`. Both answers are problem+json with `Retry-After`. Health, metrics and
 //! other services' own calls are never refused here.
+//!
+//! Requests without a valid token are not rate-limited here: behind the edge every one of
+//! them comes from the edge's address, so keying them on it would make all anonymous
+//! shoppers share one budget. They are bounded by the in-flight cap; a per-address limit
+//! belongs at the ingress, which sees the client's address.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,14 +37,6 @@ pub struct RateLimitSettings {
     pub burst: u32,
 }
 
-/// Who a request counts against.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Caller {
-    Subject(String),
-    /// No valid token: the connection's own address (the edge's, behind it).
-    Peer(Option<IpAddr>),
-}
-
 /// The admission state of one server; clones share the count and the limiter.
 #[derive(Clone)]
 pub struct Admission {
@@ -48,7 +44,7 @@ pub struct Admission {
     max_in_flight: usize,
     priority_reserve: usize,
     priority: Vec<(Method, String)>,
-    limiter: Option<Arc<(DefaultKeyedRateLimiter<Caller>, Authenticator)>>,
+    limiter: Option<Arc<(DefaultKeyedRateLimiter<String>, Authenticator)>>,
     checks: Arc<AtomicU64>,
 }
 
@@ -133,18 +129,14 @@ impl Admission {
     /// How long the caller of `req` must wait, if it is over its rate.
     async fn rate_limited(&self, req: &ServiceRequest) -> Option<Duration> {
         let (limiter, authenticator) = self.limiter.as_deref()?;
-        let peer = || Caller::Peer(req.peer_addr().map(|address| address.ip()));
-        let caller = match crate::auth::bearer_token(req.request()) {
-            Some(token) => match authenticator.verify(&token).await {
-                // Services calling each other are bounded by their own callers' limits.
-                Ok(principal) if principal.role == Role::Service => return None,
-                Ok(principal) => Caller::Subject(principal.subject),
-                // An invalid token is refused by the route; it still counts, by address.
-                Err(_) => peer(),
-            },
-            None => peer(),
-        };
-        let verdict = limiter.check_key(&caller);
+        let token = crate::auth::bearer_token(req.request())?;
+        // No valid token: the route refuses it, or it is anonymous (see the module doc).
+        let principal = authenticator.verify(&token).await.ok()?;
+        // Services calling each other are bounded by their own callers' limits.
+        if principal.role == Role::Service {
+            return None;
+        }
+        let verdict = limiter.check_key(&principal.subject);
         // Callers seen once stay in the map until swept; sweeping now and then bounds it.
         if self
             .checks

@@ -173,7 +173,9 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let admission = platform::admission::Admission::new(
         settings.http.max_in_flight,
         settings.http.priority_reserve,
-    );
+    )
+    // Order placement is shed last here too, or the edge would refuse it first.
+    .prioritise(actix_web::http::Method::POST, "/v1/orders");
     let parts = ServerParts {
         admission,
         http: settings.http,
