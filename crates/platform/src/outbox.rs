@@ -87,6 +87,10 @@ pub fn committed() {
     COMMITS.send_modify(|count| *count = count.wrapping_add(1));
 }
 
+/// The shortest time between two relay rounds: what a woken relay may add to an event's
+/// way out, and what keeps a busy database from committing one relay round per order.
+const MIN_ROUND_GAP: Duration = Duration::from_millis(10);
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RelaySettings {
@@ -204,10 +208,21 @@ impl OutboxRelay {
         let mut last_housekeeping = Instant::now() - Duration::from_secs(3600);
         let stop_flush = Duration::from_millis(self.settings.stop_flush_ms);
         let mut commits = COMMITS.subscribe();
+        let mut last_round = Instant::now() - MIN_ROUND_GAP;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
+            // Rounds at most every MIN_ROUND_GAP: under load, commits arriving meanwhile share
+            // one round (one claim, one send, one commit) instead of a round each.
+            let since_last = last_round.elapsed();
+            if since_last < MIN_ROUND_GAP {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(MIN_ROUND_GAP - since_last) => {}
+                }
+            }
+            last_round = Instant::now();
             // Seen before the round reads: a commit after this point wakes the wait below.
             commits.borrow_and_update();
             if last_housekeeping.elapsed() >= Duration::from_secs(1) {
