@@ -65,10 +65,15 @@ end
 return 0
 "#;
 
+/// Gives the lock back and wakes the key's waiters, if it has any: with nobody queued (the
+/// common case) there is no message for every instance's subscriber to handle. A waiter
+/// that queues after this runs finds the lock free; consumers announce changes themselves.
 const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], ARGV[2])
+  if redis.call('LLEN', KEYS[3]) > 0 then
+    redis.call('PUBLISH', KEYS[2], ARGV[2])
+  end
   return 1
 end
 return 0
@@ -257,6 +262,7 @@ impl Sequencer for RedisSequencer {
                         let _: i64 = RELEASE_SCRIPT
                             .key(shared.key(&key_owned, "lock"))
                             .key(shared.wake_channel())
+                            .key(shared.key(&key_owned, "queue"))
                             .arg(fence)
                             .arg(&key_owned)
                             .invoke_async(&mut connection)
