@@ -15,6 +15,10 @@ if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
   cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION"
 fi
 
+# --offline below reads every crate of every target from the local registry: fetch them all
+# first (crates.io is reachable where GitHub may not be), not only the host's.
+cargo fetch --locked --quiet
+
 databases="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 if cargo deny --log-level error fetch db >/dev/null 2>&1; then
   cargo deny check --hide-inclusion-graph
