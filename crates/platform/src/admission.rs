@@ -14,9 +14,10 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
@@ -27,6 +28,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 
 use crate::auth::{Authenticator, Role};
+use crate::background::{RequestLoad, RequestPlace};
 use crate::error::{ApiError, kinds};
 
 /// `http.rate_limit`: requests per second per principal, with a burst; `per_second = 0`
@@ -40,7 +42,7 @@ pub struct RateLimitSettings {
 /// The admission state of one server; clones share the count and the limiter.
 #[derive(Clone)]
 pub struct Admission {
-    in_flight: Arc<AtomicUsize>,
+    load: RequestLoad,
     max_in_flight: usize,
     priority_reserve: usize,
     priority: Vec<(Method, String)>,
@@ -58,10 +60,10 @@ fn exempt(path: &str) -> bool {
 
 impl Admission {
     /// An in-flight cap of `max_in_flight` (plus `priority_reserve` for priority routes);
-    /// 0 means no cap.
-    pub fn new(max_in_flight: usize, priority_reserve: usize) -> Self {
+    /// 0 means no cap. Requests are counted in `load`, which background work yields to.
+    pub fn new(max_in_flight: usize, priority_reserve: usize, load: RequestLoad) -> Self {
         Self {
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            load,
             max_in_flight,
             priority_reserve,
             priority: Vec::new(),
@@ -102,22 +104,16 @@ impl Admission {
 
     /// Requests being served now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.load.in_flight()
     }
 
     /// Takes a place for a request, or none if the service is full for its class.
-    fn enter(&self, priority: bool) -> Option<Place> {
-        if self.max_in_flight == 0 {
-            return Some(Place(None));
-        }
-        let limit = self.max_in_flight + if priority { self.priority_reserve } else { 0 };
-        let taken = self
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-                (now < limit).then_some(now + 1)
-            })
-            .is_ok();
-        taken.then(|| Place(Some(self.in_flight.clone())))
+    fn enter(&self, priority: bool) -> Option<RequestPlace> {
+        let limit = match self.max_in_flight {
+            0 => usize::MAX,
+            cap => cap + if priority { self.priority_reserve } else { 0 },
+        };
+        self.load.enter(limit)
     }
 
     fn is_priority(&self, req: &ServiceRequest) -> bool {
@@ -132,6 +128,8 @@ impl Admission {
         let token = crate::auth::bearer_token(req.request())?;
         // No valid token: the route refuses it, or it is anonymous (see the module doc).
         let principal = authenticator.verify(&token).await.ok()?;
+        // Verified once: the route's `Principal` extractor takes it from here.
+        req.extensions_mut().insert(principal.clone());
         // Services calling each other are bounded by their own callers' limits.
         if principal.role == Role::Service {
             return None;
@@ -148,17 +146,6 @@ impl Admission {
         verdict
             .err()
             .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-    }
-}
-
-/// A request's place in the in-flight count, given back when the response is done.
-struct Place(Option<Arc<AtomicUsize>>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        if let Some(in_flight) = &self.0 {
-            in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
     }
 }
 
@@ -201,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_full_service_still_takes_priority_requests_up_to_the_reserve() {
-        let admission = Admission::new(2, 1);
+        let admission = Admission::new(2, 1, RequestLoad::never_yield());
         let first = admission.enter(false);
         let second = admission.enter(false);
         assert!(first.is_some() && second.is_some());
@@ -218,7 +205,7 @@ mod tests {
 
     #[test]
     fn places_are_given_back_when_requests_finish() {
-        let admission = Admission::new(1, 0);
+        let admission = Admission::new(1, 0, RequestLoad::never_yield());
         drop(admission.enter(false));
         assert_eq!(admission.in_flight(), 0);
         assert!(admission.enter(false).is_some());
@@ -226,7 +213,7 @@ mod tests {
 
     #[test]
     fn no_cap_admits_everything() {
-        let admission = Admission::new(0, 0);
+        let admission = Admission::new(0, 0, RequestLoad::never_yield());
         let places: Vec<_> = (0..1000).map(|_| admission.enter(false)).collect();
         assert!(places.iter().all(Option::is_some));
     }

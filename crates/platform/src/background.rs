@@ -2,9 +2,17 @@
 //! and housekeeping. Stopping happens in dependency order, so nothing a late task writes
 //! is stranded: consumers stop first (and commit their offsets), then the service's own
 //! loops, and the relay last, flushing what they published.
+//!
+//! Background work gives way to requests ([`RequestLoad`]): on a peak, accepting orders
+//! keeps the cores and the database, and what the orders set off catches up after it.
 
 use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -129,5 +137,138 @@ impl Drop for Background {
     fn drop(&mut self) {
         self.consumers.clear();
         self.abort_all();
+    }
+}
+
+/// The requests one service is serving now, which its background work (the relay,
+/// consumers, due work) gives way to: above `yield_above` requests in flight each unit of
+/// background work waits for them to fall, up to [`LONGEST_YIELD`]. Clones share the count.
+#[derive(Clone)]
+pub struct RequestLoad(Arc<Load>);
+
+struct Load {
+    in_flight: AtomicUsize,
+    yield_above: usize,
+    quieter: Notify,
+}
+
+/// The longest one unit of background work waits for requests: through a long peak it
+/// still moves, slowly, and catches up after it.
+pub const LONGEST_YIELD: Duration = Duration::from_millis(250);
+
+impl RequestLoad {
+    /// Background work yields above `yield_above` requests in flight; 0: never.
+    pub fn new(yield_above: usize) -> Self {
+        Self(Arc::new(Load {
+            in_flight: AtomicUsize::new(0),
+            yield_above,
+            quieter: Notify::new(),
+        }))
+    }
+
+    /// Background work that never waits (tools, tests of the work itself).
+    pub fn never_yield() -> Self {
+        Self::new(0)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Counts a request until the place is dropped, if fewer than `limit` are in flight.
+    pub(crate) fn enter(&self, limit: usize) -> Option<RequestPlace> {
+        self.0
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now < limit).then_some(now + 1)
+            })
+            .ok()
+            .map(|_| RequestPlace(self.clone()))
+    }
+
+    /// Waits while the service is busier than `yield_above`, at most [`LONGEST_YIELD`].
+    pub async fn give_way(&self) {
+        if self.0.yield_above == 0 {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + LONGEST_YIELD;
+        loop {
+            let mut quieter = pin!(self.0.quieter.notified());
+            quieter.as_mut().enable();
+            if self.in_flight() <= self.0.yield_above {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, quieter).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A request's place in the count; dropping it (the response is done) gives it back.
+pub(crate) struct RequestPlace(RequestLoad);
+
+impl Drop for RequestPlace {
+    fn drop(&mut self) {
+        let load = &self.0.0;
+        let before = load.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if load.yield_above > 0 && before == load.yield_above + 1 {
+            load.quieter.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_waits_while_requests_are_over_the_mark_and_goes_on_as_they_finish() {
+        let load = RequestLoad::new(1);
+        let first = load.enter(usize::MAX);
+        let second = load.enter(usize::MAX);
+        let started = tokio::time::Instant::now();
+        let waiting = tokio::spawn({
+            let load = load.clone();
+            async move { load.give_way().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiting.is_finished(),
+            "two requests in flight, one allowed"
+        );
+        drop(second);
+        waiting.await.ok();
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        drop(first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_waits_no_longer_than_the_longest_yield() {
+        let load = RequestLoad::new(1);
+        let _places: Vec<_> = (0..5).map(|_| load.enter(usize::MAX)).collect();
+        let started = tokio::time::Instant::now();
+        load.give_way().await;
+        assert_eq!(started.elapsed(), LONGEST_YIELD);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_that_never_yields_does_not_wait() {
+        let load = RequestLoad::never_yield();
+        let _places: Vec<_> = (0..5).map(|_| load.enter(usize::MAX)).collect();
+        let started = tokio::time::Instant::now();
+        load.give_way().await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_full_count_refuses_and_a_finished_request_gives_its_place_back() {
+        let load = RequestLoad::never_yield();
+        let first = load.enter(1);
+        assert!(first.is_some());
+        assert!(load.enter(1).is_none());
+        drop(first);
+        assert_eq!(load.in_flight(), 0);
+        assert!(load.enter(1).is_some());
     }
 }

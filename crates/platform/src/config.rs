@@ -106,6 +106,9 @@ pub struct HttpSettings {
     pub max_in_flight: usize,
     /// Extra places for the service's priority routes (order placement): shed last.
     pub priority_reserve: usize,
+    /// Requests in flight above which the service's background work (relay, consumers, due
+    /// work) waits for them, each unit up to 250 ms. 0: it never waits.
+    pub yield_background_above: usize,
     /// Requests per second per principal (token subject); past it, 429 `rate_limited`.
     pub rate_limit: crate::admission::RateLimitSettings,
 }
@@ -209,6 +212,7 @@ impl Layers {
             .set_default("http.workers", 0)?
             .set_default("http.max_in_flight", 256)?
             .set_default("http.priority_reserve", 64)?
+            .set_default("http.yield_background_above", 4)?
             .set_default("http.rate_limit.per_second", 50)?
             .set_default("http.rate_limit.burst", 100)?
             .set_default(

@@ -191,3 +191,56 @@ impl DatabaseSettings {
         self.url.expose_secret()
     }
 }
+
+/// Rows written together or not at all, in as few round trips as the database allows: on
+/// PostgreSQL one statement (each insert but the last a data-modifying `WITH` part), which
+/// commits by itself; elsewhere one transaction. For the hot paths, where a transaction's
+/// `BEGIN`, each insert and `COMMIT` would each cost a round trip.
+///
+/// If any insert fails (a unique key already taken), none of them is written.
+#[derive(Debug, Default)]
+pub struct Writes(Vec<sea_orm::sea_query::InsertStatement>);
+
+impl Writes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(mut self, insert: sea_orm::sea_query::InsertStatement) -> Self {
+        self.0.push(insert);
+        self
+    }
+
+    /// Writes every row, or none.
+    pub async fn apply(mut self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        use sea_orm::TransactionTrait;
+        use sea_orm::sea_query::{Alias, CommonTableExpression, WithClause};
+
+        let backend = db.get_database_backend();
+        let Some(last) = self.0.pop() else {
+            return Ok(());
+        };
+        if backend != sea_orm::DbBackend::Postgres {
+            let txn = db.begin().await?;
+            for insert in self.0.iter().chain([&last]) {
+                txn.execute_raw(backend.build(insert)).await?;
+            }
+            return txn.commit().await;
+        }
+        if self.0.is_empty() {
+            return db.execute_raw(backend.build(&last)).await.map(drop);
+        }
+        let mut with = WithClause::new();
+        for (index, insert) in self.0.into_iter().enumerate() {
+            with.cte(
+                CommonTableExpression::new()
+                    .query(insert)
+                    .table_name(Alias::new(format!("write_{index}")))
+                    .to_owned(),
+            );
+        }
+        db.execute_raw(backend.build(&with.query(last)))
+            .await
+            .map(drop)
+    }
+}

@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::background::RequestLoad;
 use crate::retry::RetryPolicy;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,23 +91,52 @@ pub async fn schedule<C: ConnectionTrait>(
     key: &str,
     due_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let earlier = match db.get_database_backend() {
-        DbBackend::Postgres => "LEAST",
-        _ => "MIN",
-    };
-    execute(
-        db,
-        &format!(
-            "INSERT INTO due_work (kind, key, due_at, attempts, generation, created_at) \
-             VALUES (?, ?, ?, 0, 0, ?) \
-             ON CONFLICT (kind, key) DO UPDATE SET \
-             due_at = {earlier}(due_work.due_at, excluded.due_at), \
-             generation = due_work.generation + 1"
-        ),
-        vec![kind.into(), key.into(), due_at.into(), Utc::now().into()],
-    )
-    .await
-    .map(drop)
+    let insert = owed(kind, key, due_at)?;
+    db.execute_raw(db.get_database_backend().build(&insert))
+        .await
+        .map(drop)
+}
+
+/// The row [`schedule`] writes, for writing together with the change that creates the work
+/// in one [`crate::db::Writes`].
+pub fn owed(kind: &str, key: &str, due_at: DateTime<Utc>) -> Result<InsertStatement, DbErr> {
+    let column = |name: &str| Alias::new(name);
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new("due_work"))
+        .columns(
+            [
+                "kind",
+                "key",
+                "due_at",
+                "attempts",
+                "generation",
+                "created_at",
+            ]
+            .map(column),
+        )
+        .values([
+            kind.into(),
+            key.into(),
+            due_at.into(),
+            0.into(),
+            0.into(),
+            Utc::now().into(),
+        ])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::columns([column("kind"), column("key")])
+                .value(
+                    column("due_at"),
+                    Expr::cust(
+                        "CASE WHEN excluded.due_at < due_work.due_at \
+                         THEN excluded.due_at ELSE due_work.due_at END",
+                    ),
+                )
+                .value(column("generation"), Expr::cust("due_work.generation + 1"))
+                .to_owned(),
+        );
+    Ok(insert)
 }
 
 /// Owes `kind` work for each `(key, due_at)` of `waiting`: for a migration that moves work a
@@ -237,6 +268,7 @@ pub struct DueWorkRunner {
     work: Arc<dyn DueWork>,
     settings: DueWorkSettings,
     waker: Waker,
+    requests: RequestLoad,
 }
 
 impl DueWorkRunner {
@@ -246,7 +278,15 @@ impl DueWorkRunner {
             work,
             settings,
             waker: Waker::default(),
+            requests: RequestLoad::never_yield(),
         }
+    }
+
+    /// Each claim and each row wait for a busy service's requests first (see
+    /// [`RequestLoad`]).
+    pub fn giving_way_to(mut self, requests: RequestLoad) -> Self {
+        self.requests = requests;
+        self
     }
 
     /// Whoever schedules this runner's work wakes it through this after committing.
@@ -260,8 +300,9 @@ impl DueWorkRunner {
     pub async fn run(self, stop: CancellationToken) {
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(1));
         loop {
-            if stop.is_cancelled() {
-                return;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.requests.give_way() => {}
             }
             let claimed = match self.claim().await {
                 Ok(claimed) => claimed,
@@ -277,6 +318,7 @@ impl DueWorkRunner {
                 self.settings.concurrency.max(1),
                 |row| async {
                     let id = row.id;
+                    self.requests.give_way().await;
                     self.work_on(row).await;
                     if let Ok(mut in_hand) = in_hand.lock() {
                         in_hand.retain(|held| *held != id);

@@ -16,16 +16,17 @@ use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry
 use prost::Message;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, InsertStatement, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::background::RequestLoad;
 use crate::event_tables::outbox;
 use crate::kafka::{KafkaSettings, OffRuntime};
 
@@ -50,6 +51,20 @@ where
     C: ConnectionTrait,
     E: events::Event,
 {
+    let (event_id, insert) = row(producer, aggregate_id, aggregate_seq, event)?;
+    db.execute_raw(db.get_database_backend().build(&insert))
+        .await?;
+    Ok(event_id)
+}
+
+/// The outbox row [`publish`] writes, for writing together with the state change in one
+/// [`crate::db::Writes`]. Returns the event id with it.
+pub fn row<E: events::Event>(
+    producer: &str,
+    aggregate_id: &str,
+    aggregate_seq: u64,
+    event: &E,
+) -> Result<(Uuid, InsertStatement), DbErr> {
     let traceparent = crate::telemetry::current_traceparent();
     let envelope = events::Envelope::wrap(
         event,
@@ -60,7 +75,7 @@ where
     );
     let event_id =
         Uuid::parse_str(&envelope.event_id).map_err(|error| DbErr::Custom(error.to_string()))?;
-    outbox::Entity::insert(outbox::ActiveModel {
+    let insert = outbox::Entity::insert(outbox::ActiveModel {
         event_id: Set(event_id),
         topic: Set(E::TOPIC.to_owned()),
         aggregate_id: Set(aggregate_id.to_owned()),
@@ -70,9 +85,8 @@ where
         created_at: Set(Utc::now()),
         ..Default::default()
     })
-    .exec(db)
-    .await?;
-    Ok(event_id)
+    .into_query();
+    Ok((event_id, insert))
 }
 
 /// Commits that may have written to the outbox, counted for the whole process. Every relay
@@ -178,6 +192,7 @@ pub struct OutboxRelay {
     producer: OffRuntime<FutureProducer>,
     settings: RelaySettings,
     metrics: RelayMetrics,
+    requests: RequestLoad,
 }
 
 impl OutboxRelay {
@@ -195,7 +210,14 @@ impl OutboxRelay {
             client_id: client_id.to_owned(),
             settings,
             metrics: RelayMetrics::new(registry)?,
+            requests: RequestLoad::never_yield(),
         })
+    }
+
+    /// Each round waits for a busy service's requests first (see [`RequestLoad`]).
+    pub fn giving_way_to(mut self, requests: RequestLoad) -> Self {
+        self.requests = requests;
+        self
     }
 
     /// Relays until `shutdown`. The batch in flight when it fires gets
@@ -221,6 +243,10 @@ impl OutboxRelay {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(MIN_ROUND_GAP - since_last) => {}
                 }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.requests.give_way() => {}
             }
             last_round = Instant::now();
             // Seen before the round reads: a commit after this point wakes the wait below.

@@ -22,6 +22,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::admission::Admission;
 use crate::auth::Authenticator;
 use crate::background::Background;
+use crate::background::RequestLoad;
 use crate::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
 use crate::consumer::dead_letters::{self, DeadLetterAdmin};
 use crate::consumer::{ConsumerRuntime, Handlers};
@@ -75,6 +76,8 @@ pub struct ServiceBuilder {
     sequencer: Option<Arc<dyn Sequencer>>,
     dead_letters: Option<web::Data<DeadLetterAdmin>>,
     admission_priority: Vec<(actix_web::http::Method, &'static str)>,
+    /// The requests in flight, counted by admission, which background work gives way to.
+    requests: RequestLoad,
 }
 
 impl ServiceBuilder {
@@ -92,6 +95,7 @@ impl ServiceBuilder {
         let registry = Registry::new();
         let mut health = HealthChecks::default().with(DatabaseCheck(pools.requests.clone()));
         let mut background = Background::new();
+        let requests = RequestLoad::new(base.http.yield_background_above);
         let kafka = &base.kafka;
         if kafka.is_configured() {
             let topics: Vec<&'static str> = manifest
@@ -103,13 +107,16 @@ impl ServiceBuilder {
             kafka.ensure_topics_in_background(&topics);
             health = health.with_advisory(KafkaCheck::new(kafka)?);
             if !manifest.publishes.is_empty() {
-                background.relay(OutboxRelay::new(
-                    pools.background.clone(),
-                    kafka,
-                    manifest.name(),
-                    base.outbox.clone(),
-                    &registry,
-                )?);
+                background.relay(
+                    OutboxRelay::new(
+                        pools.background.clone(),
+                        kafka,
+                        manifest.name(),
+                        base.outbox.clone(),
+                        &registry,
+                    )?
+                    .giving_way_to(requests.clone()),
+                );
             }
         } else {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
@@ -125,6 +132,7 @@ impl ServiceBuilder {
             background,
             sequencer: None,
             dead_letters: None,
+            requests,
         })
     }
 
@@ -196,6 +204,7 @@ impl ServiceBuilder {
             &self.registry,
         )
         .with_settings(self.base.consumer.clone())
+        .giving_way_to(self.requests.clone())
         .start()?;
         self.background.consumer(consumer);
         self.dead_letters = Some(web::Data::new(DeadLetterAdmin::new(
@@ -214,7 +223,8 @@ impl ServiceBuilder {
         work: Arc<dyn DueWork>,
         settings: DueWorkSettings,
     ) -> Waker {
-        let runner = DueWorkRunner::new(self.pools.background.clone(), work, settings);
+        let runner = DueWorkRunner::new(self.pools.background.clone(), work, settings)
+            .giving_way_to(self.requests.clone());
         let waker = runner.waker();
         self.background.spawn(name, |stop| runner.run(stop));
         waker
@@ -249,8 +259,12 @@ impl ServiceBuilder {
         let manifest = self.manifest;
         let http = &self.base.http;
         let admission = self.admission_priority.into_iter().fold(
-            Admission::new(http.max_in_flight, http.priority_reserve)
-                .with_rate_limit(http.rate_limit, self.authenticator.clone()),
+            Admission::new(
+                http.max_in_flight,
+                http.priority_reserve,
+                self.requests.clone(),
+            )
+            .with_rate_limit(http.rate_limit, self.authenticator.clone()),
             |admission, (method, path)| admission.prioritise(method, path),
         );
         let parts = ServerParts {

@@ -173,6 +173,8 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let admission = platform::admission::Admission::new(
         settings.http.max_in_flight,
         settings.http.priority_reserve,
+        // The edge has no background work to give way.
+        platform::background::RequestLoad::never_yield(),
     )
     // Order placement is shed last here too, or the edge would refuse it first.
     .prioritise(actix_web::http::Method::POST, "/v1/orders");

@@ -3,6 +3,7 @@
 //! in the transaction that makes the transition.
 
 use events::order as proto;
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::domain::OrderRecord;
@@ -34,20 +35,25 @@ async fn emit<C: ConnectionTrait, E: events::Event>(
 ) -> Result<&'static str, DbErr> {
     let aggregate_seq = u64::try_from(order.version).unwrap_or(0);
     platform::outbox::publish(db, PRODUCER, &order.id.to_string(), aggregate_seq, &event).await?;
-    Ok(E::EVENT_TYPE.trim_start_matches("order."))
+    Ok(name_of(&event))
 }
 
-pub async fn placed<C: ConnectionTrait>(
-    db: &C,
-    order: &OrderRecord,
-) -> Result<&'static str, DbErr> {
+/// The `OrderPlaced` outbox row for a new order, to write with the order itself, and the
+/// event's name for the timeline.
+pub fn placed(order: &OrderRecord) -> Result<(InsertStatement, &'static str), DbErr> {
     let event = proto::OrderPlaced {
         order_id: order.id.to_string(),
         shopper_id: order.shopper_id.clone(),
         quote_id: order.quote_id.to_string(),
         pickup: Some(pickup(order)),
     };
-    emit(db, order, event).await
+    let aggregate_seq = u64::try_from(order.version).unwrap_or(0);
+    let (_, row) = platform::outbox::row(PRODUCER, &order.id.to_string(), aggregate_seq, &event)?;
+    Ok((row, name_of(&event)))
+}
+
+fn name_of<E: events::Event>(_: &E) -> &'static str {
+    E::EVENT_TYPE.trim_start_matches("order.")
 }
 
 /// Publishes the event for `step`, which has just moved `order` (already at its new version).

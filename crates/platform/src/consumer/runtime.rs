@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::dead_letters::DeadLetterWriter;
 use super::{Applied, Applier, ApplyError, HandlerError, Handlers, IncomingEvent, headers};
+use crate::background::RequestLoad;
 use crate::kafka::{KafkaSettings, OffRuntime, on_own_thread};
 use crate::sequencer::Sequencer;
 
@@ -243,6 +244,8 @@ struct Shared {
     in_flight: Arc<AtomicUsize>,
     /// Places for events being applied: the consumer's share of the database.
     applying: tokio::sync::Semaphore,
+    /// The service's requests, which applying gives way to.
+    requests: RequestLoad,
     tasks: tokio_util::task::TaskTracker,
     /// Stop taking events; an event being applied finishes, one waiting to retry is left
     /// unfinished (its offset uncommitted, so it is delivered again).
@@ -271,6 +274,7 @@ pub struct ConsumerRuntime {
     handlers: Handlers,
     sequencer: Arc<dyn Sequencer>,
     registry: Registry,
+    requests: RequestLoad,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,11 +304,18 @@ impl ConsumerRuntime {
             handlers,
             sequencer,
             registry: registry.clone(),
+            requests: RequestLoad::never_yield(),
         }
     }
 
     pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// Each event waits for a busy service's requests first (see [`RequestLoad`]).
+    pub fn giving_way_to(mut self, requests: RequestLoad) -> Self {
+        self.requests = requests;
         self
     }
 
@@ -337,6 +348,7 @@ impl ConsumerRuntime {
             workers: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             applying: tokio::sync::Semaphore::new(max_concurrent),
+            requests: self.requests,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: CancellationToken::new(),
             abort: CancellationToken::new(),
@@ -770,7 +782,8 @@ async fn process(
         let mut unavailable = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
         loop {
             // The consumer's share of the database: at most `max_concurrent` events apply at
-            // once, whatever the backlog.
+            // once, whatever the backlog, and after the service's requests.
+            shared.requests.give_way().await;
             let Ok(_applying) = shared.applying.acquire().await else {
                 return None;
             };

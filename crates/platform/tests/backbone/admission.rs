@@ -127,7 +127,8 @@ async fn assert_refused(response: reqwest::Response, status: u16, code: &str) {
 #[tokio::test]
 async fn past_its_in_flight_cap_a_server_answers_503_overloaded_yet_keeps_probes_and_priority_routes()
  {
-    let admission = Admission::new(2, 1).prioritise(actix_web::http::Method::POST, "/orders");
+    let admission = Admission::new(2, 1, platform::background::RequestLoad::never_yield())
+        .prioritise(actix_web::http::Method::POST, "/orders");
     let server = serve(admission.clone()).await;
     let held: Vec<_> = (0..2)
         .map(|_| tokio::spawn(server.client.get(server.url("/slow")).send()))
@@ -176,7 +177,11 @@ async fn the_rate_limit_counts_per_token_subject_and_answers_429_with_retry_afte
         per_second: 1,
         burst: 3,
     };
-    let server = serve(Admission::new(0, 0).with_rate_limit(settings, authenticator())).await;
+    let server = serve(
+        Admission::new(0, 0, platform::background::RequestLoad::never_yield())
+            .with_rate_limit(settings, authenticator()),
+    )
+    .await;
     let alice = server.token("shopper-alice", Role::Shopper);
     for _ in 0..3 {
         assert_eq!(server.get_as("/fast", Some(&alice)).await.status(), 200);

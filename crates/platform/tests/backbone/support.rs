@@ -264,7 +264,11 @@ where
     let parts = platform::http::ServerParts {
         http: base.http.clone(),
         openapi: platform::http::openapi_skeleton("test", "test"),
-        admission: platform::admission::Admission::new(0, 0),
+        admission: platform::admission::Admission::new(
+            0,
+            0,
+            platform::background::RequestLoad::never_yield(),
+        ),
         authenticator,
         health: platform::health::HealthChecks::default(),
         metrics_registry: prometheus::Registry::new(),

@@ -6,10 +6,12 @@
 pub mod entities;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use platform::db::Writes;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, SqlErr,
+    TransactionTrait,
 };
 use serde_json::json;
 use strum::IntoEnumIterator;
@@ -197,6 +199,15 @@ async fn add_to_timeline<C: ConnectionTrait>(
     event: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbErr> {
+    timeline_row(order, event, detail).exec(db).await?;
+    Ok(())
+}
+
+fn timeline_row(
+    order: &OrderRecord,
+    event: &str,
+    detail: serde_json::Value,
+) -> sea_orm::Insert<order_timeline::ActiveModel> {
     order_timeline::Entity::insert(order_timeline::ActiveModel {
         order_id: Set(order.id),
         seq: Set(order.version),
@@ -205,9 +216,6 @@ async fn add_to_timeline<C: ConnectionTrait>(
         detail: Set(detail),
         at: Set(order.updated_at),
     })
-    .exec(db)
-    .await?;
-    Ok(())
 }
 
 /// Loads an order inside `db` (usually the transaction that will change it).
@@ -259,8 +267,8 @@ impl OrderStore {
         &self.db
     }
 
-    /// Stores a new order with its `OrderPlaced` event and the response to replay, in one
-    /// transaction, unless the key was used before: then the first response is replayed
+    /// Stores a new order with its `OrderPlaced` event, its due work and the response to
+    /// replay, all or nothing in one round trip on PostgreSQL ([`Writes`]), unless the key was used before: then the first response is replayed
     /// (same request) or refused (another request). The key's primary key decides, so a new
     /// order costs no lookup first; two concurrent first uses meet there too, and the
     /// second waits for the first and replays it.
@@ -272,8 +280,7 @@ impl OrderStore {
     ) -> Result<Acceptance, StoreError> {
         let record = OrderRecord::received(order, Utc::now());
         let body = render(&record);
-        let txn = self.db.begin().await?;
-        let claimed = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+        let claim = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
             shopper_id: Set(key.shopper_id.clone()),
             key: Set(key.key.clone()),
             request_hash: Set(key.request_hash.clone()),
@@ -281,29 +288,35 @@ impl OrderStore {
             response: Set(body.clone()),
             created_at: Set(record.created_at),
         })
-        .exec(&txn)
-        .await;
-        if let Err(error) = claimed {
-            txn.rollback().await?;
-            if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        .into_query();
+        let (placed, event) = published::placed(&record)?;
+        let written = Writes::new()
+            .insert(claim)
+            .insert(orders::Entity::insert(row_of(&record)?).into_query())
+            .insert(platform::due_work::owed(
+                ADVANCE,
+                &record.id.to_string(),
+                record.created_at,
+            )?)
+            .insert(placed)
+            .insert(timeline_row(&record, event, json!({})).into_query())
+            .apply(&self.db)
+            .await;
+        match written {
+            Ok(()) => Ok(Acceptance::Created {
+                order_id: record.id,
+                body,
+            }),
+            // Only the key can be taken already: the order's id is new.
+            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 let first = self
                     .find_key(key)
                     .await?
                     .ok_or(StoreError::Concurrent(record.id))?;
-                return replay(first, key);
+                replay(first, key)
             }
-            return Err(error.into());
+            Err(error) => Err(error.into()),
         }
-        orders::Entity::insert(row_of(&record)?).exec(&txn).await?;
-        platform::due_work::schedule(&txn, ADVANCE, &record.id.to_string(), record.created_at)
-            .await?;
-        let event = published::placed(&txn, &record).await?;
-        add_to_timeline(&txn, &record, event, json!({})).await?;
-        txn.commit().await?;
-        Ok(Acceptance::Created {
-            order_id: record.id,
-            body,
-        })
     }
 
     async fn find_key(
