@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_orders;
 mod m20261129_000001_owe_due_work;
+mod m20261130_000001_drop_orders_due_index;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_orders::Migration),
             Box::new(platform::due_work::Migration),
             Box::new(m20261129_000001_owe_due_work::Migration),
+            Box::new(m20261130_000001_drop_orders_due_index::Migration),
         ]
     }
 }
