@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-order benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-order bench-memory benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -42,7 +42,7 @@ test-fresh-clone:
 	python3 scripts/fresh_clone_check.py
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
-bench: bench-catalog bench-backbone bench-order
+bench: bench-catalog bench-backbone bench-order bench-memory
 
 bench-catalog:
 	$(CARGO) bench -p recommerce --bench browse > benchmarks/catalog.md.new
@@ -57,6 +57,12 @@ bench-backbone:
 bench-order:
 	TEST_DATABASE=postgres $(CARGO) bench -p system-tests --bench order_accept > benchmarks/order.md.new
 	mv benchmarks/order.md.new benchmarks/order.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+## Resident memory of `recommerce dev` idle, through 10 minutes of mixed load, and after it.
+bench-memory:
+	$(CARGO) build -p recommerce
+	RECOMMERCE_BIN=$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce python3 scripts/dev_memory.py
 	@$(MAKE) --no-print-directory benchmarks-file
 
 benchmarks-file:

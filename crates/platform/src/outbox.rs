@@ -103,7 +103,7 @@ pub fn committed() {
 
 /// The shortest time between two relay rounds: what a woken relay may add to an event's
 /// way out, and what keeps a busy database from committing one relay round per order.
-const MIN_ROUND_GAP: Duration = Duration::from_millis(10);
+const MIN_ROUND_GAP: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]

@@ -64,7 +64,9 @@ impl KafkaSettings {
         self.base(client_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "5")
+            // The relay batches by itself (a round sends all it claimed); waiting longer for
+            // more would only add to every event's latency.
+            .set("linger.ms", "1")
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
             .create()
             .map(OffRuntime::new)
