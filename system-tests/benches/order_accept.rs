@@ -380,6 +380,15 @@ fn bare_sender(
     }
 }
 
+/// A new order, under a key of its own.
+fn order_request(client: &reqwest::Client, url: &str, shopper: &str) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .bearer_auth(shopper)
+        .header("Idempotency-Key", Uuid::new_v4().to_string())
+        .json(&order_body())
+}
+
 fn accept_sender(
     client: &reqwest::Client,
     deployment: &Deployment,
@@ -398,11 +407,7 @@ fn accept_sender(
         let shopper = shopper.clone();
         let accepted = accepted.clone();
         Box::pin(async move {
-            let ok = client
-                .post(url.as_str())
-                .bearer_auth(shopper.as_str())
-                .header("Idempotency-Key", Uuid::new_v4().to_string())
-                .json(&order_body())
+            let ok = order_request(&client, &url, &shopper)
                 .send()
                 .await
                 .is_ok_and(|response| response.status() == 202);
@@ -516,14 +521,7 @@ fn overload_sender(
         let url = url.clone();
         let shopper = shopper.clone();
         Box::pin(async move {
-            let Ok(response) = client
-                .post(url.as_str())
-                .bearer_auth(shopper.as_str())
-                .header("Idempotency-Key", Uuid::new_v4().to_string())
-                .json(&order_body())
-                .send()
-                .await
-            else {
+            let Ok(response) = order_request(&client, &url, &shopper).send().await else {
                 return Answer::Failed;
             };
             match response.status().as_u16() {
