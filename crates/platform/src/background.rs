@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -268,10 +268,11 @@ impl OrderStore {
     }
 
     /// Stores a new order with its `OrderPlaced` event, its due work and the response to
-    /// replay, all or nothing in one round trip on PostgreSQL ([`Writes`]), unless the key was used before: then the first response is replayed
-    /// (same request) or refused (another request). The key's primary key decides, so a new
-    /// order costs no lookup first; two concurrent first uses meet there too, and the
-    /// second waits for the first and replays it.
+    /// replay, all or nothing in one round trip on PostgreSQL ([`Writes`]), unless the key
+    /// was used before: then the first response is replayed (same request) or refused
+    /// (another request). The key's primary key decides, so a new order costs no lookup
+    /// first; two concurrent first uses meet there too, and the second waits for the first
+    /// and replays it.
     pub async fn accept(
         &self,
         key: &IdempotencyKey,
