@@ -32,7 +32,7 @@ const LATENCY_TOPIC: &str = "bench.latency";
 const RELAY_EVENTS: usize = 20_000;
 const RATE_PER_SECOND: u64 = 100;
 const LATENCY_SECONDS: u64 = 10;
-const SEQUENCER_OPS: usize = 5_000;
+const SEQUENCER_OPS: usize = 50_000;
 const CONCURRENCY: usize = 16;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -302,6 +302,15 @@ async fn sequencer_rates() -> (f64, f64) {
 
 #[tokio::main]
 async fn main() {
+    // `BACKBONE_BENCH_SEQUENCER_ONLY=1`: only the sequencer's rates, to profile them.
+    if std::env::var_os("BACKBONE_BENCH_SEQUENCER_ONLY").is_some() {
+        let (sequenced, bare_lock) = sequencer_rates().await;
+        eprintln!(
+            "run_in_sequence {sequenced:.0}/s, bare lock {bare_lock:.0}/s: {:.2}×",
+            sequenced / bare_lock
+        );
+        return;
+    }
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC, LATENCY_TOPIC], 6).await;
     let bare = bare_producer_rate(&broker).await;

@@ -35,7 +35,7 @@ impl LocalSequencer {
     pub fn new() -> Self {
         Self {
             state: Arc::new(Mutex::new(State::default())),
-            fence: AtomicU64::new(super::redis::fence_floor()),
+            fence: AtomicU64::new(first_fence()),
         }
     }
 
@@ -134,4 +134,9 @@ impl Sequencer for LocalSequencer {
         let notify = self.notify(key);
         let _ = tokio::time::timeout(timeout, notify.notified()).await;
     }
+}
+
+/// Microseconds since the epoch: tokens keep rising across restarts of the process.
+fn first_fence() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
 }

@@ -2,10 +2,10 @@
 //!
 //! Per key: `lock` (value = fencing token, with a TTL renewed by the holder), `queue` (FIFO
 //! list of waiter ids; a waiter whose heartbeat key expired is dropped from the head so a
-//! crashed waiter cannot block the line), `fence` (counter). Waiters sleep until a release
-//! is published on the wake channel, with a timeout as a safety net for a lost message or
-//! an expired holder. Inside one process, waiters for a key first queue on a fair local
-//! mutex, so Redis sees one waiter per key per instance.
+//! crashed waiter cannot block the line), `fence` (the last token, kept for a day). Waiters
+//! sleep until a release is published on the wake channel, with a timeout as a safety net
+//! for a lost message or an expired holder. Inside one process, waiters for a key first
+//! queue on a fair local mutex, so Redis sees one waiter per key per instance.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,13 +22,27 @@ use uuid::Uuid;
 
 use super::{Lease, Sequencer, SequencerError};
 
-/// Joins the queue if needed, drops dead heads, and takes the lock when first in line.
+/// Takes the lock when nobody holds or waits for it (the common case: a few commands), and
+/// otherwise joins the queue, drops dead heads, and takes the lock when first in line.
 /// Returns the new fencing token, or 0 when it is not this waiter's turn; a waiter left in
 /// the queue gets its heartbeat here too, so an uncontended acquire is one round trip.
+///
+/// A token is above the key's last one and never below Redis' own clock in microseconds,
+/// so tokens keep rising when Redis restarts empty, whatever the callers' clocks say. The
+/// last token is kept for a day after its use: by then the clock has passed it.
 const ACQUIRE: &str = r#"
 local lock, queue, fence_key = KEYS[1], KEYS[2], KEYS[3]
-local me, ttl, waiter_prefix, floor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local heartbeat_ttl = ARGV[5]
+local me, ttl, waiter_prefix, heartbeat_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function take_lock()
+  local now = redis.call('TIME')
+  local fence = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local last = tonumber(redis.call('GET', fence_key) or '0')
+  if fence <= last then fence = last + 1 end
+  redis.call('SET', fence_key, fence, 'PX', 86400000)
+  redis.call('SET', lock, fence, 'PX', ttl)
+  return fence
+end
+if redis.call('EXISTS', lock, queue) == 0 then return take_lock() end
 if not redis.call('LPOS', queue, me) then redis.call('RPUSH', queue, me) end
 while true do
   local head = redis.call('LINDEX', queue, 0)
@@ -36,12 +50,7 @@ while true do
   redis.call('LPOP', queue)
 end
 if redis.call('LINDEX', queue, 0) == me and redis.call('EXISTS', lock) == 0 then
-  local fence = redis.call('INCR', fence_key)
-  if fence < floor then
-    fence = floor
-    redis.call('SET', fence_key, fence)
-  end
-  redis.call('SET', lock, fence, 'PX', ttl)
+  local fence = take_lock()
   redis.call('LPOP', queue)
   redis.call('PEXPIRE', queue, 86400000)
   redis.call('DEL', waiter_prefix .. me)
@@ -91,12 +100,6 @@ if value then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return value
 "#;
 
-/// A lower bound for fencing tokens: microseconds since the epoch. Tokens stay increasing
-/// even when Redis restarts empty and its counter starts again from 0.
-pub(crate) fn fence_floor() -> u64 {
-    u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0)
-}
-
 fn unavailable(error: redis::RedisError) -> SequencerError {
     SequencerError::Unavailable(error.to_string())
 }
@@ -107,6 +110,14 @@ struct Shared {
     connection: OnceCell<ConnectionManager>,
     notifies: Mutex<HashMap<String, Arc<Notify>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The leases this process holds, by lock key: one task renews them all, so taking a
+    /// lease spawns nothing (a task per lease cost a thread wake-up each).
+    leases: Mutex<HashMap<String, HeldLease>>,
+}
+
+struct HeldLease {
+    fence: u64,
+    lost: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -159,11 +170,13 @@ pub struct RedisSequencer {
     ttl: Duration,
     wait_timeout: Duration,
     subscriber: tokio::task::JoinHandle<()>,
+    renewer: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisSequencer {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.renewer.abort();
     }
 }
 
@@ -178,13 +191,16 @@ impl RedisSequencer {
             connection: OnceCell::new(),
             notifies: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
         });
         let subscriber = tokio::spawn(listen_for_wakes(shared.clone()));
+        let renewer = tokio::spawn(renew_leases(shared.clone(), ttl));
         Ok(Self {
             shared,
             ttl,
             wait_timeout: (ttl / 2).min(Duration::from_secs(1)),
             subscriber,
+            renewer,
         })
     }
 
@@ -198,7 +214,6 @@ impl RedisSequencer {
             .arg(waiter)
             .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(format!("{}:seq:waiter:", self.shared.prefix))
-            .arg(fence_floor())
             .arg(heartbeat_ttl)
             .invoke_async(&mut connection)
             .await
@@ -209,14 +224,10 @@ impl RedisSequencer {
 #[async_trait]
 impl Sequencer for RedisSequencer {
     async fn acquire(&self, key: &str) -> Result<Lease, SequencerError> {
-        let local = {
-            let mut locks = self
-                .shared
-                .locks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.entry(key.to_owned()).or_default().clone()
-        };
+        let local = lock(&self.shared.locks)
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
         let local_guard = local.lock_owned().await;
         let waiter = Uuid::new_v4().to_string();
         let notify = self.shared.notify(key);
@@ -241,13 +252,14 @@ impl Sequencer for RedisSequencer {
 
         self.shared.forget_notify(key, notify);
         let lost = Arc::new(AtomicBool::new(false));
-        let renewal = tokio::spawn(renew(
-            self.shared.clone(),
-            self.shared.key(key, "lock"),
-            fence,
-            self.ttl,
-            lost.clone(),
-        ));
+        let lock_key = self.shared.key(key, "lock");
+        lock(&self.shared.leases).insert(
+            lock_key.clone(),
+            HeldLease {
+                fence,
+                lost: lost.clone(),
+            },
+        );
         let shared = self.shared.clone();
         let key_owned = key.to_owned();
         Ok(Lease::new(
@@ -256,11 +268,11 @@ impl Sequencer for RedisSequencer {
             lost,
             Box::new(move || {
                 Box::pin(async move {
-                    renewal.abort();
+                    lock(&shared.leases).remove(&lock_key);
                     let released: Result<(), SequencerError> = async {
                         let mut connection = shared.connection().await?;
                         let _: i64 = RELEASE_SCRIPT
-                            .key(shared.key(&key_owned, "lock"))
+                            .key(&lock_key)
                             .key(shared.wake_channel())
                             .key(shared.key(&key_owned, "queue"))
                             .arg(fence)
@@ -276,10 +288,7 @@ impl Sequencer for RedisSequencer {
                         tracing::warn!(%error, key = %key_owned, "releasing a lease failed");
                     }
                     drop(local_guard);
-                    let mut locks = shared
-                        .locks
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let mut locks = lock(&shared.locks);
                     if locks
                         .get(&key_owned)
                         .is_some_and(|lock| Arc::strong_count(lock) == 1)
@@ -360,35 +369,59 @@ impl Sequencer for RedisSequencer {
     }
 }
 
-async fn renew(
-    shared: Arc<Shared>,
-    lock: String,
-    fence: u64,
-    ttl: Duration,
-    lost: Arc<AtomicBool>,
-) {
+/// Renews every lease this process holds, a third of the TTL apart; a lease that expired
+/// before its renewal is marked lost (another holder may exist by now) and forgotten.
+async fn renew_leases(shared: Arc<Shared>, ttl: Duration) {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     loop {
         tokio::time::sleep(ttl / 3).await;
-        let Ok(mut connection) = shared.connection().await else {
+        let held: Vec<(String, u64)> = lock(&shared.leases)
+            .iter()
+            .map(|(lock_key, lease)| (lock_key.clone(), lease.fence))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        let Ok(connection) = shared.connection().await else {
             continue;
         };
-        let renewed: Result<i64, _> = RENEW_SCRIPT
-            .key(&lock)
-            .arg(fence)
-            .arg(ttl_ms)
-            .invoke_async(&mut connection)
-            .await;
-        match renewed {
-            Ok(1) => {}
-            Ok(_) => {
-                tracing::warn!(%lock, "lease lost: it expired before it could be renewed");
-                lost.store(true, Ordering::SeqCst);
-                return;
+        let renewals = held.into_iter().map(|(lock_key, fence)| {
+            let mut connection = connection.clone();
+            async move {
+                let renewed: Result<i64, _> = RENEW_SCRIPT
+                    .key(&lock_key)
+                    .arg(fence)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut connection)
+                    .await;
+                (lock_key, fence, renewed)
             }
-            Err(error) => tracing::debug!(%error, "renewing a lease failed; retrying"),
+        });
+        for (lock_key, fence, renewed) in futures_util::future::join_all(renewals).await {
+            match renewed {
+                Ok(1) => {}
+                Ok(_) => {
+                    let mut leases = lock(&shared.leases);
+                    // Only if it is still the same lease: it may have been released meanwhile.
+                    if leases
+                        .get(&lock_key)
+                        .is_some_and(|lease| lease.fence == fence)
+                        && let Some(lease) = leases.remove(&lock_key)
+                    {
+                        tracing::warn!(lock = %lock_key, "lease lost: it expired before it could be renewed");
+                        lease.lost.store(true, Ordering::SeqCst);
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "renewing a lease failed; retrying"),
+            }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One pub/sub connection per process: a release anywhere wakes the waiters here.

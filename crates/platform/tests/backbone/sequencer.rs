@@ -254,3 +254,67 @@ async fn pruned_event_ids_still_deduplicate_sequenced_events_by_their_sequence()
     );
     assert_eq!(effects(&db).await.len(), 1);
 }
+
+#[tokio::test]
+async fn fences_keep_rising_when_redis_restarts_empty_and_no_key_is_kept_forever() {
+    let mut redis = platform::testing::PrivateRedis::start();
+    let sequencer = RedisSequencer::new(&redis.url(), "test", Duration::from_secs(5)).unwrap();
+    let before = sequencer.acquire("order-1").await.unwrap();
+    let fence_before = before.fence();
+    before.release().await;
+
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the last token is kept");
+    for key in keys {
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(
+            (1..=86_400_000).contains(&ttl_ms),
+            "{key} expires within a day, its TTL is {ttl_ms} ms"
+        );
+    }
+
+    redis.restart();
+    let after = sequencer.acquire("order-1").await.unwrap();
+    assert!(
+        after.fence() > fence_before,
+        "{} follows {fence_before}",
+        after.fence()
+    );
+    after.release().await;
+}
+
+#[tokio::test]
+async fn a_holder_working_past_the_ttl_keeps_its_lease_while_it_is_renewed() {
+    let (sequencer, prefix) = redis_sequencer(Duration::from_millis(600));
+    let other =
+        RedisSequencer::new(&shared_redis_url(), &prefix, Duration::from_millis(600)).unwrap();
+    let first = sequencer.acquire("order-1").await.unwrap();
+    let second = sequencer.acquire("order-2").await.unwrap();
+
+    // Three TTLs of work: without renewal both locks would have expired twice over.
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    assert!(!first.is_lost() && !second.is_lost());
+    let taken = tokio::time::timeout(Duration::from_millis(300), other.acquire("order-1")).await;
+    assert!(taken.is_err(), "order-1 is still held");
+
+    first.release().await;
+    second.release().await;
+    let after = tokio::time::timeout(Duration::from_secs(5), other.acquire("order-1"))
+        .await
+        .expect("released, the lock is free")
+        .unwrap();
+    after.release().await;
+}
