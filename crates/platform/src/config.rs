@@ -345,6 +345,10 @@ impl BaseSettings {
         if self.kafka.is_configured() && self.kafka.topic_partitions < 1 {
             return Err(ConfigError::invalid("kafka.topic_partitions", "at least 1"));
         }
+        if let Some((key, expected)) = self.kafka.group_settings_problem() {
+            return Err(ConfigError::invalid(key, expected));
+        }
+        self.kafka.group_instance_id = self.kafka.instance_id().map(str::to_owned);
         self.telemetry.otlp_endpoint = self
             .telemetry
             .otlp_endpoint
@@ -494,6 +498,44 @@ mod tests {
                 .unwrap(),
         );
         assert!(message.contains("database.url"), "{message}");
+    }
+
+    #[test]
+    fn a_heartbeat_not_below_the_session_timeout_is_refused() {
+        let message = error_of(
+            layers()
+                .set("profile", "dev")
+                .unwrap()
+                .set("kafka.session_timeout_ms", "2000")
+                .unwrap()
+                .set("kafka.heartbeat_interval_ms", "2000")
+                .unwrap(),
+        );
+        assert!(message.contains("kafka.heartbeat_interval_ms"), "{message}");
+        assert!(
+            message.contains("below kafka.session_timeout_ms"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn mixed_assignment_strategies_are_refused_and_an_empty_instance_id_is_none() {
+        let message = error_of(
+            layers()
+                .set("profile", "dev")
+                .unwrap()
+                .set("kafka.assignment_strategy", "cooperative-sticky,range")
+                .unwrap(),
+        );
+        assert!(message.contains("kafka.assignment_strategy"), "{message}");
+        let settings = layers()
+            .set("profile", "dev")
+            .unwrap()
+            .set("kafka.group_instance_id", "")
+            .unwrap()
+            .base()
+            .unwrap();
+        assert!(settings.kafka.group_instance_id.is_none());
     }
 
     #[test]

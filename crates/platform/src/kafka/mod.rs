@@ -29,6 +29,30 @@ pub struct KafkaSettings {
     /// Partitions of topics this service creates when they do not exist.
     pub topic_partitions: i32,
     pub topic_replication: i32,
+    /// How long a member that died without leaving (a crash, `kill -9`, a lost node) keeps
+    /// its partitions before the group moves them on. 6000 is the lowest a broker with
+    /// default settings accepts (`group.min.session.timeout.ms`); lower it only together
+    /// with the broker's minimum. A member that stops cleanly leaves at once.
+    pub session_timeout_ms: u64,
+    /// How often a member tells the coordinator it lives, and so how late it learns that a
+    /// rebalance started: every rebalance waits up to one interval for each member to
+    /// rejoin. Fixed rather than a share of the session timeout, so lowering the session
+    /// timeout does not silently change it; must stay below it (a third is the advice).
+    pub heartbeat_interval_ms: u64,
+    /// Static membership (`group.instance.id`): a member restarted under the same id gets
+    /// its partitions back without a rebalance, if it returns within the session timeout.
+    /// The catch: a member with an id does not leave the group when it stops, so a clean
+    /// stop (a scale-down, a pod that is replaced under a new name) stalls its partitions
+    /// for a whole session timeout. Set it only where instance names are stable and each
+    /// is unique per group (a StatefulSet's pod name); unset by default.
+    pub group_instance_id: Option<String>,
+    /// `partition.assignment.strategy`. `cooperative-sticky` moves only the partitions that
+    /// change owner: when a member joins or dies the others keep consuming theirs, where
+    /// an eager strategy (`range`, `roundrobin`) stops every member for the rebalance. The
+    /// runtime handles either (it commits and forgets exactly the partitions revoked).
+    /// librdkafka refuses to mix the two kinds in one group: while members of both kinds
+    /// are present (a rolling deploy that changes it), the new ones wait to join.
+    pub assignment_strategy: String,
 }
 
 impl Default for KafkaSettings {
@@ -38,11 +62,59 @@ impl Default for KafkaSettings {
             message_timeout_ms: 10_000,
             topic_partitions: 6,
             topic_replication: 1,
+            session_timeout_ms: 6_000,
+            heartbeat_interval_ms: 1_000,
+            group_instance_id: None,
+            assignment_strategy: COOPERATIVE.to_owned(),
         }
     }
 }
 
+/// The incremental assignment strategy; see [`KafkaSettings::assignment_strategy`].
+pub const COOPERATIVE: &str = "cooperative-sticky";
+/// The eager strategies librdkafka knows.
+pub const EAGER: [&str; 2] = ["range", "roundrobin"];
+
 impl KafkaSettings {
+    /// What is wrong with the group settings, as (key, what it must be).
+    pub fn group_settings_problem(&self) -> Option<(&'static str, String)> {
+        if !(1..=3_600_000).contains(&self.session_timeout_ms) {
+            return Some((
+                "kafka.session_timeout_ms",
+                "between 1 and 3600000 ms (and not below the broker's group.min.session.timeout.ms, 6000 by default)".into(),
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.session_timeout_ms
+        {
+            return Some((
+                "kafka.heartbeat_interval_ms",
+                format!(
+                    "at least 1 and below kafka.session_timeout_ms ({} ms); a third of it is the advice",
+                    self.session_timeout_ms
+                ),
+            ));
+        }
+        let strategies: Vec<&str> = self.assignment_strategy.split(',').map(str::trim).collect();
+        let known = strategies
+            .iter()
+            .all(|strategy| *strategy == COOPERATIVE || EAGER.contains(strategy));
+        if !known || (strategies.len() > 1 && strategies.contains(&COOPERATIVE)) {
+            return Some((
+                "kafka.assignment_strategy",
+                "cooperative-sticky, or range and/or roundrobin (comma-separated); the two kinds do not mix".into(),
+            ));
+        }
+        None
+    }
+
+    /// The static member id, if one is set (an empty one is none).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.group_instance_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+    }
+
     pub fn is_configured(&self) -> bool {
         !self.brokers.trim().is_empty()
     }
@@ -81,11 +153,15 @@ impl KafkaSettings {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // How long a member that died without leaving stalls its partitions: the lowest
-            // a broker with default settings accepts (group.min.session.timeout.ms). A member
-            // that stops cleanly leaves the group at once and stalls nothing.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                self.heartbeat_interval_ms.to_string(),
+            )
+            .set(
+                "partition.assignment.strategy",
+                self.assignment_strategy.replace(' ', ""),
+            )
             // A real broker answers a waiting fetch as soon as data arrives; the embedded
             // (mock) one always waits this long when it had none, so it is a latency floor
             // there and only the idle fetch rate on a real one.
@@ -96,6 +172,9 @@ impl KafkaSettings {
             // Fetching starts again soon after the runtime takes from a full queue.
             .set("fetch.queue.backoff.ms", "20")
             .set("statistics.interval.ms", "5000");
+        if let Some(id) = self.instance_id() {
+            config.set("group.instance.id", id);
+        }
         config
     }
 
