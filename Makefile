@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-order bench-memory benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -42,7 +42,7 @@ test-fresh-clone:
 	python3 scripts/fresh_clone_check.py
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
-bench: bench-catalog bench-backbone bench-order bench-memory
+bench: bench-catalog bench-backbone bench-group bench-order bench-memory
 
 bench-catalog:
 	$(CARGO) bench -p recommerce --bench browse > benchmarks/catalog.md.new
@@ -52,6 +52,12 @@ bench-catalog:
 bench-backbone:
 	$(CARGO) bench -p platform --bench backbone > benchmarks/backbone.md.new
 	mv benchmarks/backbone.md.new benchmarks/backbone.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+## The stall of a consumer group after `kill -9` of one of two instances (about 5 minutes).
+bench-group:
+	TEST_DATABASE=postgres $(CARGO) bench -p platform --bench group_recovery > benchmarks/group.md.new
+	mv benchmarks/group.md.new benchmarks/group.md
 	@$(MAKE) --no-print-directory benchmarks-file
 
 bench-order:
