@@ -570,6 +570,15 @@ async fn parent() {
             ),
         );
     }
+    println!(
+        "\nA key whose sequencer lease the killed instance held waits out that lease ({} ms) as well, whatever the group does: the widest \"every key\" figures are those.",
+        SequencerSettings::default().lease_ttl_ms
+    );
+    if broker.embedded().is_some() {
+        println!(
+            "\nOn the embedded broker these are upper bounds. It checks sessions once a second, and after a member died it waits the session timeout less 1 s before assigning, even when the survivor has already rejoined; a real Kafka assigns once the live members have rejoined (at most one heartbeat). It also does not keep a static member's place, so the static-membership row shows an ordinary rebalance here: on Kafka 2.3 or later the restarted member gets its partitions back without one. Run with `KAFKA_BROKERS` for a real broker's figures."
+        );
+    }
 }
 
 #[tokio::main]
