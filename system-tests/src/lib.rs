@@ -209,6 +209,64 @@ impl Platform {
         }
     }
 
+    /// Registers a partner with `fulfilment` (the admin's back office), holding up to
+    /// `daily_capacity` jobs a day, and gives it a user of `portal` with a token.
+    pub async fn register_partner(
+        &self,
+        fulfilment: &Service,
+        portal: &Service,
+        name: &str,
+        kind: &str,
+        pincodes: &[&str],
+        daily_capacity: i64,
+    ) -> Partner {
+        let response = self
+            .http
+            .post(fulfilment.url("/v1/admin/partners"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({
+                "name": name,
+                "kind": kind,
+                "pincodes": pincodes,
+                "daily_capacity": daily_capacity,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let partner: Value = response.json().await.unwrap();
+        let id: Uuid = partner["id"].as_str().unwrap().parse().unwrap();
+        let response = self
+            .http
+            .post(portal.url("/v1/portal/admin/users"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({
+                "partner_id": id,
+                "email": format!("{}@partners.example", name.to_lowercase().replace(' ', "-")),
+                "name": format!("{name} dispatcher"),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let user: Value = response.json().await.unwrap();
+        let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+        let response = self
+            .http
+            .post(portal.url(&format!("/v1/portal/admin/users/{user_id}/tokens")))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let token: Value = response.json().await.unwrap();
+        Partner {
+            id,
+            user_id,
+            token: token["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
     pub async fn get(&self, service: &Service, path: &str, token: Option<&str>) -> Value {
         let mut request = self.http.get(service.url(path));
         if let Some(token) = token {
@@ -442,55 +500,16 @@ impl Marketplace {
         pincodes: &[&str],
         daily_capacity: i64,
     ) -> Partner {
-        let platform = &self.platform;
-        let response = platform
-            .http
-            .post(self.fulfilment.url("/v1/admin/partners"))
-            .bearer_auth(&platform.admin_token)
-            .json(&json!({
-                "name": name,
-                "kind": kind,
-                "pincodes": pincodes,
-                "daily_capacity": daily_capacity,
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        let partner: Value = response.json().await.unwrap();
-        let id: Uuid = partner["id"].as_str().unwrap().parse().unwrap();
-        let response = platform
-            .http
-            .post(self.portal.url("/v1/portal/admin/users"))
-            .bearer_auth(&platform.admin_token)
-            .json(&json!({
-                "partner_id": id,
-                "email": format!("{}@partners.example", name.to_lowercase().replace(' ', "-")),
-                "name": format!("{name} dispatcher"),
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        let user: Value = response.json().await.unwrap();
-        let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
-        let response = platform
-            .http
-            .post(
-                self.portal
-                    .url(&format!("/v1/portal/admin/users/{user_id}/tokens")),
+        self.platform
+            .register_partner(
+                &self.fulfilment,
+                &self.portal,
+                name,
+                kind,
+                pincodes,
+                daily_capacity,
             )
-            .bearer_auth(&platform.admin_token)
-            .send()
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        let token: Value = response.json().await.unwrap();
-        Partner {
-            id,
-            user_id,
-            token: token["token"].as_str().unwrap().to_owned(),
-        }
     }
 
     /// The partner's portal job list (first 100).
