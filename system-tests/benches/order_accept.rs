@@ -33,6 +33,10 @@ use uuid::Uuid;
 #[path = "order_accept/pipeline.rs"]
 mod pipeline;
 
+/// The services run here as in the `recommerce` binary: on its allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const P99_LIMIT_MS: f64 = 50.0;
 const STEP: Duration = Duration::from_secs(4);
 const TRIES: usize = 5;
