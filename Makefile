@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite check-deploy test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -42,7 +42,7 @@ test-fresh-clone:
 	python3 scripts/fresh_clone_check.py
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
-bench: bench-catalog bench-backbone bench-group bench-order bench-memory
+bench: bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog
 
 bench-catalog:
 	$(CARGO) bench -p recommerce --bench browse > benchmarks/catalog.md.new
@@ -69,6 +69,13 @@ bench-order:
 bench-memory:
 	$(CARGO) build -p recommerce
 	RECOMMERCE_BIN=$(CARGO_TARGET_DIR_OR_DEFAULT)/debug/recommerce python3 scripts/dev_memory.py
+	@$(MAKE) --no-print-directory benchmarks-file
+
+## The order service draining 50,000 fulfilment events over 5,000 orders while accepting orders:
+## drain time, resident memory against its idle figure, pool timeouts, accept latency.
+bench-backlog:
+	$(CARGO) bench -p recommerce --bench order_backlog > benchmarks/backlog.md.new
+	mv benchmarks/backlog.md.new benchmarks/backlog.md
 	@$(MAKE) --no-print-directory benchmarks-file
 
 benchmarks-file:
