@@ -729,8 +729,9 @@ fn top_errors(logs: &[PathBuf]) -> Vec<(String, usize)> {
                 continue;
             };
             if entry["level"] == "ERROR" {
-                let message = entry["fields"]["message"].as_str().unwrap_or("?");
-                let error = entry["fields"]["error"].as_str().unwrap_or("");
+                // Events are flattened: their fields sit beside `level`.
+                let message = entry["message"].as_str().unwrap_or("?");
+                let error = entry["error"].as_str().unwrap_or("");
                 let text: String = format!("{message} {error}").chars().take(120).collect();
                 *counts.entry(text.trim().to_owned()).or_default() += 1;
             }
