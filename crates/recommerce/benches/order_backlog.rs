@@ -738,7 +738,7 @@ fn top_errors(logs: &[PathBuf]) -> Vec<(String, usize)> {
         }
     }
     let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     counts.truncate(3);
     counts
 }
