@@ -310,16 +310,16 @@ fn main() {
     ));
     println!(
         "{}",
-        report(
+        report(Figures {
             bare_best,
             accept_best,
             up,
             down,
-            &overload,
+            overload: &overload,
             backlog_cleared_after,
-            &pipeline,
-            accepted.load(Ordering::Relaxed)
-        )
+            pipeline: &pipeline,
+            accepted: accepted.load(Ordering::Relaxed),
+        })
     );
     // Background loops (relays, consumers) never end by themselves; the report is out.
     std::process::exit(0);
@@ -479,16 +479,29 @@ fn accept_sender(
     }
 }
 
-fn report(
+/// Everything the report is written from.
+struct Figures<'a> {
     bare_best: Run,
     accept_best: Run,
     up: Run,
     down: Run,
-    overload: &Overload,
+    overload: &'a Overload,
     backlog_cleared_after: Option<Duration>,
-    pipeline: &pipeline::Pipeline,
+    pipeline: &'a pipeline::Pipeline,
     accepted: u64,
-) -> String {
+}
+
+fn report(figures: Figures<'_>) -> String {
+    let Figures {
+        bare_best,
+        accept_best,
+        up,
+        down,
+        overload,
+        backlog_cleared_after,
+        pipeline,
+        accepted,
+    } = figures;
     let mut out = String::new();
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let machine = platform::testing::machine_description();
