@@ -111,7 +111,7 @@ struct Shared {
     notifies: Mutex<HashMap<String, Arc<Notify>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The leases this process holds, by lock key: one task renews them all, so taking a
-    /// lease spawns nothing (a task per lease cost a thread wake-up each).
+    /// lease spawns nothing.
     leases: Mutex<HashMap<String, HeldLease>>,
 }
 
