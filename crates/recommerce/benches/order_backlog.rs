@@ -204,19 +204,6 @@ async fn lock_quote() -> HttpResponse {
     }))
 }
 
-fn order_body() -> Value {
-    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-    json!({
-        "quote_id": Uuid::new_v4(),
-        "pickup": {
-            "address": "12 MG Road, Bengaluru",
-            "pincode": "560001",
-            "slot": {"date": tomorrow.to_string(), "window": "morning"}
-        },
-        "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}}
-    })
-}
-
 /// Places one order; its status and problem code (if any).
 async fn place(
     client: &reqwest::Client,
@@ -227,7 +214,7 @@ async fn place(
         .post(format!("{base}/v1/orders"))
         .bearer_auth(token)
         .header("Idempotency-Key", Uuid::new_v4().to_string())
-        .json(&order_body())
+        .json(&system_tests::order_body(&Uuid::new_v4().to_string()))
         .send()
         .await;
     match response {
