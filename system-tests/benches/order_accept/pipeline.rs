@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -150,32 +150,23 @@ impl Pipeline {
         let quotes = Arc::new(quotes);
         let url = Arc::new(stages.order.url("/v1/orders"));
         let client = platform.http.clone();
-        let placed = Arc::new(AtomicU64::new(0));
-        let outcomes = super::open_loop_outcomes(rate, RUN, {
-            let placed = placed.clone();
-            move |n| {
-                let quotes = quotes.clone();
-                let url = url.clone();
-                let client = client.clone();
-                let shopper = shopper.clone();
-                let placed = placed.clone();
-                async move {
-                    let Some(quote) = quotes.get(n as usize) else {
-                        return false;
-                    };
-                    let accepted = client
-                        .post(url.as_str())
-                        .bearer_auth(&shopper)
-                        .header("Idempotency-Key", Uuid::new_v4().to_string())
-                        .json(&system_tests::order_body(quote))
-                        .send()
-                        .await
-                        .is_ok_and(|response| response.status() == 202);
-                    if accepted {
-                        placed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    accepted
-                }
+        let outcomes = super::open_loop_outcomes(rate, RUN, move |n| {
+            let quotes = quotes.clone();
+            let url = url.clone();
+            let client = client.clone();
+            let shopper = shopper.clone();
+            async move {
+                let Some(quote) = quotes.get(n as usize) else {
+                    return false;
+                };
+                client
+                    .post(url.as_str())
+                    .bearer_auth(&shopper)
+                    .header("Idempotency-Key", Uuid::new_v4().to_string())
+                    .json(&system_tests::order_body(quote))
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status() == 202)
             }
         })
         .await;
