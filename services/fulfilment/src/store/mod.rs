@@ -8,12 +8,14 @@
 
 pub mod entities;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use events::fulfilment as proto;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -288,42 +290,92 @@ async fn save<C: ConnectionTrait>(
     Ok(job)
 }
 
-/// How many jobs each partner holds on `day`, not counting cancelled ones. A job taken
-/// away from a partner (declined, lapsed, unassigned) no longer names it.
-async fn loads<C: ConnectionTrait>(db: &C, day: NaiveDate) -> Result<Vec<Uuid>, StoreError> {
-    let held: Vec<Option<Uuid>> = jobs::Entity::find()
+/// How many jobs each of `partners` holds on `day`, not counting cancelled ones nor
+/// `except` (the job being handed out, whose row may still name its previous partner). A
+/// job taken away from a partner (declined, lapsed, unassigned) no longer names it.
+async fn loads<C: ConnectionTrait>(
+    db: &C,
+    partners: &[Uuid],
+    day: NaiveDate,
+    except: Uuid,
+) -> Result<HashMap<Uuid, i64>, StoreError> {
+    if partners.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let held: Vec<(Option<Uuid>, i64)> = jobs::Entity::find()
         .select_only()
         .column(jobs::Column::PartnerId)
+        .column_as(Expr::expr(Func::count(Expr::col(jobs::Column::Id))), "held")
+        .filter(jobs::Column::PartnerId.is_in(partners.iter().copied()))
         .filter(jobs::Column::Day.eq(day_column(day)))
-        .filter(jobs::Column::PartnerId.is_not_null())
         .filter(jobs::Column::Status.ne(JobStatus::Cancelled.as_str()))
+        .filter(jobs::Column::Id.ne(except))
+        .group_by(jobs::Column::PartnerId)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(held.into_iter().flatten().collect())
+    Ok(held
+        .into_iter()
+        .filter_map(|(partner, held)| Some((partner?, held)))
+        .collect())
 }
 
-fn candidate(partner: &Partner, held: &[Uuid]) -> Candidate {
-    let load = held.iter().filter(|holder| **holder == partner.id).count();
-    partner.candidate(i64::try_from(load).unwrap_or(i64::MAX))
-}
-
-/// The active partners of `kind` with their load on `day`.
+/// The active partners of `kind` with their load on `day` (`job` not counted). A choice
+/// made from these is only a proposal: [`reserve`] confirms it.
 pub async fn candidates<C: ConnectionTrait>(
     db: &C,
     kind: PartnerKind,
     day: NaiveDate,
+    job: Uuid,
 ) -> Result<Vec<Candidate>, StoreError> {
     let partners = partners::Entity::find()
         .filter(partners::Column::Kind.eq(kind.as_str()))
         .filter(partners::Column::Active.eq(true))
         .all(db)
         .await?;
-    let held = loads(db, day).await?;
+    let ids: Vec<Uuid> = partners.iter().map(|row| row.id).collect();
+    let held = loads(db, &ids, day, job).await?;
     partners
         .into_iter()
-        .map(|row| Ok(candidate(&Partner::try_from(row)?, &held)))
+        .map(|row| {
+            let load = held.get(&row.id).copied().unwrap_or(0);
+            Ok(Partner::try_from(row)?.candidate(load))
+        })
         .collect()
+}
+
+/// `partner_id` as it stands once this transaction holds it, with its load on `day`
+/// counted after that (`job` not counted); `None` if it does not exist.
+///
+/// Holding: on PostgreSQL the partner's row is locked until the transaction ends, so two
+/// transactions handing jobs to one partner take turns and the second counts the first's
+/// job: capacity cannot be exceeded however many orders arrive at once. (Counting under
+/// the order's own lease alone let concurrent orders for one partner both see room.)
+/// SQLite has one writer at a time already.
+async fn reserve<C: ConnectionTrait>(
+    db: &C,
+    partner_id: Uuid,
+    day: NaiveDate,
+    job: Uuid,
+) -> Result<Option<Candidate>, StoreError> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT id FROM partners WHERE id = $1 FOR UPDATE",
+            [partner_id.into()],
+        ))
+        .await?;
+    }
+    let Some(row) = partners::Entity::find_by_id(partner_id).one(db).await? else {
+        return Ok(None);
+    };
+    let load = loads(db, &[partner_id], day, job)
+        .await?
+        .get(&partner_id)
+        .copied()
+        .unwrap_or(0);
+    Ok(Some(Partner::try_from(row)?.candidate(load)))
 }
 
 /// Why an admin's assignment was refused.
@@ -360,13 +412,9 @@ pub async fn assign_manually<C: ConnectionTrait>(
     {
         return Ok(job);
     }
-    let partner = partners::Entity::find_by_id(partner_id)
-        .one(db)
-        .await
-        .map_err(StoreError::from)?
+    let candidate = reserve(db, partner_id, job.day, job.id)
+        .await?
         .ok_or(ManualAssignError::PartnerNotFound(partner_id))?;
-    let partner = Partner::try_from(partner)?;
-    let candidate = candidate(&partner, &loads(db, job.day).await?);
     if let Some(why) = ineligibility(&candidate, job.kind, &job.pincode, &[]) {
         return Err(ManualAssignError::Ineligible(why));
     }
@@ -390,8 +438,25 @@ pub async fn assign<C: ConnectionTrait>(
     reason: &str,
     quiet: bool,
 ) -> Result<Job, StoreError> {
-    let candidates = candidates(db, PartnerKind::for_job(job.kind), job.day).await?;
-    match choose_partner(job.kind, &job.pincode, &job.excluded, &candidates) {
+    let mut candidates = candidates(db, PartnerKind::for_job(job.kind), job.day, job.id).await?;
+    // Each proposal is confirmed under the partner's lock; one found full meanwhile is
+    // replaced by what the lock shows, and the choice is made again.
+    let chosen = loop {
+        let Some(proposed) = choose_partner(job.kind, &job.pincode, &job.excluded, &candidates)
+        else {
+            break None;
+        };
+        let held = reserve(db, proposed, job.day, job.id).await?;
+        let confirmed = held.as_ref().is_some_and(|partner| {
+            ineligibility(partner, job.kind, &job.pincode, &job.excluded).is_none()
+        });
+        if confirmed {
+            break Some(proposed);
+        }
+        candidates.retain(|candidate| candidate.id != proposed);
+        candidates.extend(held);
+    };
+    match chosen {
         Some(partner_id) => {
             let job = job.offered_to(partner_id, Utc::now());
             let job = save(db, job, Some(reason.to_owned())).await?;

@@ -217,3 +217,35 @@ async fn partners_are_listed_by_kind_pincode_and_activity() {
     assert_eq!(one["items"].as_array().unwrap().len(), 1);
     assert_eq!(one["total"], 3);
 }
+
+#[tokio::test]
+async fn a_partner_is_never_offered_more_jobs_in_a_day_than_its_capacity_however_many_orders_arrive_at_once()
+ {
+    const CAPACITY: usize = 10;
+    const ORDERS: usize = 120;
+    let app = spawn_app().await;
+    let partner = app.partner("logistics", &["560077"], CAPACITY as i64).await;
+
+    // All published at once: the consumer works on many orders concurrently.
+    let orders: Vec<_> =
+        futures_util::future::join_all((0..ORDERS).map(|_| app.confirmed_order("560077"))).await;
+    let mut offered = 0;
+    for order_id in orders {
+        let job = app
+            .wait_for_job(
+                order_id,
+                "pickup",
+                "each order's pickup is decided",
+                |job| job["status"] == "offered" || job["status"] == "unassigned",
+            )
+            .await;
+        if job["status"] == "offered" {
+            assert_eq!(job["partner_id"], partner.to_string());
+            offered += 1;
+        }
+    }
+    assert_eq!(
+        offered, CAPACITY,
+        "the partner holds exactly its capacity; the rest wait unassigned"
+    );
+}
