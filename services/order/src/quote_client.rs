@@ -3,6 +3,7 @@
 //! never refuses them. Only an explicit answer about the quote rejects an order; anything
 //! else (timeouts, 5xx, a misconfigured token) is retried.
 
+use chrono::{DateTime, Utc};
 pub use platform::auth::ServiceCredentials;
 use platform::service_client::CallError;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,9 @@ pub struct QuoteUnavailable(pub String);
 struct LockRequest<'a> {
     order_id: Uuid,
     shopper_id: &'a str,
+    /// Quote judges validity at this time, so our own delay (quote or this service down
+    /// after the 202) never expires a shopper's quote.
+    accepted_at: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
@@ -53,17 +57,20 @@ platform::worker_client! {
 }
 
 impl QuoteClient {
-    /// Locks `quote_id` to `order_id` for `shopper_id`. Idempotent on quote's side for the
-    /// same order, so a retry after a lost response is harmless.
+    /// Locks `quote_id` to `order_id` for `shopper_id`, valid if it was when the order was
+    /// `accepted_at`. Idempotent on quote's side for the same order, so a retry after a lost
+    /// response is harmless.
     pub async fn lock(
         &self,
         quote_id: Uuid,
         order_id: Uuid,
         shopper_id: &str,
+        accepted_at: DateTime<Utc>,
     ) -> Result<LockOutcome, QuoteUnavailable> {
         let request = LockRequest {
             order_id,
             shopper_id,
+            accepted_at,
         };
         let path = format!("/v1/quotes/{quote_id}/lock");
         match self.0.post::<_, LockResponse>(&path, &request).await {

@@ -80,7 +80,12 @@ impl Processor {
     async fn confirm(&self, order: &OrderRecord) -> Result<Outcome, StoreError> {
         match self
             .quotes
-            .lock(order.quote_id, order.id, &order.shopper_id)
+            .lock(
+                order.quote_id,
+                order.id,
+                &order.shopper_id,
+                order.created_at,
+            )
             .await
         {
             Ok(LockOutcome::Locked { variant_id, price }) => {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::catalog_client::CatalogClient;
@@ -145,6 +145,7 @@ impl QuoteState {
         id: Uuid,
         order_id: Uuid,
         shopper_id: &str,
+        accepted_at: Option<DateTime<Utc>>,
     ) -> Result<(Quote, LockedQuote), QuoteError> {
         // A lost race re-reads the quote: it is then locked, and the decision is final.
         for _ in 0..2 {
@@ -154,7 +155,8 @@ impl QuoteState {
                 .await?
                 .ok_or(QuoteError::QuoteNotFound(id))?;
             let now = clock::now();
-            match decide_lock(&quote, order_id, shopper_id, now) {
+            let accepted_at = accepted_at.map_or(now, |accepted_at| accepted_at.min(now));
+            match decide_lock(&quote, order_id, shopper_id, accepted_at) {
                 LockDecision::Lock => {
                     let lock = LockedQuote {
                         order_id,

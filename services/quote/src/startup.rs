@@ -36,7 +36,7 @@ impl Service for Quote {
         mut service: ServiceBuilder,
         settings: Settings,
     ) -> Result<Application, StartupError> {
-        service.redis().await?;
+        service.redis()?;
         // Without a broker the read model is filled only from the catalog's HTTP API.
         service.consume(crate::consumers::handlers())?;
         let state = web::Data::new(QuoteState {

@@ -77,11 +77,12 @@ pub enum LockDecision {
     Expired,
 }
 
+/// `accepted_at`: when the order was accepted, which is when the quote had to be valid.
 pub fn decide_lock(
     quote: &Quote,
     order_id: Uuid,
     shopper_id: &str,
-    now: DateTime<Utc>,
+    accepted_at: DateTime<Utc>,
 ) -> LockDecision {
     if quote.shopper_id != shopper_id {
         return LockDecision::NotFound;
@@ -89,7 +90,7 @@ pub fn decide_lock(
     match quote.lock {
         Some(lock) if lock.order_id == order_id => LockDecision::AlreadyLockedByThisOrder(lock),
         Some(_) => LockDecision::UsedByAnotherOrder,
-        None if now >= quote.expires_at => LockDecision::Expired,
+        None if accepted_at >= quote.expires_at => LockDecision::Expired,
         None => LockDecision::Lock,
     }
 }

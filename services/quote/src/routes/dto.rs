@@ -171,6 +171,11 @@ pub struct LockRequest {
     pub order_id: Uuid,
     /// The shopper placing the order: must own the quote.
     pub shopper_id: String,
+    /// When the order was accepted: the quote must have been valid then, however late the
+    /// lock comes (the order service may have been unable to reach quote for a while).
+    /// Absent, or later than now: now.
+    #[serde(default)]
+    pub accepted_at: Option<DateTime<Utc>>,
 }
 
 /// The quote as locked to the order. Repeating the lock with the same order answers the

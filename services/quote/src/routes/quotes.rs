@@ -132,7 +132,12 @@ pub async fn lock_quote(
         return Err(QuoteError::from(violations).into());
     }
     let (quote, lock) = state
-        .lock(id.into_inner(), body.order_id, &body.shopper_id)
+        .lock(
+            id.into_inner(),
+            body.order_id,
+            &body.shopper_id,
+            body.accepted_at,
+        )
         .await?;
     Ok(private_json(
         StatusCode::OK,

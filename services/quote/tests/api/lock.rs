@@ -113,6 +113,43 @@ async fn an_expired_quote_is_a_410_unless_its_order_locked_it_before() {
 }
 
 #[tokio::test]
+async fn a_quote_is_judged_as_it_stood_when_its_order_was_accepted_not_when_the_lock_arrives() {
+    let fixture = fixture().await;
+    let app = &fixture.app;
+    let lock_accepted_at = |id: &str, accepted_at: chrono::DateTime<chrono::Utc>| {
+        app.request(
+            Method::POST,
+            &format!("/v1/quotes/{id}/lock"),
+            &app.service_token,
+        )
+        .json(
+            &json!({"order_id": Uuid::new_v4(), "shopper_id": SHOPPER, "accepted_at": accepted_at}),
+        )
+        .send()
+    };
+    // Expired a minute ago; the order was accepted before that and reaches quote only now
+    // (quote was down, say).
+    let accepted_in_time = fixture.flawless_quote().await;
+    let id = accepted_in_time["id"].as_str().unwrap();
+    app.expire(id).await;
+    let before_expiry = chrono::Utc::now() - chrono::Duration::seconds(90);
+    let response = lock_accepted_at(id, before_expiry).await.unwrap();
+    assert_eq!(response.status(), 200, "valid when the order was accepted");
+
+    let accepted_late = fixture.flawless_quote().await;
+    let id = accepted_late["id"].as_str().unwrap();
+    app.expire(id).await;
+    let after_expiry = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let response = lock_accepted_at(id, after_expiry).await.unwrap();
+    assert_problem(response, 410, "quote_expired").await;
+
+    // A time in the future counts as now: it cannot stretch a quote's validity.
+    let future = chrono::Utc::now() + chrono::Duration::days(1);
+    let response = lock_accepted_at(id, future).await.unwrap();
+    assert_problem(response, 410, "quote_expired").await;
+}
+
+#[tokio::test]
 async fn another_shoppers_quote_or_no_quote_at_all_is_a_404() {
     let fixture = fixture().await;
     let app = &fixture.app;
