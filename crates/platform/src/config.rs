@@ -84,12 +84,16 @@ pub struct BaseSettings {
 pub struct SequencerSettings {
     /// How long a crashed holder can block its key; renewed while the holder works.
     pub lease_ttl_ms: u64,
+    /// How long taking a key's lease keeps trying while Redis does not answer; then the
+    /// caller gets 503 `coordinator_unavailable` (background work retries later).
+    pub unavailable_after_ms: u64,
 }
 
 impl Default for SequencerSettings {
     fn default() -> Self {
         Self {
             lease_ttl_ms: 10_000,
+            unavailable_after_ms: 2_000,
         }
     }
 }
@@ -340,6 +344,12 @@ impl BaseSettings {
             return Err(ConfigError::invalid(
                 "sequencer.lease_ttl_ms",
                 "at least 100 ms",
+            ));
+        }
+        if self.sequencer.unavailable_after_ms == 0 {
+            return Err(ConfigError::invalid(
+                "sequencer.unavailable_after_ms",
+                "at least 1 ms",
             ));
         }
         if self.kafka.is_configured() && self.kafka.topic_partitions < 1 {

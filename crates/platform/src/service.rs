@@ -176,12 +176,13 @@ impl ServiceBuilder {
         Ok(sequencer)
     }
 
-    /// Redis for caching, when `redis.url` is set; it is then part of readiness.
-    pub async fn redis(&mut self) -> Result<Option<RedisHandle>, StartupError> {
-        let redis = RedisHandle::connect(&self.base.redis).await?;
+    /// Redis for caching, when `redis.url` is set. It is reported in readiness as advisory
+    /// (`degraded` while down, never "not ready"): a cache must not take the service down.
+    pub fn redis(&mut self) -> Result<Option<RedisHandle>, StartupError> {
+        let redis = RedisHandle::new(&self.base.redis)?;
         if let Some(redis) = &redis {
             let health = std::mem::take(&mut self.health);
-            self.health = health.with(RedisCheck(redis.clone()));
+            self.health = health.with_advisory(RedisCheck(redis.clone()));
         }
         Ok(redis)
     }

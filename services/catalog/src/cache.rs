@@ -49,14 +49,16 @@ impl ResponseCache {
             self.lookups.with_label_values(&["disabled"]).inc();
             return load().await;
         };
-        let mut connection = redis.connection.clone();
-        let cached: redis::RedisResult<(String, Option<Vec<u8>>)> = async {
-            let generation: Option<u64> = connection.get(self.generation_key(redis)).await?;
-            let full_key = redis.key(&["catalog", &format!("g{}", generation.unwrap_or(0)), key]);
-            let value: Option<Vec<u8>> = connection.get(&full_key).await?;
-            Ok((full_key, value))
-        }
-        .await;
+        let generation_key = self.generation_key(redis);
+        let cached: redis::RedisResult<(String, Option<Vec<u8>>)> = redis
+            .call(|mut connection| async move {
+                let generation: Option<u64> = connection.get(generation_key).await?;
+                let full_key =
+                    redis.key(&["catalog", &format!("g{}", generation.unwrap_or(0)), key]);
+                let value: Option<Vec<u8>> = connection.get(&full_key).await?;
+                Ok((full_key, value))
+            })
+            .await;
         match cached {
             Ok((_, Some(bytes))) => {
                 self.lookups.with_label_values(&["hit"]).inc();
@@ -65,8 +67,12 @@ impl ResponseCache {
             Ok((full_key, None)) => {
                 self.lookups.with_label_values(&["miss"]).inc();
                 let bytes = load().await?;
-                let stored: redis::RedisResult<()> = connection
-                    .set_ex(&full_key, bytes.as_slice(), self.ttl_seconds)
+                let ttl_seconds = self.ttl_seconds;
+                let body = bytes.as_slice();
+                let stored: redis::RedisResult<()> = redis
+                    .call(|mut connection| async move {
+                        connection.set_ex(&full_key, body, ttl_seconds).await
+                    })
                     .await;
                 if let Err(error) = stored {
                     tracing::warn!(%error, "caching a browse response failed");
@@ -86,8 +92,10 @@ impl ResponseCache {
         let Some(redis) = &self.redis else {
             return;
         };
-        let mut connection = redis.connection.clone();
-        let bumped: redis::RedisResult<u64> = connection.incr(self.generation_key(redis), 1).await;
+        let generation_key = self.generation_key(redis);
+        let bumped: redis::RedisResult<u64> = redis
+            .call(|mut connection| async move { connection.incr(generation_key, 1).await })
+            .await;
         if let Err(error) = bumped {
             tracing::error!(
                 %error,

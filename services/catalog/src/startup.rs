@@ -44,7 +44,7 @@ impl Service for Catalog {
                 .map_err(|error| StartupError::Seed(Box::new(error)))?;
             tracing::info!(?report, "seed catalog loaded");
         }
-        let redis = service.redis().await?;
+        let redis = service.redis()?;
         let cache = ResponseCache::new(redis, own.cache_ttl_seconds, service.registry())?;
         let state = web::Data::new(CatalogState {
             store,

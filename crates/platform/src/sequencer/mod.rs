@@ -149,11 +149,10 @@ pub fn from_settings(
             // `<prefix>:<scope>`; the sequencer adds `:seq:…` itself.
             let prefix = format!("{}:{scope}", redis.key_prefix.trim_end_matches(':'));
             let ttl = Duration::from_millis(settings.lease_ttl_ms);
-            Ok(Arc::new(RedisSequencer::new(
-                url.expose_secret(),
-                &prefix,
-                ttl,
-            )?))
+            Ok(Arc::new(
+                RedisSequencer::new(url.expose_secret(), &prefix, ttl)?
+                    .giving_up_after(Duration::from_millis(settings.unavailable_after_ms)),
+            ))
         }
         None => Ok(Arc::new(LocalSequencer::new())),
     }

@@ -60,6 +60,9 @@ redis.call('SET', waiter_prefix .. me, 1, 'PX', heartbeat_ttl)
 return 0
 "#;
 
+/// See [`RedisSequencer::giving_up_after`].
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(2);
+
 /// The scripts, hashed once: `EVALSHA` from the first call on.
 static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
 static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
@@ -169,6 +172,7 @@ pub struct RedisSequencer {
     shared: Arc<Shared>,
     ttl: Duration,
     wait_timeout: Duration,
+    give_up_after: Duration,
     subscriber: tokio::task::JoinHandle<()>,
     renewer: tokio::task::JoinHandle<()>,
 }
@@ -199,9 +203,19 @@ impl RedisSequencer {
             shared,
             ttl,
             wait_timeout: (ttl / 2).min(Duration::from_secs(1)),
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
             subscriber,
             renewer,
         })
+    }
+
+    /// How long `acquire` keeps trying while Redis does not answer before it returns
+    /// [`SequencerError::Unavailable`]: an API call answers 503 `coordinator_unavailable`
+    /// in about this time instead of hanging, and background work retries later. Waiting
+    /// for a key another holder has is not bounded by this: that is normal work.
+    pub fn giving_up_after(mut self, give_up_after: Duration) -> Self {
+        self.give_up_after = give_up_after.max(Duration::from_millis(1));
+        self
     }
 
     async fn try_acquire(&self, key: &str, waiter: &str) -> Result<u64, SequencerError> {
@@ -232,18 +246,39 @@ impl Sequencer for RedisSequencer {
         let waiter = Uuid::new_v4().to_string();
         let notify = self.shared.notify(key);
         let mut retry = crate::retry::Backoff::up_to(Duration::from_secs(2));
-        let fence = loop {
+        // Set while Redis does not answer: when that began, plus `give_up_after`.
+        let mut give_up_at: Option<tokio::time::Instant> = None;
+        let taken = loop {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.try_acquire(key, &waiter).await {
+            let attempt_started = tokio::time::Instant::now();
+            let deadline = give_up_at.unwrap_or(attempt_started + self.give_up_after);
+            let attempt = tokio::time::timeout_at(deadline, self.try_acquire(key, &waiter))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SequencerError::Unavailable(format!(
+                        "Redis did not answer within {:?}",
+                        self.give_up_after
+                    )))
+                });
+            match attempt {
                 Ok(0) => {
                     retry.reset();
+                    give_up_at = None;
                     let _ = tokio::time::timeout(self.wait_timeout, notified).await;
                 }
-                Ok(fence) => break fence,
+                Ok(fence) => break Ok(fence),
                 Err(error) => {
-                    let pause = retry.next_delay();
+                    let give_up_at =
+                        *give_up_at.get_or_insert(attempt_started + self.give_up_after);
+                    let now = tokio::time::Instant::now();
+                    if now >= give_up_at {
+                        // Our place in the queue, if we had one, lapses with its heartbeat.
+                        tracing::warn!(%error, %key, "sequencer unavailable: Redis does not answer");
+                        break Err(error);
+                    }
+                    let pause = retry.next_delay().min(give_up_at - now);
                     tracing::warn!(%error, %key, retry_in = ?pause, "sequencer paused: Redis unavailable");
                     tokio::time::sleep(pause).await;
                 }
@@ -251,6 +286,7 @@ impl Sequencer for RedisSequencer {
         };
 
         self.shared.forget_notify(key, notify);
+        let fence = taken?;
         let lost = Arc::new(AtomicBool::new(false));
         let lock_key = self.shared.key(key, "lock");
         lock(&self.shared.leases).insert(

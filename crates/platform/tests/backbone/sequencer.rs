@@ -2,7 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platform::consumer::{Applied, Applier, ApplyError, Handlers, IncomingEvent};
-use platform::sequencer::{LocalSequencer, RedisSequencer, Sequencer, run_in_sequence};
+use platform::sequencer::{
+    LocalSequencer, RedisSequencer, Sequencer, SequencerError, run_in_sequence,
+};
 use platform::testing::shared_redis_url;
 use tokio::sync::Mutex;
 
@@ -317,4 +319,42 @@ async fn a_holder_working_past_the_ttl_keeps_its_lease_while_it_is_renewed() {
         .expect("released, the lock is free")
         .unwrap();
     after.release().await;
+}
+
+#[tokio::test]
+async fn taking_a_lease_while_redis_is_down_gives_up_within_the_bound_and_works_again_once_it_is_back()
+ {
+    let mut redis = platform::testing::PrivateRedis::start();
+    let sequencer = RedisSequencer::new(&redis.url(), "test", Duration::from_secs(5))
+        .unwrap()
+        .giving_up_after(Duration::from_millis(500));
+    sequencer.acquire("order-1").await.unwrap().release().await;
+
+    redis.stop();
+    // Bounded well above the 500 ms asked for: this proves it answers, not how fast.
+    let attempt = tokio::time::timeout(Duration::from_secs(15), sequencer.acquire("order-2"))
+        .await
+        .expect("acquire answers while Redis is down instead of hanging");
+    assert!(
+        matches!(attempt, Err(SequencerError::Unavailable(_))),
+        "unavailable, not a lease nobody coordinates"
+    );
+
+    redis.restart();
+    let lease = eventually_acquired(&sequencer, "order-2").await;
+    assert!(lease.fence() > 0);
+    lease.release().await;
+}
+
+async fn eventually_acquired(sequencer: &RedisSequencer, key: &str) -> platform::sequencer::Lease {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match sequencer.acquire(key).await {
+            Ok(lease) => return lease,
+            Err(error) if std::time::Instant::now() < deadline => {
+                tracing::debug!(%error, "Redis not back yet");
+            }
+            Err(error) => panic!("Redis is back but acquire still fails: {error}"),
+        }
+    }
 }

@@ -17,6 +17,40 @@ async fn readiness_checks_the_database_and_redis() {
 }
 
 #[tokio::test]
+async fn a_catalog_started_while_redis_is_down_is_ready_and_browses_from_the_database() {
+    let mut redis = platform::testing::PrivateRedis::start();
+    redis.stop();
+    let app = spawn_app_with(TestOptions {
+        seed: true,
+        redis_url: Some(redis.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let body = app.get_json("/health/ready").await;
+    assert_eq!(body["status"], "ready", "{body}");
+    assert!(
+        body["checks"]["redis"]
+            .as_str()
+            .is_some_and(|status| status.starts_with("degraded")),
+        "{body}"
+    );
+    let devices = app.get_json("/v1/devices").await;
+    assert!(!devices["items"].as_array().unwrap().is_empty());
+
+    // Once Redis is back, readiness reports it ok again.
+    redis.restart();
+    platform::testing::eventually(
+        std::time::Duration::from_secs(30),
+        "Redis is reported ok again",
+        || async {
+            app.get_json("/v1/devices").await;
+            app.get_json("/health/ready").await["checks"]["redis"] == "ok"
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn readiness_checks_only_what_is_configured() {
     let app = spawn_app_with(TestOptions {
         redis: false,

@@ -25,6 +25,8 @@ impl Backend {
 pub struct TestOptions {
     pub seed: bool,
     pub redis: bool,
+    /// The Redis to use instead of the suite's shared one.
+    pub redis_url: Option<String>,
     /// Reuse another app's database and Redis namespace: a second instance of one deployment.
     pub share_with: Option<(String, String)>,
     pub max_body_bytes: Option<usize>,
@@ -37,6 +39,7 @@ impl Default for TestOptions {
         Self {
             seed: false,
             redis: true,
+            redis_url: None,
             share_with: None,
             max_body_bytes: None,
             kafka: None,
@@ -89,7 +92,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .set("catalog.seed_on_start", options.seed)
         .unwrap();
     if options.redis {
-        layers = layers.set("redis.url", redis_url()).unwrap();
+        let url = options.redis_url.clone().unwrap_or_else(redis_url);
+        layers = layers.set("redis.url", url).unwrap();
     }
     if let Some(brokers) = &options.kafka {
         layers = layers

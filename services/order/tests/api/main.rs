@@ -7,8 +7,10 @@
 
 mod accept;
 mod bad_input;
+mod coordinator;
 mod helpers;
 mod idempotency;
+mod parked_events;
 mod processing;
 mod reads;
 mod shutdown;
