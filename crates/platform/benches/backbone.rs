@@ -62,7 +62,11 @@ struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(platform::event_tables::Migration)]
+        vec![
+            Box::new(platform::event_tables::Migration),
+            Box::new(platform::event_tables::ParkOutboxRows),
+            Box::new(platform::event_tables::HoldEarlyEvents),
+        ]
     }
 }
 

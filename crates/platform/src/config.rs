@@ -331,6 +331,9 @@ impl BaseSettings {
             ));
         }
         self.auth = self.auth.validated(self.profile)?;
+        if self.outbox.max_attempts == 0 {
+            return Err(ConfigError::invalid("outbox.max_attempts", "at least 1"));
+        }
         if self.outbox.batch_size == 0 || self.outbox.batch_size > 10_000 {
             return Err(ConfigError::invalid(
                 "outbox.batch_size",

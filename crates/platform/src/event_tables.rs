@@ -22,6 +22,11 @@ pub mod outbox {
         pub traceparent: String,
         pub created_at: DateTimeUtc,
         pub sent_at: Option<DateTimeUtc>,
+        /// Sends the broker refused while it accepted others (see [`super::ParkOutboxRows`]).
+        pub attempts: i32,
+        pub last_error: Option<String>,
+        /// Set when the row was given up on: the relay skips it until an admin retries it.
+        pub parked_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -119,6 +124,214 @@ enum Outbox {
     Traceparent,
     CreatedAt,
     SentAt,
+}
+
+pub mod held_event {
+    use sea_orm::entity::prelude::*;
+
+    /// An event that arrived before its predecessor, kept here (not in memory) so that its
+    /// offset can be committed and the partition goes on; applied once the key's progress
+    /// reaches the slot before it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "held_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consumer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub producer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub aggregate_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub topic: String,
+        /// The encoded `Envelope`, as it came.
+        pub payload: Vec<u8>,
+        pub held_at: DateTimeUtc,
+        /// Not handed to a worker again before this (one is working on it).
+        pub retry_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Events held behind a missing predecessor (`held_events`), and how a dead letter was
+/// resolved (`dead_letters.resolution`). Add after [`Migration`].
+pub struct HoldEarlyEvents;
+
+impl MigrationName for HoldEarlyEvents {
+    fn name(&self) -> &str {
+        "m20261130_000003_hold_early_events"
+    }
+}
+
+#[derive(DeriveIden)]
+enum HeldEvents {
+    Table,
+    Consumer,
+    Producer,
+    AggregateId,
+    Seq,
+    Topic,
+    Payload,
+    HeldAt,
+    RetryAt,
+}
+
+#[derive(DeriveIden)]
+enum DeadLetterResolution {
+    Resolution,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HoldEarlyEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(HeldEvents::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(HeldEvents::Consumer)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(HeldEvents::Producer)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(HeldEvents::AggregateId)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(HeldEvents::Seq).big_integer().not_null())
+                    .col(ColumnDef::new(HeldEvents::Topic).string_len(200).not_null())
+                    .col(ColumnDef::new(HeldEvents::Payload).binary().not_null())
+                    .col(
+                        ColumnDef::new(HeldEvents::HeldAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(HeldEvents::RetryAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(HeldEvents::Consumer)
+                            .col(HeldEvents::Producer)
+                            .col(HeldEvents::AggregateId)
+                            .col(HeldEvents::Seq),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(DeadLetters::Table)
+                    .add_column_if_not_exists(
+                        ColumnDef::new(DeadLetterResolution::Resolution)
+                            .string_len(20)
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(DeadLetters::Table)
+                    .drop_column(DeadLetterResolution::Resolution)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(HeldEvents::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Adds what lets the relay park a row the broker will not take, instead of failing every
+/// round for it: `attempts`, `last_error`, `parked_at`. Add after [`Migration`].
+pub struct ParkOutboxRows;
+
+impl MigrationName for ParkOutboxRows {
+    fn name(&self) -> &str {
+        "m20261130_000002_park_outbox_rows"
+    }
+}
+
+#[derive(DeriveIden)]
+enum OutboxParking {
+    Attempts,
+    LastError,
+    ParkedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ParkOutboxRows {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one at a time.
+        for column in [
+            ColumnDef::new(OutboxParking::Attempts)
+                .integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+            ColumnDef::new(OutboxParking::LastError)
+                .text()
+                .null()
+                .to_owned(),
+            ColumnDef::new(OutboxParking::ParkedAt)
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Outbox::Table)
+                        .add_column_if_not_exists(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            OutboxParking::ParkedAt,
+            OutboxParking::LastError,
+            OutboxParking::Attempts,
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Outbox::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(DeriveIden)]

@@ -8,6 +8,8 @@
 //! `FOR UPDATE SKIP LOCKED`. Two relays can then send two events of one aggregate in either
 //! order; consumers restore the order from `aggregate_seq`. SQLite runs one relay.
 
+pub mod parked;
+
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -120,6 +122,10 @@ pub struct RelaySettings {
     pub max_backoff_ms: u64,
     /// On stop, how long the batch in flight may wait for the broker's acknowledgement.
     pub stop_flush_ms: u64,
+    /// Rounds in which the broker took other events but refused this one, before the row
+    /// is parked (skipped until an admin retries it). A refusal that can never succeed (too
+    /// large, an invalid topic) parks it at once. Rounds with the broker down count for none.
+    pub max_attempts: u32,
 }
 
 impl Default for RelaySettings {
@@ -130,6 +136,7 @@ impl Default for RelaySettings {
             retention_hours: 72,
             max_backoff_ms: 5_000,
             stop_flush_ms: 2_000,
+            max_attempts: 10,
         }
     }
 }
@@ -151,6 +158,7 @@ struct RelayMetrics {
     publish_latency: Histogram,
     published: IntCounter,
     failed_rounds: IntCounter,
+    parked: IntGauge,
 }
 
 impl RelayMetrics {
@@ -175,12 +183,17 @@ impl RelayMetrics {
                 "outbox_failed_rounds_total",
                 "Relay rounds that could not send everything (broker or database trouble)",
             )?,
+            parked: IntGauge::new(
+                "outbox_parked",
+                "Events the broker would not take, parked until an admin retries them",
+            )?,
         };
         registry.register(Box::new(metrics.backlog.clone()))?;
         registry.register(Box::new(metrics.oldest_unsent_age.clone()))?;
         registry.register(Box::new(metrics.publish_latency.clone()))?;
         registry.register(Box::new(metrics.published.clone()))?;
         registry.register(Box::new(metrics.failed_rounds.clone()))?;
+        registry.register(Box::new(metrics.parked.clone()))?;
         Ok(metrics)
     }
 }
@@ -307,6 +320,7 @@ impl OutboxRelay {
     pub async fn relay_batch(&self) -> Result<usize, RelayError> {
         let query = outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_null())
+            .filter(outbox::Column::ParkedAt.is_null())
             .order_by_asc(outbox::Column::Id)
             .limit(self.settings.batch_size);
         if self.db.get_database_backend() != DbBackend::Postgres {
@@ -362,6 +376,7 @@ impl OutboxRelay {
         let results = futures_util::future::join_all(deliveries).await;
         let now = Utc::now();
         let mut sent = Vec::with_capacity(rows.len());
+        let mut refused = Vec::new();
         for (row, result) in rows.iter().zip(&results) {
             match result {
                 Ok(_) => {
@@ -370,7 +385,8 @@ impl OutboxRelay {
                     self.metrics.publish_latency.observe(age);
                 }
                 Err((error, _)) => {
-                    tracing::debug!(%error, event_id = %row.event_id, "not delivered")
+                    tracing::debug!(%error, event_id = %row.event_id, "not delivered");
+                    refused.push((row, error));
                 }
             }
         }
@@ -382,17 +398,57 @@ impl OutboxRelay {
                 .await?;
         }
         self.metrics.published.inc_by(sent.len() as u64);
-        if sent.len() < rows.len() {
+        // The broker answered for the others, so these were refused for themselves: count
+        // it against them. With nothing sent the broker is most likely down: count nothing.
+        let mut parked = 0;
+        for (row, error) in &refused {
+            let permanent = never_sendable(error);
+            if !permanent && sent.is_empty() {
+                continue;
+            }
+            let attempts = row.attempts.saturating_add(1);
+            let park = permanent
+                || attempts >= i32::try_from(self.settings.max_attempts).unwrap_or(i32::MAX);
+            let mut update = outbox::Entity::update_many()
+                .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+                .col_expr(outbox::Column::LastError, Expr::value(error.to_string()))
+                .filter(outbox::Column::Id.eq(row.id));
+            if park {
+                update = update.col_expr(outbox::Column::ParkedAt, Expr::value(now));
+                parked += 1;
+                tracing::error!(
+                    %error,
+                    event_id = %row.event_id,
+                    event_type = %row.event_type,
+                    aggregate_id = %row.aggregate_id,
+                    attempts,
+                    "the broker will not take this event; parked for an admin, the rest go on"
+                );
+            }
+            update.exec(db).await?;
+        }
+        let failed = refused.len() - parked;
+        if failed > 0 {
             return Err(RelayError::Undelivered {
-                failed: rows.len() - sent.len(),
+                failed,
                 total: rows.len(),
             });
         }
-        Ok(sent.len())
+        Ok(sent.len() + parked)
     }
 
     async fn housekeeping(&self) -> Result<(), DbErr> {
-        let unsent = outbox::Entity::find().filter(outbox::Column::SentAt.is_null());
+        let parked = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(outbox::Column::ParkedAt.is_not_null())
+            .count(&self.db)
+            .await?;
+        self.metrics
+            .parked
+            .set(i64::try_from(parked).unwrap_or(i64::MAX));
+        let unsent = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(outbox::Column::ParkedAt.is_null());
         self.metrics
             .backlog
             .set(unsent.clone().count(&self.db).await? as i64);
@@ -429,6 +485,23 @@ impl OutboxRelay {
             }
         }
     }
+}
+
+/// Refusals that sending the same record again cannot change.
+fn never_sendable(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::MessageSizeTooLarge
+                | Code::InvalidMessageSize
+                | Code::InvalidMessage
+                | Code::InvalidRecord
+                | Code::InvalidTopic
+                | Code::MessageBatchTooLarge
+                | Code::TopicAuthorizationFailed
+        )
+    )
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,7 @@ use crate::due_work::{DueWork, DueWorkRunner, DueWorkSettings, Periodic, Waker};
 use crate::health::{DatabaseCheck, HealthChecks, KafkaCheck, RedisCheck};
 use crate::http::{ServerParts, bind, openapi_skeleton, serve};
 use crate::outbox::OutboxRelay;
+use crate::outbox::parked::ParkedEvents;
 use crate::redis::RedisHandle;
 use crate::retry::RetryPolicy;
 use crate::sequencer::Sequencer;
@@ -75,6 +76,8 @@ pub struct ServiceBuilder {
     background: Background,
     sequencer: Option<Arc<dyn Sequencer>>,
     dead_letters: Option<web::Data<DeadLetterAdmin>>,
+    /// Set when the relay runs: the admin routes over events it parked.
+    parked_events: Option<web::Data<ParkedEvents>>,
     admission_priority: Vec<(actix_web::http::Method, &'static str)>,
     /// The requests in flight, counted by admission, which background work gives way to.
     requests: RequestLoad,
@@ -95,6 +98,7 @@ impl ServiceBuilder {
         let registry = Registry::new();
         let mut health = HealthChecks::default().with(DatabaseCheck(pools.requests.clone()));
         let mut background = Background::new();
+        let mut parked_events = None;
         let requests = RequestLoad::new(base.http.yield_background_above);
         let kafka = &base.kafka;
         if kafka.is_configured() {
@@ -117,6 +121,7 @@ impl ServiceBuilder {
                     )?
                     .giving_way_to(requests.clone()),
                 );
+                parked_events = Some(web::Data::new(ParkedEvents::new(pools.requests.clone())));
             }
         } else {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
@@ -132,6 +137,7 @@ impl ServiceBuilder {
             background,
             sequencer: None,
             dead_letters: None,
+            parked_events,
             requests,
         })
     }
@@ -278,17 +284,22 @@ impl ServiceBuilder {
             metrics_namespace: manifest.metrics_namespace(),
         };
         let dead_letters = self.dead_letters;
+        let parked_events = self.parked_events;
         let server = serve(listener, parts, move |cfg| {
             let admin = AdminRoutes {
                 prefix: manifest.admin_prefix,
                 dead_letters: dead_letters.is_some(),
+                parked_events: parked_events.is_some(),
                 mounted: Cell::new(false),
             };
             if let Some(dead_letters) = &dead_letters {
                 cfg.app_data(dead_letters.clone());
             }
+            if let Some(parked_events) = &parked_events {
+                cfg.app_data(parked_events.clone());
+            }
             routes(cfg, &admin);
-            if admin.dead_letters && !admin.mounted.get() {
+            if (admin.dead_letters || admin.parked_events) && !admin.mounted.get() {
                 cfg.service(admin.scope());
             }
         })?;
@@ -306,12 +317,14 @@ impl ServiceBuilder {
 pub struct AdminRoutes {
     prefix: &'static str,
     dead_letters: bool,
+    parked_events: bool,
     mounted: Cell<bool>,
 }
 
 impl AdminRoutes {
-    /// The admin prefix as a scope, holding the dead-letter routes when there is a consumer.
-    /// Mount it once, with the service's own admin routes added.
+    /// The admin prefix as a scope, holding the dead-letter routes when there is a consumer
+    /// and the parked-event routes when there is a relay. Mount it once, with the service's
+    /// own admin routes added.
     pub fn scope(
         &self,
     ) -> Scope<
@@ -324,12 +337,14 @@ impl AdminRoutes {
         > + use<>,
     > {
         self.mounted.set(true);
-        let scope = utoipa_actix_web::scope::scope(self.prefix);
+        let mut scope = utoipa_actix_web::scope::scope(self.prefix);
         if self.dead_letters {
-            scope.configure(dead_letters::configure)
-        } else {
-            scope
+            scope = scope.configure(dead_letters::configure);
         }
+        if self.parked_events {
+            scope = scope.configure(crate::outbox::parked::configure);
+        }
+        scope
     }
 }
 

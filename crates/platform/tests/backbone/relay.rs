@@ -188,3 +188,72 @@ async fn published_events_carry_key_type_and_trace_headers() {
     assert_eq!(envelope.aggregate_seq, 7);
     assert_eq!(envelope.producer, "relay-test");
 }
+
+#[tokio::test]
+async fn an_event_the_broker_will_never_take_is_parked_and_the_events_behind_it_still_go_out() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let registry = prometheus::Registry::new();
+    let relay = relay(&db, &broker, &registry);
+
+    // Larger than any broker takes by default (message.max.bytes, 1 MB): never sendable.
+    let txn = db.begin().await.unwrap();
+    let too_large = publish(
+        &txn,
+        "relay-test",
+        "agg-big",
+        1,
+        &Counted {
+            label: "x".repeat(2_000_000),
+        },
+    )
+    .await
+    .unwrap();
+    let mut behind = HashSet::new();
+    for index in 0..3 {
+        let id = publish(
+            &txn,
+            "relay-test",
+            &format!("agg-{index}"),
+            1,
+            &Counted {
+                label: format!("behind {index}"),
+            },
+        )
+        .await
+        .unwrap();
+        behind.insert(id.to_string());
+    }
+    txn.commit().await.unwrap();
+
+    let moved = relay.relay_batch().await.expect("the round succeeds");
+    assert_eq!(moved, 4, "three sent, one parked");
+    let parked = outbox::Entity::find()
+        .filter(outbox::Column::EventId.eq(too_large))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(parked.parked_at.is_some() && parked.sent_at.is_none());
+    assert!(parked.last_error.is_some(), "the broker's reason is kept");
+    assert_eq!(
+        relay.relay_batch().await.expect("later rounds succeed too"),
+        0,
+        "a parked row is not tried again by itself"
+    );
+
+    let consumer = reader(&broker.brokers, TOPIC);
+    let mut delivered = HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while delivered.len() < behind.len() {
+        let message = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .expect("the events behind it are delivered")
+            .unwrap();
+        let envelope =
+            <events::Envelope as prost::Message>::decode(message.payload().unwrap()).unwrap();
+        delivered.insert(envelope.event_id);
+    }
+    assert_eq!(delivered, behind);
+}

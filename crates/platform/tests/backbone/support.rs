@@ -33,6 +33,8 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(platform::event_tables::Migration),
+            Box::new(platform::event_tables::ParkOutboxRows),
+            Box::new(platform::event_tables::HoldEarlyEvents),
             Box::new(platform::due_work::Migration),
         ]
     }

@@ -14,6 +14,8 @@ impl MigratorTrait for Migrator {
             Box::new(platform::event_tables::Migration),
             Box::new(m20261122_000001_create_catalog::Migration),
             Box::new(platform::due_work::Migration),
+            Box::new(platform::event_tables::ParkOutboxRows),
+            Box::new(platform::event_tables::HoldEarlyEvents),
         ]
     }
 }

@@ -17,6 +17,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_versions_and_quoted_price::Migration),
             Box::new(platform::due_work::Migration),
             Box::new(m20261129_000001_owe_due_work::Migration),
+            Box::new(platform::event_tables::ParkOutboxRows),
+            Box::new(platform::event_tables::HoldEarlyEvents),
         ]
     }
 }

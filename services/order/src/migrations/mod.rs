@@ -18,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(platform::due_work::Migration),
             Box::new(m20261129_000001_owe_due_work::Migration),
             Box::new(m20261130_000001_drop_orders_due_index::Migration),
+            Box::new(platform::event_tables::ParkOutboxRows),
+            Box::new(platform::event_tables::HoldEarlyEvents),
         ]
     }
 }
