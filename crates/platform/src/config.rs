@@ -343,6 +343,12 @@ impl BaseSettings {
         if self.consumer.max_attempts == 0 {
             return Err(ConfigError::invalid("consumer.max_attempts", "at least 1"));
         }
+        if self.consumer.gap_timeout_ms < 1_000 {
+            return Err(ConfigError::invalid(
+                "consumer.gap_timeout_ms",
+                "at least 1000 ms (two relays may reorder an aggregate's events briefly)",
+            ));
+        }
         if self.sequencer.lease_ttl_ms < 100 {
             return Err(ConfigError::invalid(
                 "sequencer.lease_ttl_ms",

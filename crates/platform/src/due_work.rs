@@ -485,7 +485,7 @@ async fn execute<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> R
 }
 
 /// `?` placeholders as the backend wants them: `$1, $2, …` for PostgreSQL.
-fn numbered(backend: DbBackend, sql: &str) -> String {
+pub(crate) fn numbered(backend: DbBackend, sql: &str) -> String {
     if backend != DbBackend::Postgres {
         return sql.to_owned();
     }

@@ -99,7 +99,10 @@ pub mod dead_letter {
         pub error: String,
         pub attempts: i32,
         pub created_at: DateTimeUtc,
+        /// When it was resolved (replayed or skipped); open while unset.
         pub replayed_at: Option<DateTimeUtc>,
+        /// `replayed` or `skipped` once resolved (see [`super::HoldEarlyEvents`]).
+        pub resolution: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,15 +1,17 @@
 //! Applying one event in one transaction: deduplicate, check the sequence and the fence,
 //! run the handler, record what was applied. Either all of it commits or none of it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, Set, SqlErr,
+    Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::{HandlerError, Handlers, IncomingEvent};
-use crate::event_tables::{aggregate_progress, processed_event};
+use crate::due_work::numbered;
+use crate::event_tables::{aggregate_progress, held_event, processed_event};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -70,7 +72,7 @@ impl Applier {
         let event_id = Uuid::parse_str(&envelope.event_id).map_err(|_| ApplyError::BadEventId)?;
         let fence = i64::try_from(fence).unwrap_or(i64::MAX);
         let seq = i64::try_from(envelope.aggregate_seq).unwrap_or(i64::MAX);
-        let sequenced = seq > 0 && !event.replay;
+        let mut sequenced = seq > 0;
         let txn = self.db.begin().await?;
 
         let seen = processed_event::Entity::find_by_id((self.consumer.clone(), event_id))
@@ -90,17 +92,20 @@ impl Applier {
                 .one(&txn)
                 .await?;
             let (last, stored_fence) = progress.map_or((0, 0), |row| (row.last_seq, row.fence));
-            if seq <= last {
+            // A replay whose slot is still open (its key's later events held behind it)
+            // takes its place in the sequence; one whose slot has passed (an admin driving
+            // a handled event again) is applied out of sequence.
+            if event.replay && last != seq - 1 {
+                sequenced = false;
+            } else if seq <= last {
                 txn.commit().await?;
                 return Ok(Applied::Duplicate);
-            }
-            if seq > last + 1 {
+            } else if seq > last + 1 {
                 txn.rollback().await?;
                 return Ok(Applied::Early {
                     expected: u64::try_from(last + 1).unwrap_or(0),
                 });
-            }
-            if stored_fence > fence {
+            } else if stored_fence > fence {
                 txn.rollback().await?;
                 return Err(ApplyError::StaleLease);
             }
@@ -129,62 +134,12 @@ impl Applier {
                 _ => Err(error.into()),
             };
         }
-        if sequenced && !self.advance(&txn, progress_id, seq, Some(fence)).await? {
+        if sequenced && !advance(&txn, progress_id, seq, Some(fence)).await? {
             txn.rollback().await?;
             return Err(ApplyError::StaleLease);
         }
         txn.commit().await?;
         Ok(outcome)
-    }
-
-    /// Moves the aggregate's progress from `seq - 1` to `seq` (and records `fence`, if
-    /// given); false when a concurrent or newer holder moved it first (the version check).
-    async fn advance<C: sea_orm::ConnectionTrait>(
-        &self,
-        txn: &C,
-        (consumer, producer, aggregate_id): (String, String, String),
-        seq: i64,
-        fence: Option<i64>,
-    ) -> Result<bool, DbErr> {
-        if seq == 1 {
-            let inserted = aggregate_progress::Entity::insert(aggregate_progress::ActiveModel {
-                consumer: Set(consumer),
-                producer: Set(producer),
-                aggregate_id: Set(aggregate_id),
-                last_seq: Set(seq),
-                fence: Set(fence.unwrap_or(0)),
-                updated_at: Set(Utc::now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    aggregate_progress::Column::Consumer,
-                    aggregate_progress::Column::Producer,
-                    aggregate_progress::Column::AggregateId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-            return Ok(inserted == 1);
-        }
-        let mut update = aggregate_progress::Entity::update_many()
-            .col_expr(aggregate_progress::Column::LastSeq, Expr::value(seq))
-            .col_expr(
-                aggregate_progress::Column::UpdatedAt,
-                Expr::value(Utc::now()),
-            )
-            .filter(aggregate_progress::Column::Consumer.eq(consumer))
-            .filter(aggregate_progress::Column::Producer.eq(producer))
-            .filter(aggregate_progress::Column::AggregateId.eq(aggregate_id))
-            .filter(aggregate_progress::Column::LastSeq.eq(seq - 1));
-        if let Some(fence) = fence {
-            update = update
-                .col_expr(aggregate_progress::Column::Fence, Expr::value(fence))
-                .filter(aggregate_progress::Column::Fence.lte(fence));
-        }
-        let updated = update.exec(txn).await?;
-        Ok(updated.rows_affected == 1)
     }
 
     /// Forgets processed event ids recorded before `cutoff`; returns how many.
@@ -197,26 +152,233 @@ impl Applier {
         Ok(deleted.rows_affected)
     }
 
-    /// Marks `event`'s sequence slot as passed without applying it (it was dead-lettered),
-    /// so its successors are not held forever. A replay applies it later.
-    pub async fn skip(&self, event: &IncomingEvent) -> Result<(), DbErr> {
+    /// Keeps `event` (which came before its predecessor) until its slot comes; holding
+    /// it again changes nothing.
+    pub async fn hold(&self, event: &IncomingEvent, payload: &[u8]) -> Result<(), DbErr> {
         let envelope = &event.envelope;
-        let seq = i64::try_from(envelope.aggregate_seq).unwrap_or(i64::MAX);
-        if seq <= 0 || event.replay {
-            return Ok(());
-        }
-        let txn = self.db.begin().await?;
-        self.advance(
-            &txn,
-            (
-                self.consumer.clone(),
-                envelope.producer.clone(),
-                envelope.aggregate_id.clone(),
-            ),
-            seq,
-            None,
+        let now = Utc::now();
+        held_event::Entity::insert(held_event::ActiveModel {
+            consumer: Set(self.consumer.clone()),
+            producer: Set(envelope.producer.clone()),
+            aggregate_id: Set(envelope.aggregate_id.clone()),
+            seq: Set(i64::try_from(envelope.aggregate_seq).unwrap_or(i64::MAX)),
+            topic: Set(event.topic.clone()),
+            payload: Set(payload.to_vec()),
+            held_at: Set(now),
+            retry_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                held_event::Column::Consumer,
+                held_event::Column::Producer,
+                held_event::Column::AggregateId,
+                held_event::Column::Seq,
+            ])
+            .do_nothing()
+            .to_owned(),
         )
-        .await?;
-        txn.commit().await
+        .exec_without_returning(&self.db)
+        .await
+        .map(drop)
     }
+
+    /// The held event in slot `seq` of (producer, aggregate), if there is one.
+    pub async fn held(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        seq: u64,
+    ) -> Result<Option<held_event::Model>, DbErr> {
+        held_event::Entity::find_by_id((
+            self.consumer.clone(),
+            producer.to_owned(),
+            aggregate_id.to_owned(),
+            i64::try_from(seq).unwrap_or(i64::MAX),
+        ))
+        .one(&self.db)
+        .await
+    }
+
+    /// Forgets held events of (producer, aggregate) up to slot `seq`: applied, or found
+    /// already applied.
+    pub async fn release_held(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        seq: u64,
+    ) -> Result<(), DbErr> {
+        held_event::Entity::delete_many()
+            .filter(held_event::Column::Consumer.eq(self.consumer.clone()))
+            .filter(held_event::Column::Producer.eq(producer))
+            .filter(held_event::Column::AggregateId.eq(aggregate_id))
+            .filter(held_event::Column::Seq.lte(i64::try_from(seq).unwrap_or(i64::MAX)))
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// Up to `limit` held events whose slot has come (or passed), each not handed out again
+    /// for `lease`: whichever instance runs this finds them, after a restart too.
+    pub async fn due_held(
+        &self,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<held_event::Model>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let now = Utc::now();
+        let sql = "SELECT h.consumer, h.producer, h.aggregate_id, h.seq, h.topic, h.payload, \
+                   h.held_at, h.retry_at FROM held_events h LEFT JOIN aggregate_progress p \
+                   ON p.consumer = h.consumer AND p.producer = h.producer \
+                   AND p.aggregate_id = h.aggregate_id \
+                   WHERE h.consumer = ? AND h.retry_at <= ? \
+                   AND h.seq <= COALESCE(p.last_seq, 0) + 1 ORDER BY h.seq LIMIT ?";
+        let due = held_event::Model::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, sql),
+            [
+                self.consumer.clone().into(),
+                now.into(),
+                i64::try_from(limit).unwrap_or(100).into(),
+            ],
+        ))
+        .all(&self.db)
+        .await?;
+        for row in &due {
+            held_event::Entity::update_many()
+                .col_expr(held_event::Column::RetryAt, Expr::value(now + lease))
+                .filter(held_event::Column::Consumer.eq(row.consumer.clone()))
+                .filter(held_event::Column::Producer.eq(row.producer.clone()))
+                .filter(held_event::Column::AggregateId.eq(row.aggregate_id.clone()))
+                .filter(held_event::Column::Seq.eq(row.seq))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(due)
+    }
+
+    /// Keys whose held events have waited since before `cutoff` for a predecessor that has
+    /// not come: one [`Gap`] per (producer, aggregate).
+    pub async fn gaps(&self, cutoff: DateTime<Utc>) -> Result<Vec<Gap>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT h.producer, h.aggregate_id, MIN(h.topic) AS topic, \
+                   COALESCE(MAX(p.last_seq), 0) + 1 AS expected, COUNT(*) AS held \
+                   FROM held_events h LEFT JOIN aggregate_progress p \
+                   ON p.consumer = h.consumer AND p.producer = h.producer \
+                   AND p.aggregate_id = h.aggregate_id \
+                   WHERE h.consumer = ? GROUP BY h.producer, h.aggregate_id \
+                   HAVING MIN(h.seq) > COALESCE(MAX(p.last_seq), 0) + 1 AND MIN(h.held_at) < ?";
+        Gap::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, sql),
+            [self.consumer.clone().into(), cutoff.into()],
+        ))
+        .all(&self.db)
+        .await
+    }
+}
+
+/// A key held behind a predecessor that never came.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Gap {
+    pub producer: String,
+    pub aggregate_id: String,
+    pub topic: String,
+    /// The slot the key waits for.
+    pub expected: i64,
+    /// Events held behind it.
+    pub held: i64,
+}
+
+/// What passing a slot by hand did (see [`pass_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotPassed {
+    /// The key's progress moved past it; its held events follow.
+    Passed,
+    /// It had passed already (the event came, or someone else passed it).
+    AlreadyPassed,
+    /// An earlier slot is still open: pass or fill that one first.
+    EarlierOpen { expected: u64 },
+}
+
+/// Moves `consumer`'s progress on (producer, aggregate) past slot `seq` without applying
+/// anything: an admin gives up on a dead-lettered event, or on one that never came.
+pub async fn pass_slot(
+    db: &DatabaseConnection,
+    consumer: &str,
+    producer: &str,
+    aggregate_id: &str,
+    seq: u64,
+) -> Result<SlotPassed, DbErr> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let progress_id = (
+        consumer.to_owned(),
+        producer.to_owned(),
+        aggregate_id.to_owned(),
+    );
+    let txn = db.begin().await?;
+    if advance(&txn, progress_id.clone(), seq, None).await? {
+        txn.commit().await?;
+        return Ok(SlotPassed::Passed);
+    }
+    txn.rollback().await?;
+    let last = aggregate_progress::Entity::find_by_id(progress_id)
+        .one(db)
+        .await?
+        .map_or(0, |row| row.last_seq);
+    Ok(if last >= seq {
+        SlotPassed::AlreadyPassed
+    } else {
+        SlotPassed::EarlierOpen {
+            expected: u64::try_from(last + 1).unwrap_or(0),
+        }
+    })
+}
+
+/// Moves the aggregate's progress from `seq - 1` to `seq` (and records `fence`, if
+/// given); false when a concurrent or newer holder moved it first (the version check).
+async fn advance<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    (consumer, producer, aggregate_id): (String, String, String),
+    seq: i64,
+    fence: Option<i64>,
+) -> Result<bool, DbErr> {
+    if seq == 1 {
+        let inserted = aggregate_progress::Entity::insert(aggregate_progress::ActiveModel {
+            consumer: Set(consumer),
+            producer: Set(producer),
+            aggregate_id: Set(aggregate_id),
+            last_seq: Set(seq),
+            fence: Set(fence.unwrap_or(0)),
+            updated_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                aggregate_progress::Column::Consumer,
+                aggregate_progress::Column::Producer,
+                aggregate_progress::Column::AggregateId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        return Ok(inserted == 1);
+    }
+    let mut update = aggregate_progress::Entity::update_many()
+        .col_expr(aggregate_progress::Column::LastSeq, Expr::value(seq))
+        .col_expr(
+            aggregate_progress::Column::UpdatedAt,
+            Expr::value(Utc::now()),
+        )
+        .filter(aggregate_progress::Column::Consumer.eq(consumer))
+        .filter(aggregate_progress::Column::Producer.eq(producer))
+        .filter(aggregate_progress::Column::AggregateId.eq(aggregate_id))
+        .filter(aggregate_progress::Column::LastSeq.eq(seq - 1));
+    if let Some(fence) = fence {
+        update = update
+            .col_expr(aggregate_progress::Column::Fence, Expr::value(fence))
+            .filter(aggregate_progress::Column::Fence.lte(fence));
+    }
+    let updated = update.exec(txn).await?;
+    Ok(updated.rows_affected == 1)
 }

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::apply::{Gap, SlotPassed, pass_slot};
 use super::headers;
 use super::runtime::Delivery;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
-use crate::event_tables::dead_letter;
+use crate::event_tables::{dead_letter, held_event};
 use crate::kafka::{KafkaSettings, OffRuntime};
 
 /// Writes dead letters; never gives up, because a dead letter that is lost is a lost event.
@@ -106,6 +107,7 @@ impl DeadLetterWriter {
                 attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
                 created_at: Set(Utc::now()),
                 replayed_at: Set(None),
+                resolution: Set(None),
             };
             match dead_letter::Entity::insert(row).exec(&self.db).await {
                 Ok(_) => break,
@@ -119,6 +121,65 @@ impl DeadLetterWriter {
         tracing::error!(%error, attempts, %origin, "event dead-lettered");
     }
 }
+
+impl DeadLetterWriter {
+    /// Records, once, that `gap`'s key has waited past the bound for an event that has not
+    /// come. A row only (there is no message to put on the DLQ topic): its envelope names
+    /// the missing slot, so it lists, counts and is passed like any dead letter.
+    pub async fn record_gap(&self, gap: &Gap) {
+        let name = format!(
+            "{}/{}/{}/{}",
+            self.consumer, gap.producer, gap.aggregate_id, gap.expected
+        );
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes());
+        let envelope = events::Envelope {
+            event_id: id.to_string(),
+            event_type: GAP.to_owned(),
+            aggregate_id: gap.aggregate_id.clone(),
+            aggregate_seq: u64::try_from(gap.expected).unwrap_or(0),
+            producer: gap.producer.clone(),
+            ..events::Envelope::default()
+        };
+        let error = format!(
+            "{}'s event {} for {} never arrived; {} later event(s) are held behind it",
+            gap.producer, gap.expected, gap.aggregate_id, gap.held
+        );
+        let row = dead_letter::ActiveModel {
+            id: Set(id),
+            consumer: Set(self.consumer.clone()),
+            event_id: Set(None),
+            event_type: Set(Some(GAP.to_owned())),
+            topic: Set(gap.topic.clone()),
+            partition: Set(-1),
+            offset: Set(-1),
+            key: Set(Some(gap.aggregate_id.clone())),
+            payload: Set(prost::Message::encode_to_vec(&envelope)),
+            error: Set(error.clone()),
+            attempts: Set(0),
+            created_at: Set(Utc::now()),
+            replayed_at: Set(None),
+            resolution: Set(None),
+        };
+        let inserted = dead_letter::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(dead_letter::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await;
+        match inserted {
+            Ok(1) => tracing::error!(%error, "gap dead-lettered"),
+            Ok(_) => {}
+            Err(db_error) => {
+                tracing::warn!(error = %db_error, "recording a gap failed; tried again next round")
+            }
+        }
+    }
+}
+
+/// The `event_type` of a dead letter that stands for an event that never came.
+pub const GAP: &str = "gap";
 
 /// What the admin routes need: the consumer's database and a producer for replays.
 pub struct DeadLetterAdmin {
@@ -139,9 +200,12 @@ impl DeadLetterAdmin {
     }
 }
 
-/// Mounts `GET dead-letters` and `POST dead-letters/{id}/replay` under the caller's scope.
+/// Mounts `GET dead-letters`, `POST dead-letters/{id}/replay` and
+/// `POST dead-letters/{id}/skip` under the caller's scope.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_dead_letters).service(replay_dead_letter);
+    cfg.service(list_dead_letters)
+        .service(replay_dead_letter)
+        .service(skip_dead_letter);
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -157,11 +221,17 @@ pub struct DeadLetterDto {
     pub error: String,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// When it was resolved (replayed or skipped).
     pub replayed_at: Option<DateTime<Utc>>,
+    /// `replayed` or `skipped` once resolved.
+    pub resolution: Option<String>,
+    /// The key's later events held behind it: they are applied once it is replayed or
+    /// skipped. A dead letter with `event_type` `gap` stands for an event that never came.
+    pub held_behind: u64,
 }
 
-impl From<dead_letter::Model> for DeadLetterDto {
-    fn from(row: dead_letter::Model) -> Self {
+impl DeadLetterDto {
+    fn new(row: dead_letter::Model, held_behind: u64) -> Self {
         Self {
             id: row.id,
             consumer: row.consumer,
@@ -175,8 +245,37 @@ impl From<dead_letter::Model> for DeadLetterDto {
             attempts: row.attempts,
             created_at: row.created_at,
             replayed_at: row.replayed_at,
+            resolution: row.resolution,
+            held_behind,
         }
     }
+}
+
+/// The envelope a dead letter carries, when it is one.
+fn envelope_of(row: &dead_letter::Model) -> Option<events::Envelope> {
+    <events::Envelope as prost::Message>::decode(row.payload.as_slice()).ok()
+}
+
+/// How many of the dead letter's key's later events are held behind it.
+async fn held_behind(db: &DatabaseConnection, row: &dead_letter::Model) -> Result<u64, ApiError> {
+    let Some(envelope) = envelope_of(row).filter(|envelope| envelope.aggregate_seq > 0) else {
+        return Ok(0);
+    };
+    held_event::Entity::find()
+        .filter(held_event::Column::Consumer.eq(row.consumer.clone()))
+        .filter(held_event::Column::Producer.eq(envelope.producer))
+        .filter(held_event::Column::AggregateId.eq(envelope.aggregate_id))
+        .filter(
+            held_event::Column::Seq.gt(i64::try_from(envelope.aggregate_seq).unwrap_or(i64::MAX)),
+        )
+        .count(db)
+        .await
+        .map_err(internal)
+}
+
+async fn dto(db: &DatabaseConnection, row: dead_letter::Model) -> Result<DeadLetterDto, ApiError> {
+    let held = held_behind(db, &row).await?;
+    Ok(DeadLetterDto::new(row, held))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -207,7 +306,17 @@ const NOT_FOUND: ErrorKind = ErrorKind::new(
 const ALREADY_REPLAYED: ErrorKind = ErrorKind::new(
     actix_web::http::StatusCode::CONFLICT,
     "dead_letter_already_replayed",
-    "The dead letter was replayed already",
+    "The dead letter was replayed or skipped already",
+);
+const IS_A_GAP: ErrorKind = ErrorKind::new(
+    actix_web::http::StatusCode::CONFLICT,
+    "dead_letter_is_a_gap",
+    "There is no event to replay: it never came. Skip it, or let it arrive",
+);
+const EARLIER_SLOT_OPEN: ErrorKind = ErrorKind::new(
+    actix_web::http::StatusCode::CONFLICT,
+    "earlier_event_missing",
+    "An earlier event of this key is still missing; resolve that one first",
 );
 
 fn internal(error: impl std::fmt::Display) -> ApiError {
@@ -250,23 +359,31 @@ pub async fn list_dead_letters(
         .all(&admin.db)
         .await
         .map_err(internal)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(dto(&admin.db, row).await?);
+    }
     Ok(HttpResponse::Ok().json(DeadLetterList {
-        items: rows.into_iter().map(DeadLetterDto::from).collect(),
+        items,
         page,
         per_page,
         total,
     }))
 }
 
-/// Puts a dead letter back on its original topic, to be handled again. Once only.
+/// Puts a dead letter back on its original topic, to be handled again. Once only. If its
+/// key's later events are held behind it, it takes its place in the sequence and they
+/// follow it in order.
 #[utoipa::path(
     tag = "dead letters",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses(
         (status = 202, body = DeadLetterDto, description = "Republished; it will be handled again"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_path_parameter`"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "`dead_letter_not_found`"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`dead_letter_already_replayed` (replayed or skipped already), `dead_letter_is_a_gap` (no event to replay)"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "`not_ready`: the broker did not take the replay; try again"),
         AuthProblems
     )
 )]
@@ -283,9 +400,16 @@ pub async fn replay_dead_letter(
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    if row.event_type.as_deref() == Some(GAP) {
+        return Err(ApiError::new(
+            IS_A_GAP,
+            format!("dead letter {id} stands for an event that never came: skip it instead"),
+        ));
+    }
     // Claim it first, so two admins clicking at once replay it once.
     let claimed = dead_letter::Entity::update_many()
         .col_expr(dead_letter::Column::ReplayedAt, Expr::value(Utc::now()))
+        .col_expr(dead_letter::Column::Resolution, Expr::value("replayed"))
         .filter(dead_letter::Column::Id.eq(id))
         .filter(dead_letter::Column::ReplayedAt.is_null())
         .exec(&admin.db)
@@ -314,6 +438,10 @@ pub async fn replay_dead_letter(
                 dead_letter::Column::ReplayedAt,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
+            .col_expr(
+                dead_letter::Column::Resolution,
+                Expr::value(Option::<String>::None),
+            )
             .filter(dead_letter::Column::Id.eq(id))
             .exec(&admin.db)
             .await
@@ -328,5 +456,82 @@ pub async fn replay_dead_letter(
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
-    Ok(HttpResponse::Accepted().json(DeadLetterDto::from(row)))
+    Ok(HttpResponse::Accepted().json(dto(&admin.db, row).await?))
+}
+
+/// Gives up on a dead letter: its slot in its key's sequence is passed without applying
+/// it, and the key's later events held behind it are applied in order. For an event that
+/// can never be applied (or, for a `gap`, never came). Once only.
+#[utoipa::path(
+    tag = "dead letters",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = DeadLetterDto, description = "Skipped; what was held behind it follows"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_path_parameter`"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "`dead_letter_not_found`"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`dead_letter_already_replayed` (replayed or skipped already), `earlier_event_missing` (an earlier slot of the key is open: resolve that first)"),
+        AuthProblems
+    )
+)]
+#[post("/dead-letters/{id}/skip")]
+pub async fn skip_dead_letter(
+    principal: Principal,
+    id: web::Path<Uuid>,
+    admin: web::Data<DeadLetterAdmin>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let id = id.into_inner();
+    let row = dead_letter::Entity::find_by_id(id)
+        .one(&admin.db)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    if row.replayed_at.is_some() {
+        return Err(ApiError::new(
+            ALREADY_REPLAYED,
+            format!("dead letter {id} was resolved already"),
+        ));
+    }
+    // Not an envelope, or not sequenced: there is no slot to pass.
+    if let Some(envelope) = envelope_of(&row).filter(|envelope| envelope.aggregate_seq > 0) {
+        let passed = pass_slot(
+            &admin.db,
+            &row.consumer,
+            &envelope.producer,
+            &envelope.aggregate_id,
+            envelope.aggregate_seq,
+        )
+        .await
+        .map_err(internal)?;
+        if let SlotPassed::EarlierOpen { expected } = passed {
+            return Err(ApiError::new(
+                EARLIER_SLOT_OPEN,
+                format!(
+                    "event {expected} of {} from {} is still missing; resolve it first",
+                    envelope.aggregate_id, envelope.producer
+                ),
+            ));
+        }
+    }
+    let claimed = dead_letter::Entity::update_many()
+        .col_expr(dead_letter::Column::ReplayedAt, Expr::value(Utc::now()))
+        .col_expr(dead_letter::Column::Resolution, Expr::value("skipped"))
+        .filter(dead_letter::Column::Id.eq(id))
+        .filter(dead_letter::Column::ReplayedAt.is_null())
+        .exec(&admin.db)
+        .await
+        .map_err(internal)?;
+    if claimed.rows_affected == 0 {
+        return Err(ApiError::new(
+            ALREADY_REPLAYED,
+            format!("dead letter {id} was resolved already"),
+        ));
+    }
+    let row = dead_letter::Entity::find_by_id(id)
+        .one(&admin.db)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    Ok(HttpResponse::Ok().json(dto(&admin.db, row).await?))
 }

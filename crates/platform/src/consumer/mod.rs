@@ -7,11 +7,13 @@
 //! - A handler gets a transaction; the event id is recorded in `processed_events` in that
 //!   same transaction, so a redelivered event has no second effect.
 //! - `aggregate_seq` is applied strictly in order per (producer, aggregate): an early event
-//!   is parked (in the sequencer) until the gap before it is filled.
+//!   is held in the consumer's database (`held_events`, its offset finished) until the gap
+//!   before it is filled; a gap that outlasts `gap_timeout_ms` becomes a `gap` dead letter.
 //! - Offsets are committed only up to the lowest message not yet finished in each
 //!   partition, so a crash replays, never skips.
 //! - Transient failures retry with backoff and jitter; poison messages go to
-//!   `<topic>.dlq` and the `dead_letters` table, from where admins replay them. A handler
+//!   `<topic>.dlq` and the `dead_letters` table, from where admins replay or skip them;
+//!   until then the key's later events are held behind them, never applied past them. A handler
 //!   that reports its downstream unavailable makes only its key wait, rescheduled in the
 //!   sequencer, for as long as it takes.
 
@@ -36,7 +38,8 @@ pub mod headers {
     /// `topic/partition/offset` of the original message.
     pub const DLQ_ORIGIN: &str = "dlq-origin";
     pub const DLQ_CONSUMER: &str = "dlq-consumer";
-    /// Set on a replayed dead letter: applied even though its sequence slot has passed.
+    /// Set on a replayed dead letter: applied in its slot if that is still open (its key's
+    /// later events held behind it), or again out of sequence if the slot has passed.
     pub const REPLAY: &str = "replay";
 }
 

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,12 +32,16 @@ pub struct ConsumerSettings {
     pub unavailable_max_backoff_ms: u64,
     /// How often finished offsets are committed (and always on shutdown).
     pub commit_interval_ms: u64,
-    /// Safety net for parked events when a wake-up is missed.
+    /// How often held events (that came before their predecessor) are looked for whose
+    /// slot has come: the path for one whose predecessor another instance applied.
     pub recheck_interval_ms: u64,
+    /// How long held events wait for a missing predecessor before the gap is reported as
+    /// a dead letter (they go on waiting; an admin can pass the slot).
+    pub gap_timeout_ms: u64,
     /// Processed event ids are kept this long for deduplication. Sequenced events stay
     /// deduplicated by `aggregate_seq` beyond it.
     pub dedup_retention_hours: u64,
-    /// Events taken from the broker and not finished yet (parked ones aside). At the bound
+    /// Events taken from the broker and not finished yet (held ones are finished). At the bound
     /// the consumer pauses its partitions instead of buffering more; it resumes at half.
     pub max_in_flight: usize,
     /// Events applied at once (each holds a database connection while it is).
@@ -52,6 +56,7 @@ impl Default for ConsumerSettings {
             unavailable_max_backoff_ms: 30_000,
             commit_interval_ms: 1_000,
             recheck_interval_ms: 500,
+            gap_timeout_ms: 300_000,
             dedup_retention_hours: 24 * 14,
             max_in_flight: 1_000,
             max_concurrent: 4,
@@ -59,7 +64,7 @@ impl Default for ConsumerSettings {
     }
 }
 
-/// An event counted against `max_in_flight` until it is finished (or parked).
+/// An event counted against `max_in_flight` until it is finished (or held).
 #[derive(Debug)]
 pub(crate) struct InFlight(Arc<AtomicUsize>);
 
@@ -85,10 +90,10 @@ pub(crate) struct Delivery {
     pub key: String,
     pub payload: Vec<u8>,
     pub replay: bool,
-    /// False for an event taken over from the sequencer's parking: no offset to finish.
+    /// False for a held event taken up again: its offset was finished when it was held.
     pub tracked: bool,
-    /// Given back when the delivery is dropped: finished, or parked.
-    pub in_flight: Option<InFlight>,
+    /// Given back when the delivery is dropped: finished, or held.
+    pub _in_flight: Option<InFlight>,
 }
 
 /// Offsets of one partition handed to workers and not finished yet.
@@ -356,11 +361,12 @@ impl ConsumerRuntime {
         let stopping = shared.stopping.clone();
         let poll = tokio::spawn(poll_loop(shared.clone(), stopping.clone()));
         let commits = tokio::spawn(commit_loop(shared.clone(), stopping.clone()));
-        let scheduler = tokio::spawn(due_loop(shared.clone(), stopping));
+        let scheduler = tokio::spawn(due_loop(shared.clone(), stopping.clone()));
+        let held = tokio::spawn(held_loop(shared.clone(), stopping));
         Ok(ConsumerHandle {
             shared: Some(shared),
             commits_closed,
-            tasks: vec![poll, commits, scheduler],
+            tasks: vec![poll, commits, scheduler, held],
         })
     }
 }
@@ -544,7 +550,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                     payload: message.payload().unwrap_or_default().to_vec(),
                     replay,
                     tracked: true,
-                    in_flight: Some(InFlight::take(&shared.in_flight)),
+                    _in_flight: Some(InFlight::take(&shared.in_flight)),
                 };
                 {
                     let mut trackers = lock(&shared.trackers);
@@ -663,11 +669,52 @@ async fn due_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
     }
 }
 
-/// Parked events of one key, by (producer, sequence number).
-type Parked = BTreeMap<(String, u64), (Delivery, IncomingEvent)>;
+/// How long a held event handed to a worker is not handed out again.
+const HELD_LEASE: Duration = Duration::from_secs(10);
 
-fn slot(producer: &str, seq: u64) -> String {
-    format!("{producer}:{seq}")
+/// Hands held events whose slot has come to their key's worker (a predecessor applied by
+/// another instance, a slot passed by an admin, a restart), and reports keys that have
+/// waited past `gap_timeout_ms` for a predecessor that does not come.
+async fn held_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let interval = Duration::from_millis(shared.settings.recheck_interval_ms.max(10));
+    let gap_timeout = chrono::Duration::milliseconds(
+        i64::try_from(shared.settings.gap_timeout_ms).unwrap_or(i64::MAX),
+    );
+    let lease = chrono::Duration::milliseconds(HELD_LEASE.as_millis() as i64);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        match shared.applier.due_held(lease, 100).await {
+            Ok(due) => {
+                for row in due {
+                    dispatch(
+                        &shared,
+                        Delivery {
+                            topic: row.topic,
+                            partition: -1,
+                            offset: -1,
+                            key: row.aggregate_id,
+                            payload: row.payload,
+                            replay: false,
+                            tracked: false,
+                            _in_flight: None,
+                        },
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(%error, "looking for held events failed"),
+        }
+        match shared.applier.gaps(chrono::Utc::now() - gap_timeout).await {
+            Ok(gaps) => {
+                for gap in gaps {
+                    shared.dead_letters.record_gap(&gap).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "looking for gaps failed"),
+        }
+    }
 }
 
 async fn key_worker(
@@ -676,40 +723,24 @@ async fn key_worker(
     mut receiver: mpsc::UnboundedReceiver<Delivery>,
 ) {
     let idle = Duration::from_secs(5);
-    let recheck = Duration::from_millis(shared.settings.recheck_interval_ms.max(10));
-    let mut parked = Parked::new();
     loop {
         if shared.stopping.is_cancelled() {
             return;
         }
-        let delivery = if parked.is_empty() {
-            let received = tokio::select! {
-                () = shared.stopping.cancelled() => return,
-                received = tokio::time::timeout(idle, receiver.recv()) => received,
-            };
-            match received {
-                Ok(Some(delivery)) => delivery,
-                Ok(None) => return,
-                Err(_) => {
-                    let mut workers = lock(&shared.workers);
-                    if receiver.is_empty() {
-                        workers.remove(&key);
-                        return;
-                    }
-                    continue;
+        let received = tokio::select! {
+            () = shared.stopping.cancelled() => return,
+            received = tokio::time::timeout(idle, receiver.recv()) => received,
+        };
+        let delivery = match received {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => return,
+            Err(_) => {
+                let mut workers = lock(&shared.workers);
+                if receiver.is_empty() {
+                    workers.remove(&key);
+                    return;
                 }
-            }
-        } else {
-            tokio::select! {
-                () = shared.stopping.cancelled() => return,
-                received = receiver.recv() => match received {
-                    Some(delivery) => delivery,
-                    None => return,
-                },
-                () = shared.sequencer.wait_for_change(&key, recheck) => {
-                    recheck_parked(&shared, &key, &mut parked).await;
-                    continue;
-                }
+                continue;
             }
         };
         let Some(event) = decode(&shared, &delivery).await else {
@@ -717,7 +748,7 @@ async fn key_worker(
         };
         let mut next = Some((delivery, event));
         while let Some((delivery, event)) = next.take() {
-            next = process(&shared, &key, delivery, event, &mut parked).await;
+            next = process(&shared, &key, delivery, event).await;
         }
     }
 }
@@ -759,14 +790,13 @@ fn finish(shared: &Shared, delivery: &Delivery, outcome: &str) {
     }
 }
 
-/// Handles one event to a final outcome (or parks it). Returns the event that may now be
-/// applied next for this key (its successor, parked here or in the sequencer).
+/// Handles one event to a final outcome (or holds it). Returns the event that may now be
+/// applied next for this key (its successor, if it is held).
 async fn process(
     shared: &Arc<Shared>,
     key: &str,
     delivery: Delivery,
     event: IncomingEvent,
-    parked: &mut Parked,
 ) -> Option<(Delivery, IncomingEvent)> {
     let span = tracing::info_span!(
         "consume",
@@ -804,30 +834,36 @@ async fn process(
                     crate::outbox::committed();
                     finish(shared, &delivery, "applied");
                     shared.sequencer.announce(key).await;
-                    return successor(shared, key, &event, parked).await;
+                    return successor(shared, key, &event).await;
                 }
                 Ok(Applied::Duplicate) => {
                     finish(shared, &delivery, "duplicate");
-                    return successor(shared, key, &event, parked).await;
+                    return successor(shared, key, &event).await;
                 }
                 Ok(Applied::Early { .. }) => {
-                    let envelope = &event.envelope;
-                    let slot = slot(&envelope.producer, envelope.aggregate_seq);
-                    if let Err(error) = shared.sequencer.hold(key, &slot, &delivery.payload).await {
-                        tracing::debug!(%error, "parking in the sequencer failed; kept locally");
+                    // Kept in the database, so its offset is finished and the partition goes
+                    // on: it is applied when its slot comes (see `successor`, `held_loop`).
+                    if let Err(error) = shared.applier.hold(&event, &delivery.payload).await {
+                        let pause = transient.next_delay();
+                        tracing::warn!(%error, retry_in = ?pause, "holding an early event failed; pausing");
+                        if !shared.pause(pause).await {
+                            return None;
+                        }
+                        continue;
                     }
-                    shared.metrics.events.with_label_values(&["held"]).inc();
-                    // A parked event waits for a predecessor that may come after the bound:
-                    // it must not hold the consumer paused.
-                    let mut delivery = delivery;
-                    delivery.in_flight = None;
-                    parked.insert(
-                        (envelope.producer.clone(), envelope.aggregate_seq),
-                        (delivery, event),
-                    );
+                    finish(shared, &delivery, "held");
                     return None;
                 }
-                Err(ApplyError::StaleLease) => continue,
+                Err(ApplyError::StaleLease) => {
+                    // Normally the next lease carries a higher token and goes through; a
+                    // coordinator whose clock went back would refuse every one, so wait
+                    // between tries rather than spin.
+                    let pause = transient.next_delay();
+                    tracing::warn!(retry_in = ?pause, "a newer lease wrote this key; retrying with a new one");
+                    if !shared.pause(pause).await {
+                        return None;
+                    }
+                }
                 Err(ApplyError::Database(error)) => {
                     let pause = transient.next_delay();
                     tracing::warn!(%error, retry_in = ?pause, "database unavailable; pausing");
@@ -853,7 +889,7 @@ async fn process(
                     shared.metrics.failures.inc();
                     if attempts >= shared.settings.max_attempts {
                         dead_letter(shared, &delivery, &event, &reason, attempts).await;
-                        return successor(shared, key, &event, parked).await;
+                        return None;
                     }
                     let pause = transient.next_delay();
                     tracing::warn!(%reason, attempts, retry_in = ?pause, "handler failed; retrying");
@@ -864,7 +900,7 @@ async fn process(
                 Err(ApplyError::Handler(HandlerError::Permanent(reason))) => {
                     shared.metrics.failures.inc();
                     dead_letter(shared, &delivery, &event, &reason, attempts + 1).await;
-                    return successor(shared, key, &event, parked).await;
+                    return None;
                 }
                 Err(ApplyError::BadEventId) => {
                     dead_letter(shared, &delivery, &event, "the envelope has no valid event id", 1).await;
@@ -884,75 +920,59 @@ async fn dead_letter(
     reason: &str,
     attempts: u32,
 ) {
+    // Its slot stays open: the key's later events are held behind it (visible with the
+    // dead letter) until it is replayed or an admin passes the slot. Nothing is voided.
     shared
         .dead_letters
         .write(delivery, Some(&event.envelope), reason, attempts)
         .await;
-    if let Err(error) = shared.applier.skip(event).await {
-        tracing::warn!(%error, "could not pass the dead-lettered event's sequence slot");
-    }
     shared.metrics.dead_lettered.inc();
     finish(shared, delivery, "dead_lettered");
     shared.sequencer.announce(&delivery.key).await;
 }
 
-/// The next event of this key's producer, if it is waiting: parked here, or parked in the
-/// sequencer by another instance.
+/// The next event of this key's producer, if it is held (it came early). Forgets what is
+/// held up to `event`, which is applied now.
 async fn successor(
     shared: &Arc<Shared>,
     key: &str,
     event: &IncomingEvent,
-    parked: &mut Parked,
 ) -> Option<(Delivery, IncomingEvent)> {
     let envelope = &event.envelope;
     if envelope.aggregate_seq == 0 {
         return None;
     }
-    let next = (envelope.producer.clone(), envelope.aggregate_seq + 1);
-    let from_redis = shared
-        .sequencer
-        .take_held(key, &slot(&next.0, next.1))
+    if let Err(error) = shared
+        .applier
+        .release_held(
+            &envelope.producer,
+            &envelope.aggregate_id,
+            envelope.aggregate_seq,
+        )
+        .await
+    {
+        tracing::debug!(%error, "forgetting held events failed; they are found applied later");
+    }
+    let next = shared
+        .applier
+        .held(
+            &envelope.producer,
+            &envelope.aggregate_id,
+            envelope.aggregate_seq + 1,
+        )
         .await
         .ok()
-        .flatten();
-    if let Some(local) = parked.remove(&next) {
-        return Some(local);
-    }
-    let payload = from_redis?;
+        .flatten()?;
     let delivery = Delivery {
-        topic: event.topic.clone(),
+        topic: next.topic,
         partition: -1,
         offset: -1,
         key: key.to_owned(),
-        payload,
+        payload: next.payload,
         replay: false,
         tracked: false,
-        in_flight: None,
+        _in_flight: None,
     };
     let event = decode(shared, &delivery).await?;
     Some((delivery, event))
-}
-
-/// After a wake-up: finish parked events someone else applied, apply the one now due.
-async fn recheck_parked(shared: &Arc<Shared>, key: &str, parked: &mut Parked) {
-    let slots: Vec<(String, u64)> = parked.keys().cloned().collect();
-    for (producer, seq) in slots {
-        let Ok(last) = shared.applier.last_applied(&producer, key).await else {
-            return;
-        };
-        if seq <= last {
-            if let Some((delivery, _)) = parked.remove(&(producer.clone(), seq)) {
-                let _ = shared.sequencer.take_held(key, &slot(&producer, seq)).await;
-                finish(shared, &delivery, "duplicate");
-            }
-        } else if seq == last + 1
-            && let Some((delivery, event)) = parked.remove(&(producer.clone(), seq))
-        {
-            let _ = shared.sequencer.take_held(key, &slot(&producer, seq)).await;
-            let mut next = Some((delivery, event));
-            while let Some((delivery, event)) = next.take() {
-                next = process(shared, key, delivery, event, parked).await;
-            }
-        }
-    }
 }

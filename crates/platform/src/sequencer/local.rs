@@ -1,5 +1,5 @@
 //! The sequencer inside one process: a fair (FIFO) async mutex per key, fences from a
-//! counter seeded by the clock, parked events and retry times in memory.
+//! counter seeded by the clock, and retry times in memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +16,6 @@ use super::{Lease, Sequencer, SequencerError};
 struct State {
     locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     notifies: HashMap<String, Arc<Notify>>,
-    held: HashMap<(String, String), Vec<u8>>,
     delayed: BTreeMap<(i64, String), ()>,
 }
 
@@ -81,19 +80,6 @@ impl Sequencer for LocalSequencer {
                 })
             }),
         ))
-    }
-
-    async fn hold(&self, key: &str, slot: &str, payload: &[u8]) -> Result<(), SequencerError> {
-        self.with_state(|state| {
-            state
-                .held
-                .insert((key.to_owned(), slot.to_owned()), payload.to_vec())
-        });
-        Ok(())
-    }
-
-    async fn take_held(&self, key: &str, slot: &str) -> Result<Option<Vec<u8>>, SequencerError> {
-        Ok(self.with_state(|state| state.held.remove(&(key.to_owned(), slot.to_owned()))))
     }
 
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError> {

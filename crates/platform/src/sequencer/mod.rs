@@ -90,12 +90,6 @@ pub trait Sequencer: Send + Sync + 'static {
     /// Waits for `key`'s turn, first come first served, and holds it.
     async fn acquire(&self, key: &str) -> Result<Lease, SequencerError>;
 
-    /// Parks an event that arrived before its predecessor until the gap is filled.
-    async fn hold(&self, key: &str, slot: &str, payload: &[u8]) -> Result<(), SequencerError>;
-
-    /// Takes (removes and returns) the event parked in `slot`, if any.
-    async fn take_held(&self, key: &str, slot: &str) -> Result<Option<Vec<u8>>, SequencerError>;
-
     /// Asks for `key` to be retried at `at` (its downstream is unavailable); only that key
     /// waits, others flow.
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError>;

@@ -68,7 +68,6 @@ static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE))
 static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
 static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 static TAKE_DUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_DUE));
-static TAKE_HELD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_HELD));
 
 const RENEW: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -95,12 +94,6 @@ const TAKE_DUE: &str = r#"
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, key in ipairs(due) do redis.call('ZREM', KEYS[1], key) end
 return due
-"#;
-
-const TAKE_HELD: &str = r#"
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-if value then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return value
 "#;
 
 fn unavailable(error: redis::RedisError) -> SequencerError {
@@ -334,29 +327,6 @@ impl Sequencer for RedisSequencer {
                 })
             }),
         ))
-    }
-
-    async fn hold(&self, key: &str, slot: &str, payload: &[u8]) -> Result<(), SequencerError> {
-        let mut connection = self.shared.connection().await?;
-        let held = self.shared.key(key, "held");
-        redis::pipe()
-            .hset(&held, slot, payload)
-            .ignore()
-            .expire(&held, 7 * 86_400)
-            .ignore()
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn take_held(&self, key: &str, slot: &str) -> Result<Option<Vec<u8>>, SequencerError> {
-        let mut connection = self.shared.connection().await?;
-        TAKE_HELD_SCRIPT
-            .key(self.shared.key(key, "held"))
-            .arg(slot)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)
     }
 
     async fn reschedule(&self, key: &str, at: DateTime<Utc>) -> Result<(), SequencerError> {

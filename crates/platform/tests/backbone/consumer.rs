@@ -283,7 +283,8 @@ async fn processing_pauses_while_redis_is_down_and_resumes_without_loss_or_dupli
 }
 
 #[tokio::test]
-async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fixed() {
+async fn a_poison_event_is_dead_lettered_and_holds_its_keys_later_events_until_replayed_then_they_follow_in_order()
+ {
     use actix_web::web;
     use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
 
@@ -308,10 +309,11 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
         counter(&registry, "consumer_dead_lettered_total", None) >= 1.0
     })
     .await;
-    // Its successor is not held up by it.
+    // Its successor is held behind it, not applied past it; another key goes on.
     handler.broken.store(false, Ordering::SeqCst);
     produce(&producer, &envelope("order-1", 2), None).await;
-    eventually(Duration::from_secs(30), "the successor applied", || async {
+    produce(&producer, &envelope("order-2", 1), None).await;
+    eventually(Duration::from_secs(30), "the other key applied", || async {
         effects(&db).await.len() == 1
     })
     .await;
@@ -329,7 +331,7 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
         Some(format!("{TOPIC}/0/0").as_str())
     );
 
-    // Admins list and replay it over HTTP.
+    // Admins see it with what waits behind it, and replay it over HTTP.
     let admin =
         web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
     let app = crate::support::admin_app(move |cfg| {
@@ -337,10 +339,20 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
         cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
     })
     .await;
+    eventually(Duration::from_secs(30), "its successor held", || async {
+        app.get("/v1/admin/test/dead-letters").await["items"][0]["held_behind"] == 1
+    })
+    .await;
     let listed: serde_json::Value = app.get("/v1/admin/test/dead-letters").await;
     assert_eq!(listed["total"], 1);
     let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(listed["items"][0]["attempts"], 3);
+    let applied: Vec<String> = effects(&db).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        applied,
+        ["order-2"],
+        "nothing of order-1 applied past its dead letter"
+    );
 
     let replayed = app
         .post(&format!("/v1/admin/test/dead-letters/{id}/replay"))
@@ -348,16 +360,17 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
     assert_eq!(replayed, 202);
     eventually(
         Duration::from_secs(30),
-        "the replayed event applied",
-        || async { effects(&db).await.len() == 2 },
+        "the replayed event and the one held behind it applied",
+        || async { effects(&db).await.len() == 3 },
     )
     .await;
-    let seqs: Vec<i64> = effects(&db)
+    let order_1: Vec<i64> = effects(&db)
         .await
         .into_iter()
+        .filter(|effect| effect.0 == "order-1")
         .map(|effect| effect.1)
         .collect();
-    assert_eq!(seqs, [2, 1]);
+    assert_eq!(order_1, [1, 2], "in order");
     assert_eq!(
         app.post(&format!("/v1/admin/test/dead-letters/{id}/replay"))
             .await,
@@ -366,7 +379,193 @@ async fn a_poison_event_is_dead_lettered_blocks_only_itself_and_replays_once_fix
     let after: serde_json::Value = app.get("/v1/admin/test/dead-letters").await;
     assert_eq!(after["total"], 0);
     consumer.shutdown(Duration::from_secs(5)).await;
-    assert_eq!(effects(&db).await.len(), 2, "replayed once");
+    assert_eq!(effects(&db).await.len(), 3, "replayed once");
+}
+
+#[tokio::test]
+async fn skipping_a_dead_letter_passes_its_slot_and_the_events_held_behind_it_follow() {
+    use actix_web::web;
+    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
+
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let handler = EffectHandler::default();
+    handler.broken.store(true, Ordering::SeqCst);
+    let registry = prometheus::Registry::new();
+    let consumer = runtime(
+        &broker,
+        &group(),
+        &db,
+        handler.clone(),
+        Arc::new(LocalSequencer::new()),
+        &registry,
+        quick(),
+    );
+    let producer = broker.settings().producer("test").unwrap();
+    produce(&producer, &envelope("order-1", 1), None).await;
+    eventually(Duration::from_secs(30), "the dead letter", || async {
+        counter(&registry, "consumer_dead_lettered_total", None) >= 1.0
+    })
+    .await;
+    handler.broken.store(false, Ordering::SeqCst);
+    produce(&producer, &envelope("order-1", 2), None).await;
+    produce(&producer, &envelope("order-1", 3), None).await;
+
+    let admin =
+        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
+    let app = crate::support::admin_app(move |cfg| {
+        cfg.app_data(admin.clone());
+        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
+    })
+    .await;
+    eventually(Duration::from_secs(30), "both successors held", || async {
+        app.get("/v1/admin/test/dead-letters").await["items"][0]["held_behind"] == 2
+    })
+    .await;
+    assert!(effects(&db).await.is_empty());
+    let id = app.get("/v1/admin/test/dead-letters").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.post(&format!("/v1/admin/test/dead-letters/{id}/skip"))
+            .await,
+        200
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the held events applied",
+        || async { effects(&db).await.len() == 2 },
+    )
+    .await;
+    let seqs: Vec<i64> = effects(&db).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(seqs, [2, 3], "the skipped one never, the rest in order");
+    assert_eq!(
+        app.post(&format!("/v1/admin/test/dead-letters/{id}/skip"))
+            .await,
+        409,
+        "once only"
+    );
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_event_whose_predecessor_never_comes_is_held_without_stopping_its_partition_and_the_gap_is_reported()
+ {
+    use actix_web::web;
+    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
+
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let registry = prometheus::Registry::new();
+    let group = group();
+    let consumer = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        Arc::new(LocalSequencer::new()),
+        &registry,
+        ConsumerSettings {
+            gap_timeout_ms: 1_000,
+            ..quick()
+        },
+    );
+    let producer = broker.settings().producer("test").unwrap();
+    // order-1's first event is lost (retention, say): only its second and third come.
+    produce(&producer, &envelope("order-1", 2), None).await;
+    produce(&producer, &envelope("order-1", 3), None).await;
+    for n in 0..20 {
+        produce(&producer, &envelope(&format!("other-{n}"), 1), None).await;
+    }
+    eventually(
+        Duration::from_secs(30),
+        "the other keys applied",
+        || async { effects(&db).await.len() == 20 },
+    )
+    .await;
+    // The partition's commits go past the held events: nothing is left to replay.
+    eventually(
+        Duration::from_secs(30),
+        "offsets committed to the end",
+        || async { committed_offset(&broker, &group).await == Some(22) },
+    )
+    .await;
+
+    let admin =
+        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
+    let app = crate::support::admin_app(move |cfg| {
+        cfg.app_data(admin.clone());
+        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
+    })
+    .await;
+    eventually(Duration::from_secs(30), "the gap reported", || async {
+        app.get("/v1/admin/test/dead-letters").await["total"] == 1
+    })
+    .await;
+    let gap = app.get("/v1/admin/test/dead-letters").await["items"][0].clone();
+    assert_eq!(gap["event_type"], "gap");
+    assert_eq!(gap["key"], "order-1");
+    assert_eq!(gap["held_behind"], 2);
+    let id = gap["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/v1/admin/test/dead-letters/{id}/replay"))
+            .await,
+        409,
+        "nothing to replay"
+    );
+    assert_eq!(
+        app.post(&format!("/v1/admin/test/dead-letters/{id}/skip"))
+            .await,
+        200
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the held events applied",
+        || async { effects(&db).await.len() == 22 },
+    )
+    .await;
+    let order_1: Vec<i64> = effects(&db)
+        .await
+        .into_iter()
+        .filter(|effect| effect.0 == "order-1")
+        .map(|effect| effect.1)
+        .collect();
+    assert_eq!(order_1, [2, 3]);
+    let every: serde_json::Value = app
+        .get("/v1/admin/test/dead-letters?include_replayed=true")
+        .await;
+    assert_eq!(
+        every["total"], 1,
+        "reported once, however many rounds saw it"
+    );
+    assert_eq!(every["items"][0]["resolution"], "skipped");
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The offset `group` has committed on the test topic's partition 0.
+async fn committed_offset(broker: &TestBroker, group: &str) -> Option<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &broker.brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition(TOPIC, 0);
+    let committed = tokio::task::spawn_blocking(move || {
+        consumer.committed_offsets(list, Duration::from_secs(5))
+    })
+    .await
+    .unwrap()
+    .ok()?;
+    match committed.find_partition(TOPIC, 0)?.offset() {
+        rdkafka::Offset::Offset(offset) => Some(offset),
+        _ => None,
+    }
 }
 
 /// Fails with `Unavailable` for one aggregate (`*`: every one) while its downstream is "down".
