@@ -4,6 +4,7 @@
 //! Kafka protocol only, so it runs unchanged against Apache Kafka or the embedded broker.
 
 mod embedded;
+pub mod journal;
 mod off_runtime;
 
 pub use embedded::EmbeddedBroker;
