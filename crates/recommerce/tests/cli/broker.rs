@@ -411,7 +411,7 @@ async fn a_broker_stopped_while_a_producer_sends_keeps_every_message_it_acknowle
                 let sent = producer
                     .send(
                         FutureRecord::to(topic)
-                            .partition((n % 3) as i32)
+                            .partition(n % 3)
                             .key(&key)
                             .payload(&key),
                         Duration::from_secs(2),
