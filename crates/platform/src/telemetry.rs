@@ -83,6 +83,21 @@ fn tracer_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, T
     Ok(provider)
 }
 
+/// For a command whose stdout is its answer (`recommerce broker` prints its address):
+/// pretty logs on stderr at `level` (an `EnvFilter` directive), no traces.
+pub fn init_stderr(level: &str) -> Result<(), TelemetryError> {
+    tracing_subscriber::registry()
+        .with(EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with(
+            fmt::layer()
+                .compact()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr),
+        )
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)
+}
+
 /// For test binaries: logs only when `TEST_LOG` is set, installed once per process.
 pub fn init_for_tests() {
     static ONCE: Once = Once::new();

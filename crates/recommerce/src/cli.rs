@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use platform::auth::{Authenticator, Role};
 use platform::config::Layers;
-use platform::kafka::EmbeddedBroker;
+use platform::kafka::{StandaloneBroker, StandaloneOptions};
 use uuid::Uuid;
 
 use crate::config_check::{self, Component};
@@ -42,13 +42,21 @@ pub enum Command {
     },
     /// Serve the edge router alone, in front of services at the configured edge.*_url.
     Edge,
-    /// Run the embedded Kafka-protocol broker with every topic; prints its bootstrap address.
+    /// Run the embedded Kafka-protocol broker with every topic; prints its bootstrap address
+    /// (127.0.0.1:PORT) once it is ready.
     Broker {
         /// Also write the bootstrap address to this file (for scripts waiting on it).
         #[arg(long)]
         file: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
         partitions: i32,
+        /// Listen on 127.0.0.1:PORT (the same address across restarts); a free port if unset.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Keep every topic's messages and the groups' committed offsets here across
+        /// restarts; in memory only if unset.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Apply pending migrations of one service, or of all on their default databases.
     Migrate {
@@ -161,7 +169,9 @@ pub async fn run(cli: Cli, started_at: Instant) -> anyhow::Result<()> {
         Command::Broker {
             file: out,
             partitions,
-        } => broker(out, partitions).await,
+            port,
+            data_dir,
+        } => broker(out, partitions, port, data_dir).await,
         Command::Migrate { service } => {
             let chosen = service.map_or(ServiceName::ALL.to_vec(), |service| vec![service]);
             for service in chosen {
@@ -231,10 +241,31 @@ pub async fn run(cli: Cli, started_at: Instant) -> anyhow::Result<()> {
     }
 }
 
-async fn broker(file: Option<PathBuf>, partitions: i32) -> anyhow::Result<()> {
-    let broker = EmbeddedBroker::start(1)?;
-    for topic in events::topics::ALL {
-        broker.create_topic_with_dlq(topic, partitions)?;
+async fn broker(
+    file: Option<PathBuf>,
+    partitions: i32,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    platform::telemetry::init_stderr("info")?;
+    let topics = events::topics::ALL
+        .iter()
+        .flat_map(|topic| {
+            [
+                (*topic).to_owned(),
+                events::topics::dead_letter_topic(topic),
+            ]
+        })
+        .map(|topic| (topic, partitions))
+        .collect();
+    let broker = StandaloneBroker::start(StandaloneOptions {
+        port: port.unwrap_or(0),
+        data_dir,
+        topics,
+    })
+    .await?;
+    if broker.replayed() > 0 {
+        tracing::info!(messages = broker.replayed(), "replayed the journal");
     }
     let bootstrap = broker.bootstrap_servers().to_owned();
     if let Some(file) = file {
@@ -242,9 +273,13 @@ async fn broker(file: Option<PathBuf>, partitions: i32) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     println!("{bootstrap}");
-    platform::startup::stop_signal().await?;
-    drop(broker);
-    Ok(())
+    broker
+        .run_until(async {
+            if let Err(error) = platform::startup::stop_signal().await {
+                tracing::error!(%error, "cannot wait for a stop signal; stopping");
+            }
+        })
+        .await
 }
 
 async fn healthcheck(url: Option<String>) -> anyhow::Result<()> {

@@ -64,9 +64,33 @@ impl EmbeddedBroker {
         })
     }
 
-    /// `host:port,...` for `bootstrap.servers`.
+    /// `host:port,...` for `bootstrap.servers`: the brokers' own listeners, on ports the
+    /// cluster picked.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// Makes every broker name `host:port` as its address in metadata (its advertised
+    /// listener) instead of its own listener, which keeps listening where it was: for a
+    /// forwarder at `host:port` in front of it, so clients bootstrapped there are never sent
+    /// past it. Clients already connected keep their connections.
+    pub fn advertise(&self, host: &str, port: u16) -> Result<(), KafkaError> {
+        let host = CString::new(host)
+            .map_err(|_| KafkaError::MockCluster(RDKafkaErrorCode::InvalidConfig))?;
+        // The mock cluster numbers its brokers 1..=broker_count (rd_kafka_mock_cluster_new).
+        for broker in 1..=self.broker_count {
+            // SAFETY: `cluster` is live; librdkafka copies `host` into the broker under the
+            // cluster's lock before returning, so `host` need only outlive the call.
+            unsafe {
+                sys::rd_kafka_mock_broker_set_host_port(
+                    self.cluster,
+                    broker,
+                    host.as_ptr(),
+                    i32::from(port),
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {

@@ -4,10 +4,13 @@
 //! Kafka protocol only, so it runs unchanged against Apache Kafka or the embedded broker.
 
 mod embedded;
+pub mod journal;
 mod off_runtime;
+mod standalone;
 
 pub use embedded::EmbeddedBroker;
 pub use off_runtime::{OffRuntime, on_own_thread};
+pub use standalone::{StandaloneBroker, StandaloneOptions};
 
 use std::time::Duration;
 
