@@ -1,5 +1,6 @@
 use platform::testing::eventually;
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::helpers::{Options, SETTLE, spawn_app, spawn_app_with};
 
@@ -248,4 +249,71 @@ async fn a_partner_is_never_offered_more_jobs_in_a_day_than_its_capacity_however
         offered, CAPACITY,
         "the partner holds exactly its capacity; the rest wait unassigned"
     );
+}
+
+/// The store itself, with every transaction past its checks before any commits: the
+/// consumer alone rarely lines transactions up this tightly.
+#[tokio::test]
+async fn transactions_handing_jobs_to_one_partner_at_once_take_turns_so_it_never_exceeds_its_capacity()
+ {
+    use fulfilment::domain::{JobKind, NewJob, TradeIn};
+    use sea_orm::TransactionTrait;
+
+    const CAPACITY: usize = 3;
+    const AT_ONCE: usize = 8;
+    if platform::testing::uses_sqlite() {
+        eprintln!("skipped: SQLite has one writer at a time, there is no race to lose");
+        return;
+    }
+    let app = spawn_app().await;
+    let partner = app.partner("logistics", &["560099"], CAPACITY as i64).await;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    let slot_date = day.to_string();
+    let all_open = std::sync::Arc::new(tokio::sync::Barrier::new(AT_ONCE));
+    let handed: Vec<_> = futures_util::future::join_all((0..AT_ONCE).map(|_| {
+        let db = db.clone();
+        let all_open = all_open.clone();
+        let slot_date = slot_date.clone();
+        async move {
+            let txn = db.begin().await.unwrap();
+            let trade_in = fulfilment::store::open_trade_in(
+                &txn,
+                TradeIn {
+                    order_id: Uuid::now_v7(),
+                    quote_id: Uuid::new_v4(),
+                    variant_id: Uuid::new_v4(),
+                    pincode: "560099".into(),
+                    address: "1 Test Road".into(),
+                    slot_date: slot_date.clone(),
+                    slot_window: "morning".into(),
+                    quoted_amount_minor: 1_000,
+                    quoted_currency: "INR".into(),
+                },
+            )
+            .await
+            .unwrap();
+            // Every transaction is open and has written before any hands out a job.
+            all_open.wait().await;
+            let job = fulfilment::store::create_job(
+                &txn,
+                &trade_in,
+                NewJob {
+                    kind: JobKind::Pickup,
+                    day,
+                    pincode: "560099",
+                    address: "1 Test Road",
+                    slot_date: &slot_date,
+                    slot_window: "morning",
+                },
+            )
+            .await
+            .unwrap();
+            txn.commit().await.unwrap();
+            job.partner_id
+        }
+    }))
+    .await;
+    let to_partner = handed.iter().filter(|held| **held == Some(partner)).count();
+    assert_eq!(to_partner, CAPACITY, "{handed:?}");
 }

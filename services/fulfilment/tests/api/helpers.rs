@@ -17,6 +17,7 @@ pub struct TestApp {
     /// Declared first: dropped (killed) before the broker and the rest.
     pub service: platform::testing::SpawnedService,
     pub broker: TestBroker,
+    pub database_url: String,
     pub admin_token: String,
     seqs: Mutex<HashMap<(String, Uuid), u64>>,
 }
@@ -79,6 +80,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         admin_token: service.token_for("admin-1", Role::Admin),
         service,
         broker,
+        database_url,
         seqs: Mutex::new(HashMap::new()),
     }
 }
