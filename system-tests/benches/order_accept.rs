@@ -45,6 +45,9 @@ const FIXED_RUN: Duration = Duration::from_secs(10);
 const FIXED_RATE: f64 = 200.0;
 /// Halvings of the gap between the last rate that held and the first that did not.
 const BISECTIONS: usize = 2;
+/// Per topic: ~70,000 order events of ~160 bytes in a run stay well under the embedded
+/// broker's 5 MiB per partition.
+const PARTITIONS: i32 = 16;
 /// The overload run: twice the accept capacity, for this long.
 const OVERLOAD_RUN: Duration = Duration::from_secs(30);
 
@@ -350,7 +353,9 @@ struct Deployment {
 
 impl Deployment {
     async fn start() -> Self {
-        let platform = Platform::start().await;
+        // Enough partitions that no partition of the embedded broker passes the 5 MiB it
+        // keeps while the pipeline run's consumers are behind (else the oldest events go).
+        let platform = Platform::start_with_partitions(PARTITIONS).await;
         let catalog = platform.catalog().await;
         let quote_db = platform::testing::fresh_database("bench_quote").await;
         let quote = platform.quote(0, &quote_db, &catalog).await;

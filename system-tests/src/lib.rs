@@ -67,9 +67,16 @@ pub struct OrderOptions {
 impl Platform {
     /// The broker with every topic; no service yet.
     pub async fn start() -> Self {
+        Self::start_with_partitions(2).await
+    }
+
+    /// [`Platform::start`] with `partitions` per topic. The embedded broker keeps at most
+    /// 5 MiB per partition and drops the oldest beyond it, so a run that publishes tens of
+    /// thousands of events, with consumers behind, needs more partitions than a test.
+    pub async fn start_with_partitions(partitions: i32) -> Self {
         platform::telemetry::init_for_tests();
         let broker = TestBroker::start();
-        broker.create_topics(&events::topics::ALL, 2).await;
+        broker.create_topics(&events::topics::ALL, partitions).await;
         let layers = Layers::defaults(catalog::configuration::SERVICE)
             .unwrap()
             .set("auth.jwt_secret", JWT_SECRET)
