@@ -35,7 +35,7 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// The page asked for, or what is wrong with the query (for a 400 `invalid_query`).
+    /// The page asked for, or what is wrong with the query (for a 400 `invalid_query_parameter`).
     pub fn validated(&self) -> Result<PageRequest, String> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);

@@ -25,6 +25,7 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::{dead_letter, held_event};
 use crate::kafka::{KafkaSettings, OffRuntime};
+use crate::pagination::{PageQuery, PageRequest};
 
 /// Writes dead letters; never gives up, because a dead letter that is lost is a lost event.
 pub(crate) struct DeadLetterWriter {
@@ -284,7 +285,7 @@ pub struct DeadLetterQuery {
     /// Include dead letters already replayed.
     #[serde(default)]
     pub include_replayed: bool,
-    #[param(minimum = 1, default = 1)]
+    #[param(minimum = 1, maximum = 10000, default = 1)]
     pub page: Option<u64>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<u64>,
@@ -329,7 +330,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     tag = "dead letters",
     security(("bearer" = [])),
     params(DeadLetterQuery),
-    responses((status = 200, body = DeadLetterList), (status = 400, body = Problem, content_type = "application/problem+json"), AuthProblems)
+    responses((status = 200, body = DeadLetterList), (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"), AuthProblems)
 )]
 #[get("/dead-letters")]
 pub async fn list_dead_letters(
@@ -338,14 +339,13 @@ pub async fn list_dead_letters(
     admin: web::Data<DeadLetterAdmin>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 || !(1..=100).contains(&per_page) {
-        return Err(ApiError::new(
-            kinds::INVALID_QUERY,
-            "page ≥ 1 and per_page 1–100",
-        ));
+    // Bounded like every list, so a huge page is a 400, not an overflow.
+    let PageRequest { page, per_page } = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
     }
+    .validated()
+    .map_err(|reason| ApiError::new(kinds::INVALID_QUERY, reason))?;
     let mut select = dead_letter::Entity::find();
     if !query.include_replayed {
         select = select.filter(dead_letter::Column::ReplayedAt.is_null());
@@ -354,7 +354,7 @@ pub async fn list_dead_letters(
     let rows = select
         .order_by_desc(dead_letter::Column::CreatedAt)
         .order_by_desc(dead_letter::Column::Id)
-        .offset((page - 1) * per_page)
+        .offset(PageRequest { page, per_page }.offset())
         .limit(per_page)
         .all(&admin.db)
         .await

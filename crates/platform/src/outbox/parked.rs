@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::outbox;
+use crate::pagination::PageQuery;
 
 /// The database the admin routes read and write (the request pool).
 pub struct ParkedEvents {
@@ -107,7 +108,7 @@ fn parked() -> sea_orm::Select<outbox::Entity> {
     params(ParkedEventQuery),
     responses(
         (status = 200, body = ParkedEventList),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query`: page 1–10000, per_page 1–100"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"),
         AuthProblems
     )
 )]
@@ -118,18 +119,17 @@ pub async fn list_parked_events(
     admin: web::Data<ParkedEvents>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if !(1..=10_000).contains(&page) || !(1..=100).contains(&per_page) {
-        return Err(ApiError::new(
-            kinds::INVALID_QUERY,
-            "page 1–10000 and per_page 1–100",
-        ));
+    let request = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
     }
+    .validated()
+    .map_err(|reason| ApiError::new(kinds::INVALID_QUERY, reason))?;
+    let (page, per_page) = (request.page, request.per_page);
     let total = parked().count(&admin.db).await.map_err(internal)?;
     let rows = parked()
         .order_by_asc(outbox::Column::Id)
-        .offset((page - 1) * per_page)
+        .offset(request.offset())
         .limit(per_page)
         .all(&admin.db)
         .await

@@ -383,6 +383,34 @@ async fn a_poison_event_is_dead_lettered_and_holds_its_keys_later_events_until_r
 }
 
 #[tokio::test]
+async fn a_dead_letter_page_far_past_the_bound_is_a_400_not_a_crash() {
+    use actix_web::web;
+    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
+
+    let broker = TestBroker::start();
+    let db = database().await;
+    let admin =
+        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
+    let app = crate::support::admin_app(move |cfg| {
+        cfg.app_data(admin.clone());
+        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
+    })
+    .await;
+    // Once an overflow in the offset, which dropped the connection.
+    for page in ["922337203685477581", "18446744073709551615", "10001", "0"] {
+        let (status, problem) = app
+            .get_any(&format!(
+                "/v1/admin/test/dead-letters?page={page}&per_page=20"
+            ))
+            .await;
+        assert_eq!(status, 400, "page {page}");
+        assert_eq!(problem["code"], "invalid_query_parameter", "page {page}");
+    }
+    let (status, _) = app.get_any("/v1/admin/test/dead-letters?page=10000").await;
+    assert_eq!(status, 200, "the last page allowed answers");
+}
+
+#[tokio::test]
 async fn skipping_a_dead_letter_passes_its_slot_and_the_events_held_behind_it_follow() {
     use actix_web::web;
     use platform::consumer::dead_letters::{DeadLetterAdmin, configure};

@@ -298,6 +298,19 @@ impl AdminApp {
         response.json().await.unwrap()
     }
 
+    /// The status and body of a GET, whatever the status.
+    pub async fn get_any(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     pub async fn post(&self, path: &str) -> u16 {
         self.client
             .post(format!("{}{path}", self.address))
