@@ -108,7 +108,7 @@ pub async fn search_orders(
     )
 )]
 #[get("/{id}")]
-pub async fn get_order(
+pub async fn admin_get_order(
     principal: Principal,
     id: web::Path<Uuid>,
     state: web::Data<OrderState>,
@@ -135,7 +135,7 @@ pub async fn get_order(
     )
 )]
 #[post("/{id}/cancel")]
-pub async fn cancel_order(
+pub async fn admin_cancel_order(
     principal: Principal,
     id: web::Path<Uuid>,
     body: web::Json<AdminCancelRequest>,

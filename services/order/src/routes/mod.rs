@@ -37,8 +37,8 @@ pub fn configure(cfg: &mut ServiceConfig, admin: &AdminRoutes) {
         .service(
             admin
                 .service(admin::search_orders)
-                .service(admin::get_order)
-                .service(admin::cancel_order),
+                .service(admin::admin_get_order)
+                .service(admin::admin_cancel_order),
         );
 }
 

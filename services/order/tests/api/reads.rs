@@ -167,3 +167,25 @@ async fn the_api_documents_every_order_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_operation_in_the_openapi_document_has_an_operation_id_of_its_own() {
+    let app = crate::helpers::spawn_app().await;
+    let response = app.get_as(&app.admin_token, "/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let document: serde_json::Value = response.json().await.unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if let Some(id) = operation["operationId"].as_str() {
+                let earlier = seen.insert(id.to_owned(), format!("{method} {path}"));
+                assert!(
+                    earlier.is_none(),
+                    "operationId {id} used by {} and {method} {path}",
+                    earlier.unwrap_or_default()
+                );
+            }
+        }
+    }
+    assert!(seen.contains_key("admin_get_order") && seen.contains_key("get_order"));
+}
