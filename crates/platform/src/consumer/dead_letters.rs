@@ -252,6 +252,18 @@ impl DeadLetterDto {
     }
 }
 
+/// Dead letter `id`, or 404 `dead_letter_not_found`.
+async fn dead_letter_row(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<dead_letter::Model, ApiError> {
+    dead_letter::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))
+}
+
 /// The envelope a dead letter carries, when it is one.
 fn envelope_of(row: &dead_letter::Model) -> Option<events::Envelope> {
     <events::Envelope as prost::Message>::decode(row.payload.as_slice()).ok()
@@ -395,11 +407,7 @@ pub async fn replay_dead_letter(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
     let id = id.into_inner();
-    let row = dead_letter::Entity::find_by_id(id)
-        .one(&admin.db)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    let row = dead_letter_row(&admin.db, id).await?;
     if row.event_type.as_deref() == Some(GAP) {
         return Err(ApiError::new(
             IS_A_GAP,
@@ -451,11 +459,7 @@ pub async fn replay_dead_letter(
             format!("the broker did not accept the replay: {error}"),
         ));
     }
-    let row = dead_letter::Entity::find_by_id(id)
-        .one(&admin.db)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    let row = dead_letter_row(&admin.db, id).await?;
     Ok(HttpResponse::Accepted().json(dto(&admin.db, row).await?))
 }
 
@@ -482,11 +486,7 @@ pub async fn skip_dead_letter(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
     let id = id.into_inner();
-    let row = dead_letter::Entity::find_by_id(id)
-        .one(&admin.db)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    let row = dead_letter_row(&admin.db, id).await?;
     if row.replayed_at.is_some() {
         return Err(ApiError::new(
             ALREADY_REPLAYED,
@@ -528,10 +528,6 @@ pub async fn skip_dead_letter(
             format!("dead letter {id} was resolved already"),
         ));
     }
-    let row = dead_letter::Entity::find_by_id(id)
-        .one(&admin.db)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(NOT_FOUND, format!("dead letter {id} does not exist")))?;
+    let row = dead_letter_row(&admin.db, id).await?;
     Ok(HttpResponse::Ok().json(dto(&admin.db, row).await?))
 }

@@ -285,9 +285,6 @@ async fn processing_pauses_while_redis_is_down_and_resumes_without_loss_or_dupli
 #[tokio::test]
 async fn a_poison_event_is_dead_lettered_and_holds_its_keys_later_events_until_replayed_then_they_follow_in_order()
  {
-    use actix_web::web;
-    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
-
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC], 1).await;
     let db = database().await;
@@ -332,13 +329,7 @@ async fn a_poison_event_is_dead_lettered_and_holds_its_keys_later_events_until_r
     );
 
     // Admins see it with what waits behind it, and replay it over HTTP.
-    let admin =
-        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
-    let app = crate::support::admin_app(move |cfg| {
-        cfg.app_data(admin.clone());
-        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
-    })
-    .await;
+    let app = dead_letter_admin(&db, &broker).await;
     eventually(Duration::from_secs(30), "its successor held", || async {
         app.get("/v1/admin/test/dead-letters").await["items"][0]["held_behind"] == 1
     })
@@ -384,18 +375,9 @@ async fn a_poison_event_is_dead_lettered_and_holds_its_keys_later_events_until_r
 
 #[tokio::test]
 async fn a_dead_letter_page_far_past_the_bound_is_a_400_not_a_crash() {
-    use actix_web::web;
-    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
-
     let broker = TestBroker::start();
     let db = database().await;
-    let admin =
-        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
-    let app = crate::support::admin_app(move |cfg| {
-        cfg.app_data(admin.clone());
-        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
-    })
-    .await;
+    let app = dead_letter_admin(&db, &broker).await;
     // Once an overflow in the offset, which dropped the connection.
     for page in ["922337203685477581", "18446744073709551615", "10001", "0"] {
         let (status, problem) = app
@@ -412,9 +394,6 @@ async fn a_dead_letter_page_far_past_the_bound_is_a_400_not_a_crash() {
 
 #[tokio::test]
 async fn skipping_a_dead_letter_passes_its_slot_and_the_events_held_behind_it_follow() {
-    use actix_web::web;
-    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
-
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC], 1).await;
     let db = database().await;
@@ -440,13 +419,7 @@ async fn skipping_a_dead_letter_passes_its_slot_and_the_events_held_behind_it_fo
     produce(&producer, &envelope("order-1", 2), None).await;
     produce(&producer, &envelope("order-1", 3), None).await;
 
-    let admin =
-        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
-    let app = crate::support::admin_app(move |cfg| {
-        cfg.app_data(admin.clone());
-        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
-    })
-    .await;
+    let app = dead_letter_admin(&db, &broker).await;
     eventually(Duration::from_secs(30), "both successors held", || async {
         app.get("/v1/admin/test/dead-letters").await["items"][0]["held_behind"] == 2
     })
@@ -481,9 +454,6 @@ async fn skipping_a_dead_letter_passes_its_slot_and_the_events_held_behind_it_fo
 #[tokio::test]
 async fn an_event_whose_predecessor_never_comes_is_held_without_stopping_its_partition_and_the_gap_is_reported()
  {
-    use actix_web::web;
-    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
-
     let broker = TestBroker::start();
     broker.create_topics(&[TOPIC], 1).await;
     let db = database().await;
@@ -522,13 +492,7 @@ async fn an_event_whose_predecessor_never_comes_is_held_without_stopping_its_par
     )
     .await;
 
-    let admin =
-        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
-    let app = crate::support::admin_app(move |cfg| {
-        cfg.app_data(admin.clone());
-        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
-    })
-    .await;
+    let app = dead_letter_admin(&db, &broker).await;
     eventually(Duration::from_secs(30), "the gap reported", || async {
         app.get("/v1/admin/test/dead-letters").await["total"] == 1
     })
@@ -571,6 +535,22 @@ async fn an_event_whose_predecessor_never_comes_is_held_without_stopping_its_par
     );
     assert_eq!(every["items"][0]["resolution"], "skipped");
     consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The dead-letter admin routes over `db`, under `/v1/admin/test`, as a service mounts them.
+async fn dead_letter_admin(
+    db: &DatabaseConnection,
+    broker: &TestBroker,
+) -> crate::support::AdminApp {
+    use actix_web::web;
+    use platform::consumer::dead_letters::{DeadLetterAdmin, configure};
+    let admin =
+        web::Data::new(DeadLetterAdmin::new(db.clone(), &broker.settings(), "admin").unwrap());
+    crate::support::admin_app(move |cfg| {
+        cfg.app_data(admin.clone());
+        cfg.service(utoipa_actix_web::scope::scope("/v1/admin/test").configure(configure));
+    })
+    .await
 }
 
 /// The offset `group` has committed on the test topic's partition 0.
