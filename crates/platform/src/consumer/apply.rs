@@ -182,21 +182,36 @@ impl Applier {
         .map(drop)
     }
 
-    /// The held event in slot `seq` of (producer, aggregate), if there is one.
-    pub async fn held(
+    /// The held event in slot `seq` of (producer, aggregate), if there is one, taken for
+    /// `lease`: the background round does not hand it out again meanwhile.
+    pub async fn take_held(
         &self,
         producer: &str,
         aggregate_id: &str,
         seq: u64,
+        lease: chrono::Duration,
     ) -> Result<Option<held_event::Model>, DbErr> {
-        held_event::Entity::find_by_id((
+        let id = (
             self.consumer.clone(),
             producer.to_owned(),
             aggregate_id.to_owned(),
             i64::try_from(seq).unwrap_or(i64::MAX),
-        ))
-        .one(&self.db)
-        .await
+        );
+        let Some(held) = held_event::Entity::find_by_id(id.clone())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        held_event::Entity::update_many()
+            .col_expr(held_event::Column::RetryAt, Expr::value(Utc::now() + lease))
+            .filter(held_event::Column::Consumer.eq(id.0))
+            .filter(held_event::Column::Producer.eq(id.1))
+            .filter(held_event::Column::AggregateId.eq(id.2))
+            .filter(held_event::Column::Seq.eq(id.3))
+            .exec(&self.db)
+            .await?;
+        Ok(Some(held))
     }
 
     /// Forgets held events of (producer, aggregate) up to slot `seq`: applied, or found

@@ -926,6 +926,20 @@ async fn dead_letter(
         .dead_letters
         .write(delivery, Some(&event.envelope), reason, attempts)
         .await;
+    // A held event that failed is the dead letter now: it must not be handed out again.
+    let envelope = &event.envelope;
+    if envelope.aggregate_seq > 0
+        && let Err(error) = shared
+            .applier
+            .release_held(
+                &envelope.producer,
+                &envelope.aggregate_id,
+                envelope.aggregate_seq,
+            )
+            .await
+    {
+        tracing::warn!(%error, "forgetting a dead-lettered held event failed");
+    }
     shared.metrics.dead_lettered.inc();
     finish(shared, delivery, "dead_lettered");
     shared.sequencer.announce(&delivery.key).await;
@@ -955,10 +969,11 @@ async fn successor(
     }
     let next = shared
         .applier
-        .held(
+        .take_held(
             &envelope.producer,
             &envelope.aggregate_id,
             envelope.aggregate_seq + 1,
+            chrono::Duration::milliseconds(HELD_LEASE.as_millis() as i64),
         )
         .await
         .ok()
