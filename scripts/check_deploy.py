@@ -73,6 +73,7 @@ REQUIRED_ALERTS = {
 # must have, and stand-in values for the configuration check.
 EXTERNAL_SECRET = "recommerce-secrets"
 PLACEHOLDER_SECRET = "check-deploy-placeholder-secret-0123456789abcdef"
+PLACEHOLDER_SERVICE_SECRET = "check-deploy-placeholder-service-secret-0123456789"
 
 
 def external_secret_value(key):
@@ -83,6 +84,8 @@ def external_secret_value(key):
         return "redis://redis:6379"
     if key == "jwt-secret":
         return PLACEHOLDER_SECRET
+    if key == "service-secret":
+        return PLACEHOLDER_SERVICE_SECRET
     return None
 
 

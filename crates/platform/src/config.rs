@@ -15,6 +15,11 @@ pub const ENV_PREFIX: &str = "APP";
 pub const CONFIG_FILE_ENV: &str = "APP_CONFIG_FILE";
 /// The HS256 secret the dev profile falls back to. Never valid in production.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me-0123456789";
+/// The service-token secret the dev profile falls back to. Never valid in production.
+pub const DEV_SERVICE_SECRET: &str = "dev-only-insecure-service-secret-change-me-987654";
+/// Who users' tokens name as issuer and audience unless configured (our own HS256 tokens).
+pub const DEFAULT_ISSUER: &str = "recommerce";
+pub const DEFAULT_AUDIENCE: &str = "recommerce-api";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -137,15 +142,28 @@ pub struct RedisSettings {
     pub key_prefix: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 pub struct AuthSettings {
-    /// HS256 signing secret. The dev profile falls back to [`DEV_JWT_SECRET`].
+    /// HS256 secret of users' tokens we sign ourselves. The dev profile falls back to
+    /// [`DEV_JWT_SECRET`].
     pub jwt_secret: Option<SecretString>,
+    /// HS256 secret of service-to-service tokens, which may carry only the `service` role.
+    /// Must differ from `jwt_secret` in production, so a service can call another without
+    /// being able to sign a user's (or an admin's) token.
+    pub service_secret: Option<SecretString>,
     /// JWKS URL of an OIDC provider, for RS256 tokens.
     pub jwks_url: Option<String>,
+    /// How long a fetched key set is trusted before it is fetched again, so a key the
+    /// provider removed stops working.
+    pub jwks_cache_seconds: u64,
+    /// The `iss` users' tokens must carry ([`DEFAULT_ISSUER`] unless set).
     pub issuer: Option<String>,
+    /// The `aud` users' tokens must carry ([`DEFAULT_AUDIENCE`] unless set).
     pub audience: Option<String>,
     pub leeway_seconds: u64,
+    /// How long a service trusts what it last read about a subject's revoked tokens: the
+    /// longest a disabled user's token keeps working in a service that is not the portal.
+    pub revocation_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +247,8 @@ impl Layers {
             .set_default("database.migrate_on_start", true)?
             .set_default("redis.key_prefix", "recommerce")?
             .set_default("auth.leeway_seconds", 30)?
+            .set_default("auth.jwks_cache_seconds", 300)?
+            .set_default("auth.revocation_cache_ms", 2000)?
             .set_default("telemetry.log_format", "pretty")?
             .set_default("telemetry.log_level", "info")?;
         if let Some(path) = file {
@@ -439,8 +459,81 @@ impl AuthSettings {
             }
             _ => {}
         }
+        self.service_secret = self.validated_service_secret(profile)?;
+        self.issuer = Some(non_empty_or(self.issuer.take(), DEFAULT_ISSUER));
+        self.audience = Some(non_empty_or(self.audience.take(), DEFAULT_AUDIENCE));
+        if self.jwks_cache_seconds == 0 || self.jwks_cache_seconds > 86_400 {
+            return Err(ConfigError::invalid(
+                "auth.jwks_cache_seconds",
+                "between 1 and 86400 seconds",
+            ));
+        }
+        if self.revocation_cache_ms > 60_000 {
+            return Err(ConfigError::invalid(
+                "auth.revocation_cache_ms",
+                "at most 60000 (it bounds how long a revoked token keeps working)",
+            ));
+        }
         Ok(self)
     }
+
+    /// Dev falls back to a marked dev secret and tests to one derived from theirs, so suites
+    /// need not set two; production must set its own, distinct from users' secret.
+    fn validated_service_secret(
+        &self,
+        profile: Profile,
+    ) -> Result<Option<SecretString>, ConfigError> {
+        let key = "auth.service_secret";
+        let secret = self
+            .service_secret
+            .clone()
+            .filter(|secret| !is_unset(Some(secret)));
+        match (secret, profile) {
+            (None, Profile::Dev) => Ok(Some(SecretString::from(DEV_SERVICE_SECRET))),
+            (None, Profile::Test) => Ok(self.jwt_secret.as_ref().map(|users| {
+                SecretString::from(format!(
+                    "service-tokens-of-the-test-profile:{}",
+                    users.expose_secret()
+                ))
+            })),
+            (None, Profile::Production) => Err(ConfigError::invalid(
+                key,
+                "an HS256 secret of at least 32 bytes for service-to-service tokens, \
+                 different from auth.jwt_secret; only the dev profile has a default",
+            )),
+            (Some(secret), Profile::Production) if secret.expose_secret() == DEV_SERVICE_SECRET => {
+                Err(ConfigError::invalid(
+                    key,
+                    "a real secret: the dev default is refused in the production profile",
+                ))
+            }
+            (Some(secret), Profile::Production | Profile::Test)
+                if secret.expose_secret().len() < 32 =>
+            {
+                Err(ConfigError::invalid(key, "at least 32 bytes of secret"))
+            }
+            (Some(secret), _)
+                if self
+                    .jwt_secret
+                    .as_ref()
+                    .is_some_and(|users| users.expose_secret() == secret.expose_secret()) =>
+            {
+                Err(ConfigError::invalid(
+                    key,
+                    "a secret different from auth.jwt_secret: whoever holds the service \
+                     secret must not be able to sign users' tokens",
+                ))
+            }
+            (Some(secret), _) => Ok(Some(secret)),
+        }
+    }
+}
+
+fn non_empty_or(value: Option<String>, default: &str) -> String {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[cfg(test)]

@@ -416,7 +416,8 @@ pub struct Problem {
 /// The answers any authenticated route may give, for `responses(...)` in OpenAPI paths.
 #[derive(utoipa::IntoResponses)]
 pub enum AuthProblems {
-    /// No, an invalid or an expired bearer token (`missing_token`, `invalid_token`, `expired_token`).
+    /// No, an invalid, an expired or a revoked bearer token (`missing_token`, `invalid_token`,
+    /// `expired_token`, `token_revoked`).
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
     /// The token's role may not use this route (`forbidden`).

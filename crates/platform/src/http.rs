@@ -83,6 +83,7 @@ where
             .split_for_parts();
         document_docs_page(&mut api);
         describe_every_response(&mut api);
+        declare_shell_answers(&mut api);
         refusals.document(&mut api);
         app.app_data(web::Data::new(api.clone()))
             .service(Scalar::with_url(DOCS_PATH, api))
@@ -186,6 +187,112 @@ fn describe_every_response(api: &mut OpenApi) {
                         .to_owned();
                 }
             }
+        }
+    }
+}
+
+/// Declares what the shell answers before a handler runs, on every operation it can happen
+/// to: 400 `invalid_path_parameter` where there is a path parameter, 400
+/// `invalid_query_parameter` where there are query parameters, 401 and 403 where a token is
+/// required. A handler's own declaration of the same status is kept and told the code too.
+fn declare_shell_answers(api: &mut OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let located = |place: ParameterIn| {
+                operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|parameter| match parameter {
+                        utoipa::openapi::RefOr::T(parameter) => parameter.parameter_in == place,
+                        utoipa::openapi::RefOr::Ref(_) => false,
+                    })
+            };
+            let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|requirements| !requirements.is_empty());
+            if in_path {
+                declare(
+                    operation,
+                    "400",
+                    "invalid_path_parameter",
+                    "A path parameter is not of its type (`invalid_path_parameter`)",
+                );
+            }
+            if in_query {
+                declare(
+                    operation,
+                    "400",
+                    "invalid_query_parameter",
+                    "A query parameter is malformed or out of its range (`invalid_query_parameter`)",
+                );
+            }
+            if secured {
+                declare(
+                    operation,
+                    "401",
+                    "token_revoked",
+                    "No, an invalid, an expired or a revoked bearer token (`missing_token`, \
+                     `invalid_token`, `expired_token`, `token_revoked`)",
+                );
+                declare(
+                    operation,
+                    "403",
+                    "forbidden",
+                    "The token's role may not use this route (`forbidden`)",
+                );
+            }
+        }
+    }
+}
+
+/// Adds a problem response for `status`, or tells an existing one about `code`.
+fn declare(
+    operation: &mut utoipa::openapi::path::Operation,
+    status: &str,
+    code: &str,
+    description: &str,
+) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::schema::Ref;
+
+    match operation.responses.responses.get_mut(status) {
+        Some(RefOr::T(response)) => {
+            if !response.description.contains(code) {
+                let joined = format!(
+                    "{}. Or: {description}",
+                    response.description.trim_end_matches('.')
+                );
+                response.description = joined;
+            }
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_CONTENT_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            operation
+                .responses
+                .responses
+                .insert(status.to_owned(), response.into());
         }
     }
 }

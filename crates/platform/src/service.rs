@@ -126,9 +126,14 @@ impl ServiceBuilder {
         } else {
             tracing::warn!("no broker configured (kafka.brokers): events stay in the outbox");
         }
+        // Every service honours revocations, wherever the token was issued.
+        let revocations = crate::auth::Revocations::new(
+            RedisHandle::new(&base.redis)?,
+            std::time::Duration::from_millis(base.auth.revocation_cache_ms),
+        );
         Ok(Self {
             manifest,
-            authenticator: Authenticator::new(&base.auth),
+            authenticator: Authenticator::new(&base.auth).with_revocations(revocations),
             base: base.clone(),
             pools,
             admission_priority: Vec::new(),

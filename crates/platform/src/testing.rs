@@ -633,3 +633,49 @@ impl Drop for RunningApp {
         }
     }
 }
+
+/// Fails unless every operation of a service's OpenAPI `document` declares what the shell
+/// answers it before its handler runs: 400 with `invalid_path_parameter` where it has path
+/// parameters, with `invalid_query_parameter` where it has query parameters, and 401 and
+/// 403 where it needs a token.
+pub fn assert_shell_answers_declared(document: &serde_json::Value) {
+    let mut missing = Vec::new();
+    let paths = document["paths"]
+        .as_object()
+        .expect("the document has paths");
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (method, operation) in item {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let has = |place: &str| parameters.iter().any(|parameter| parameter["in"] == place);
+            let responses = &operation["responses"];
+            let mentions = |status: &str, code: &str| {
+                responses[status]["description"]
+                    .as_str()
+                    .is_some_and(|description| description.contains(code))
+            };
+            if has("path") && !mentions("400", "invalid_path_parameter") {
+                missing.push(format!("{method} {path}: 400 invalid_path_parameter"));
+            }
+            if has("query") && !mentions("400", "invalid_query_parameter") {
+                missing.push(format!("{method} {path}: 400 invalid_query_parameter"));
+            }
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|requirements| !requirements.is_empty());
+            if secured && (responses["401"].is_null() || responses["403"].is_null()) {
+                missing.push(format!("{method} {path}: 401 and 403"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "undeclared answers:\n{}",
+        missing.join("\n")
+    );
+}

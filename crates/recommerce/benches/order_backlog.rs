@@ -61,6 +61,7 @@ const P99_GOAL_MS: f64 = 50.0;
 /// The service idles this long before its memory is taken as the idle figure.
 const SETTLE: Duration = Duration::from_secs(10);
 const SECRET: &str = "bench-only-secret-that-is-long-enough-backlog";
+const SERVICE_SECRET: &str = "bench-only-service-secret-long-enough-backlog";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -133,6 +134,7 @@ fn service_env(
         ("APP_REDIS__URL", &redis_url()),
         ("APP_REDIS__KEY_PREFIX", prefix),
         ("APP_AUTH__JWT_SECRET", SECRET),
+        ("APP_AUTH__SERVICE_SECRET", SERVICE_SECRET),
         ("APP_KAFKA__BROKERS", brokers),
         ("APP_ORDER__QUOTE_URL", quote_url),
         ("APP_TELEMETRY__LOG_FORMAT", "json"),
@@ -482,10 +484,8 @@ async fn run(database_url: &str, work: &std::path::Path) -> Drain {
 
     let auth = Authenticator::new(&AuthSettings {
         jwt_secret: Some(SECRET.into()),
-        jwks_url: None,
-        issuer: None,
-        audience: None,
         leeway_seconds: 30,
+        ..AuthSettings::default()
     });
     let shoppers: Vec<String> = (0..SHOPPERS)
         .map(|_| {

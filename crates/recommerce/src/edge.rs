@@ -190,13 +190,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
             )
             .build(),
         // The edge verifies nobody: each service checks its own callers.
-        authenticator: platform::auth::Authenticator::new(&AuthSettings {
-            jwt_secret: None,
-            jwks_url: None,
-            issuer: None,
-            audience: None,
-            leeway_seconds: 0,
-        }),
+        authenticator: platform::auth::Authenticator::new(&AuthSettings::default()),
         health: HealthChecks::default(),
         metrics_registry: prometheus::Registry::new(),
         metrics_namespace: "edge".into(),

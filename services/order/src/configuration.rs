@@ -16,7 +16,7 @@ pub struct OrderSettings {
     pub quote_url: String,
     pub quote_timeout_ms: u64,
     /// A `service` token for quote when this service cannot sign one (JWKS deployments);
-    /// with `auth.jwt_secret` set, short-lived tokens are signed instead.
+    /// with `auth.service_secret` set, short-lived tokens are signed instead.
     pub quote_token: Option<SecretString>,
     /// How long an Idempotency-Key is remembered; afterwards it may place a new order.
     pub idempotency_retention_hours: u64,
@@ -88,10 +88,10 @@ impl ServiceSettings for Settings {
                 "retry_initial_ms > 0 and retry_max_ms >= retry_initial_ms",
             ));
         }
-        if base.auth.jwt_secret.is_none() && order.quote_token.is_none() {
+        if base.auth.service_secret.is_none() && order.quote_token.is_none() {
             return Err(ConfigError::invalid(
                 "order.quote_token",
-                "a service token for quote when auth.jwt_secret is not set",
+                "a service token for quote when auth.service_secret is not set",
             ));
         }
         Ok(Self { base, order })

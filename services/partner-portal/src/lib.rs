@@ -25,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod migrations;
 pub mod published;
+pub mod revocations;
 pub mod routes;
 pub mod startup;
 pub mod store;

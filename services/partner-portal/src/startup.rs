@@ -48,6 +48,14 @@ impl Service for PartnerPortal {
         let deliveries =
             service.due_work("webhook deliverer", Arc::new(deliverer), runner_settings);
 
+        // Disabled users' tokens are refused by every service: told again every round.
+        if let Some(revocations) = service.authenticator().revocations().cloned() {
+            let teller = crate::revocations::teller(service.background_db(), revocations);
+            service
+                .periodic("revocation teller", teller, crate::revocations::retry())
+                .await?;
+        }
+
         let state = web::Data::new(PortalState {
             db,
             sequencer,

@@ -8,6 +8,7 @@ mod lifecycle;
 mod outage;
 mod partner_reports;
 mod quote_locking;
+mod revocation;
 mod sequencing;
 mod trade_in;
 mod two_instances;

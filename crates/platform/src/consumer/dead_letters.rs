@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::apply::{Gap, SlotPassed, pass_slot};
 use super::headers;
 use super::runtime::Delivery;
-use crate::auth::{Principal, Role};
+use crate::auth::{Allow, Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::{dead_letter, held_event};
 use crate::kafka::{KafkaSettings, OffRuntime};
@@ -344,7 +344,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     params(DeadLetterQuery),
     responses((status = 200, body = DeadLetterList), (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"), AuthProblems)
 )]
-#[get("/dead-letters")]
+#[get("/dead-letters", wrap = "Allow::only(&[Role::Admin])")]
 pub async fn list_dead_letters(
     principal: Principal,
     query: web::Query<DeadLetterQuery>,
@@ -399,7 +399,7 @@ pub async fn list_dead_letters(
         AuthProblems
     )
 )]
-#[post("/dead-letters/{id}/replay")]
+#[post("/dead-letters/{id}/replay", wrap = "Allow::only(&[Role::Admin])")]
 pub async fn replay_dead_letter(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -478,7 +478,7 @@ pub async fn replay_dead_letter(
         AuthProblems
     )
 )]
-#[post("/dead-letters/{id}/skip")]
+#[post("/dead-letters/{id}/skip", wrap = "Allow::only(&[Role::Admin])")]
 pub async fn skip_dead_letter(
     principal: Principal,
     id: web::Path<Uuid>,

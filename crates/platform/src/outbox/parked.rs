@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role};
+use crate::auth::{Allow, Principal, Role};
 use crate::error::{ApiError, AuthProblems, ErrorKind, Problem, kinds};
 use crate::event_tables::outbox;
 use crate::pagination::PageQuery;
@@ -112,7 +112,7 @@ fn parked() -> sea_orm::Select<outbox::Entity> {
         AuthProblems
     )
 )]
-#[get("/outbox/parked")]
+#[get("/outbox/parked", wrap = "Allow::only(&[Role::Admin])")]
 pub async fn list_parked_events(
     principal: Principal,
     query: web::Query<ParkedEventQuery>,
@@ -155,7 +155,10 @@ pub async fn list_parked_events(
         AuthProblems
     )
 )]
-#[post("/outbox/parked/{event_id}/retry")]
+#[post(
+    "/outbox/parked/{event_id}/retry",
+    wrap = "Allow::only(&[Role::Admin])"
+)]
 pub async fn retry_parked_event(
     principal: Principal,
     event_id: web::Path<Uuid>,

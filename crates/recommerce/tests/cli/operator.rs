@@ -62,6 +62,23 @@ fn production_refuses_to_start_with_the_dev_secret() {
 }
 
 #[test]
+fn production_refuses_to_start_without_a_service_secret_of_its_own() {
+    let secret = "a-production-secret-that-is-long-enough-0123";
+    for service_secret in [None, Some(secret)] {
+        let mut command = recommerce();
+        command
+            .args(["config", "check", "catalog"])
+            .env("APP_PROFILE", "production")
+            .env("APP_AUTH__JWT_SECRET", secret);
+        if let Some(service_secret) = service_secret {
+            command.env("APP_AUTH__SERVICE_SECRET", service_secret);
+        }
+        let output = command.output().unwrap();
+        assert_fails_naming(&output, "APP_AUTH__SERVICE_SECRET");
+    }
+}
+
+#[test]
 fn a_partner_token_needs_the_partner_it_acts_for() {
     let output = recommerce()
         .args(["token", "--role", "partner"])
@@ -112,6 +129,10 @@ fn the_configuration_check_passes_a_complete_deployment_environment() {
         .env(
             "APP_AUTH__JWT_SECRET",
             "a-production-secret-that-is-long-enough-0123",
+        )
+        .env(
+            "APP_AUTH__SERVICE_SECRET",
+            "a-production-service-secret-long-enough-0123",
         )
         .env(
             "APP_DATABASE__URL",

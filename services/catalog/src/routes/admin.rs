@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -59,7 +59,7 @@ pub struct StatusQuery {
         AuthProblems,
     )
 )]
-#[get("/v1/admin/catalog/models")]
+#[get("/v1/admin/catalog/models", wrap = "Allow::only(ADMIN)")]
 pub async fn list_models(
     principal: Principal,
     status: web::Query<StatusQuery>,
@@ -97,7 +97,7 @@ pub async fn list_models(
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Brand and name already exist"),
     )
 )]
-#[post("/v1/admin/catalog/models")]
+#[post("/v1/admin/catalog/models", wrap = "Allow::only(ADMIN)")]
 pub async fn create_model(
     principal: Principal,
     body: web::Json<NewModelRequest>,
@@ -146,7 +146,7 @@ pub async fn create_model(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/admin/catalog/models/{id}")]
+#[get("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_model(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -180,7 +180,7 @@ pub async fn get_model(
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Retired, duplicate name or concurrent change"),
     )
 )]
-#[patch("/v1/admin/catalog/models/{id}")]
+#[patch("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_model(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -219,7 +219,7 @@ pub async fn update_model(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/admin/catalog/models/{id}")]
+#[delete("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn retire_model(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -249,7 +249,7 @@ pub async fn retire_model(
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/admin/catalog/models/{id}/variants")]
+#[post("/v1/admin/catalog/models/{id}/variants", wrap = "Allow::only(ADMIN)")]
 pub async fn add_variant(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -287,7 +287,7 @@ pub async fn add_variant(
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/v1/admin/catalog/variants/{id}")]
+#[patch("/v1/admin/catalog/variants/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_variant(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -326,7 +326,7 @@ pub async fn update_variant(
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/admin/catalog/variants/{id}")]
+#[delete("/v1/admin/catalog/variants/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn delete_variant(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -353,7 +353,10 @@ pub async fn delete_variant(
         AuthProblems,
     )
 )]
-#[get("/v1/admin/catalog/questionnaires/{category}")]
+#[get(
+    "/v1/admin/catalog/questionnaires/{category}",
+    wrap = "Allow::only(ADMIN)"
+)]
 pub async fn get_questionnaire(
     principal: Principal,
     category: web::Path<CategoryDto>,
@@ -383,7 +386,10 @@ pub async fn get_questionnaire(
         BodyProblems,
     )
 )]
-#[put("/v1/admin/catalog/questionnaires/{category}")]
+#[put(
+    "/v1/admin/catalog/questionnaires/{category}",
+    wrap = "Allow::only(ADMIN)"
+)]
 pub async fn replace_questionnaire(
     principal: Principal,
     category: web::Path<CategoryDto>,

@@ -246,7 +246,7 @@ async fn a_garbage_or_foreign_token_is_a_401_problem() {
 async fn an_expired_token_is_a_401_problem() {
     let app = spawn_app().await;
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": "admin-1", "role": "admin", "iat": now - 7200, "exp": now - 3600});
+    let claims = json!({"sub": "admin-1", "role": "admin", "iat": now - 7200, "exp": now - 3600, "iss": "recommerce", "aud": "recommerce-api"});
     let expired = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
@@ -353,4 +353,64 @@ async fn no_bad_request_ever_gets_a_5xx() {
     // The model is untouched by all of that.
     let model: serde_json::Value = app.admin_get(&format!("{MODELS}/{id}")).await;
     assert_eq!(model["version"], 1);
+}
+
+#[tokio::test]
+async fn a_caller_without_the_role_is_refused_before_the_body_or_path_is_looked_at() {
+    let app = spawn_app().await;
+    let shopper = app.token(Role::Shopper);
+    let routes = [
+        (Method::POST, "/v1/admin/catalog/models".to_owned()),
+        (
+            Method::PATCH,
+            "/v1/admin/catalog/models/not-a-uuid".to_owned(),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/catalog/models/not-a-uuid/variants".to_owned(),
+        ),
+        (
+            Method::PUT,
+            "/v1/admin/catalog/questionnaires/no-such-category".to_owned(),
+        ),
+        (Method::GET, "/v1/admin/catalog/models?page=-1".to_owned()),
+    ];
+    for (method, path) in routes {
+        let shoppers = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&shopper)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(shoppers, 403, "forbidden").await;
+        assert!(
+            !problem.to_string().contains("missing field"),
+            "{method} {path} leaked its schema: {problem}"
+        );
+        let anonymous = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(anonymous, 401, "missing_token").await;
+    }
+}
+
+#[tokio::test]
+async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    platform::testing::assert_shell_answers_declared(&document);
 }

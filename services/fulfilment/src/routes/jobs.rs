@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use platform::ApiError;
-use platform::auth::Principal;
+use platform::auth::{Allow, Principal};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, Paged};
 use platform::sequencer::run_in_sequence;
@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dto::{AssignRequest, HistoryItem, HistoryView, JobView};
-use super::{ADMIN, FulfilmentState, page, private_json, scope_of};
+use super::{ADMIN, FulfilmentState, READERS, page, private_json, scope_of};
 use crate::domain::{Job, JobKind, JobStatus};
 use crate::error::FulfilmentError;
 use crate::store::{self, JobFilter, ManualAssignError};
@@ -40,7 +40,7 @@ pub struct JobQuery {
     params(JobQuery),
     responses((status = 200, body = Paged<JobView>), AuthProblems)
 )]
-#[get("")]
+#[get("", wrap = "Allow::only(READERS)")]
 pub async fn list_jobs(
     principal: Principal,
     query: web::Query<JobQuery>,
@@ -132,7 +132,7 @@ async fn history_of(
     security(("bearer" = [])),
     responses((status = 200, body = JobView), AuthProblems)
 )]
-#[get("/{id}")]
+#[get("/{id}", wrap = "Allow::only(READERS)")]
 pub async fn get_job(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -150,7 +150,7 @@ pub async fn get_job(
     security(("bearer" = [])),
     responses((status = 200, body = HistoryView), AuthProblems)
 )]
-#[get("/{id}/history")]
+#[get("/{id}/history", wrap = "Allow::only(READERS)")]
 pub async fn get_job_history(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -198,7 +198,7 @@ where
     request_body = AssignRequest,
     responses((status = 200, body = JobView), AuthProblems, BodyProblems)
 )]
-#[post("/{id}/assign")]
+#[post("/{id}/assign", wrap = "Allow::only(ADMIN)")]
 pub async fn assign_job(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -244,7 +244,7 @@ pub async fn assign_job(
     security(("bearer" = [])),
     responses((status = 200, body = JobView), AuthProblems)
 )]
-#[post("/{id}/requote")]
+#[post("/{id}/requote", wrap = "Allow::only(ADMIN)")]
 pub async fn requote_job(
     principal: Principal,
     id: web::Path<Uuid>,

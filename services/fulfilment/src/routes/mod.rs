@@ -34,7 +34,7 @@ pub struct FulfilmentState {
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
-const READERS: &[Role] = &[Role::Admin, Role::Partner];
+pub(crate) const READERS: &[Role] = &[Role::Admin, Role::Partner];
 
 /// `admin`: the admin scope the service builder prepared (dead-letter routes inside).
 pub fn configure(cfg: &mut ServiceConfig, admin: &AdminRoutes) {

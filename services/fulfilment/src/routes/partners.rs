@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use platform::ApiError;
-use platform::auth::Principal;
+use platform::auth::{Allow, Principal};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, Paged};
 use platform::validation::{Violations, check_text};
@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dto::{NewPartnerRequest, PartnerChangeRequest, PartnerView};
-use super::{ADMIN, FulfilmentState, page, private_json, scope_of};
+use super::{ADMIN, FulfilmentState, READERS, page, private_json, scope_of};
 use crate::domain::{NewPartner, Partner, PartnerChange, PartnerKind, is_pincode};
 use crate::error::FulfilmentError;
 use crate::store::{self, PartnerFilter};
@@ -55,7 +55,7 @@ fn check_capacity(violations: &mut Violations, capacity: i64) {
     request_body = NewPartnerRequest,
     responses((status = 201, body = PartnerView), AuthProblems, BodyProblems)
 )]
-#[post("/v1/admin/partners")]
+#[post("/v1/admin/partners", wrap = "Allow::only(ADMIN)")]
 pub async fn create_partner(
     principal: Principal,
     body: web::Json<NewPartnerRequest>,
@@ -114,7 +114,7 @@ pub struct PartnerQuery {
     params(PartnerQuery),
     responses((status = 200, body = Paged<PartnerView>), AuthProblems)
 )]
-#[get("/v1/admin/partners")]
+#[get("/v1/admin/partners", wrap = "Allow::only(READERS)")]
 pub async fn list_partners(
     principal: Principal,
     query: web::Query<PartnerQuery>,
@@ -176,7 +176,7 @@ async fn visible_partner(
     security(("bearer" = [])),
     responses((status = 200, body = PartnerView), AuthProblems)
 )]
-#[get("/v1/admin/partners/{id}")]
+#[get("/v1/admin/partners/{id}", wrap = "Allow::only(READERS)")]
 pub async fn get_partner(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -193,7 +193,7 @@ pub async fn get_partner(
     request_body = PartnerChangeRequest,
     responses((status = 200, body = PartnerView), AuthProblems, BodyProblems)
 )]
-#[patch("/v1/admin/partners/{id}")]
+#[patch("/v1/admin/partners/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_partner(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -114,7 +114,7 @@ async fn partner_input_is_checked_field_by_field_and_malformed_requests_get_prob
     assert_problem(forged, 401, "invalid_token").await;
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({"sub": "admin-1", "role": "admin", "iat": 1, "exp": 2}),
+        &json!({"sub": "admin-1", "role": "admin", "iat": 1, "exp": 2, "iss": "recommerce", "aud": "recommerce-api"}),
         &jsonwebtoken::EncodingKey::from_secret(crate::helpers::JWT_SECRET.as_bytes()),
     )
     .unwrap();
@@ -213,4 +213,57 @@ async fn a_partner_reads_only_its_own_record_and_jobs_and_cannot_write() {
         "forbidden",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_caller_without_the_role_is_refused_before_the_body_or_path_is_looked_at() {
+    let app = spawn_app().await;
+    let shopper = app.token(Role::Shopper);
+    let partner = app.partner_token(uuid::Uuid::new_v4());
+    let routes = [
+        (reqwest::Method::POST, "/v1/admin/partners", &shopper),
+        (reqwest::Method::POST, "/v1/admin/partners", &partner),
+        (
+            reqwest::Method::PATCH,
+            "/v1/admin/partners/not-a-uuid",
+            &partner,
+        ),
+        (reqwest::Method::GET, "/v1/admin/partners?page=-1", &shopper),
+        (reqwest::Method::GET, "/v1/admin/jobs/not-a-uuid", &shopper),
+        (
+            reqwest::Method::POST,
+            "/v1/admin/jobs/not-a-uuid/assign",
+            &partner,
+        ),
+    ];
+    for (method, path, token) in routes {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 403, "forbidden").await;
+        assert!(
+            !problem.to_string().contains("missing field"),
+            "{method} {path} leaked its schema: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    platform::testing::assert_shell_answers_declared(&document);
 }

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
 use platform::pagination::{PageQuery, Paged};
 use serde::Deserialize;
@@ -48,7 +48,7 @@ pub struct AdminSearch {
         AuthProblems,
     )
 )]
-#[get("")]
+#[get("", wrap = "Allow::only(ADMIN)")]
 pub async fn search_orders(
     principal: Principal,
     search: web::Query<AdminSearch>,
@@ -107,7 +107,7 @@ pub async fn search_orders(
         AuthProblems,
     )
 )]
-#[get("/{id}")]
+#[get("/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn admin_get_order(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -134,7 +134,7 @@ pub async fn admin_get_order(
         BodyProblems,
     )
 )]
-#[post("/{id}/cancel")]
+#[post("/{id}/cancel", wrap = "Allow::only(ADMIN)")]
 pub async fn admin_cancel_order(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -3,7 +3,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
 use platform::pagination::{PageQuery, Paged};
 use platform::sequencer::run_in_sequence;
@@ -99,7 +99,7 @@ fn accepted(order_id: Uuid, body: String, replayed: bool) -> HttpResponse {
         BodyProblems,
     )
 )]
-#[post("/v1/orders")]
+#[post("/v1/orders", wrap = "Allow::only(SHOPPER)")]
 pub async fn place_order(
     principal: Principal,
     request: HttpRequest,
@@ -160,7 +160,7 @@ pub struct StatusFilter {
         AuthProblems,
     )
 )]
-#[get("/v1/orders")]
+#[get("/v1/orders", wrap = "Allow::only(SHOPPER_OR_ADMIN)")]
 pub async fn list_orders(
     principal: Principal,
     filter: web::Query<StatusFilter>,
@@ -204,7 +204,7 @@ fn no_store<T: serde::Serialize>(body: &T) -> HttpResponse {
         AuthProblems,
     )
 )]
-#[get("/v1/orders/{id}")]
+#[get("/v1/orders/{id}", wrap = "Allow::only(SHOPPER_OR_ADMIN)")]
 pub async fn get_order(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -230,7 +230,7 @@ pub async fn get_order(
         AuthProblems,
     )
 )]
-#[get("/v1/orders/{id}/timeline")]
+#[get("/v1/orders/{id}/timeline", wrap = "Allow::only(SHOPPER_OR_ADMIN)")]
 pub async fn get_timeline(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -287,7 +287,7 @@ pub(super) async fn decide(
         AuthProblems,
     )
 )]
-#[post("/v1/orders/{id}/cancel")]
+#[post("/v1/orders/{id}/cancel", wrap = "Allow::only(SHOPPER)")]
 pub async fn cancel_order(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -313,7 +313,7 @@ pub async fn cancel_order(
         AuthProblems,
     )
 )]
-#[post("/v1/orders/{id}/revised-price/accept")]
+#[post("/v1/orders/{id}/revised-price/accept", wrap = "Allow::only(SHOPPER)")]
 pub async fn accept_revised_price(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -335,7 +335,7 @@ pub async fn accept_revised_price(
         AuthProblems,
     )
 )]
-#[post("/v1/orders/{id}/revised-price/refuse")]
+#[post("/v1/orders/{id}/revised-price/refuse", wrap = "Allow::only(SHOPPER)")]
 pub async fn refuse_revised_price(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -114,7 +114,7 @@ async fn missing_bad_and_expired_tokens_are_refused_with_401() {
 
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({"sub": "shopper-1", "role": "shopper", "iat": 1, "exp": 2}),
+        &json!({"sub": "shopper-1", "role": "shopper", "iat": 1, "exp": 2, "iss": "recommerce", "aud": "recommerce-api"}),
         &jsonwebtoken::EncodingKey::from_secret(crate::helpers::JWT_SECRET.as_bytes()),
     )
     .unwrap();
@@ -237,4 +237,19 @@ async fn an_admin_cancel_needs_a_reason() {
         .await
         .unwrap();
     assert_problem(response, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    platform::testing::assert_shell_answers_declared(&document);
 }

@@ -12,8 +12,19 @@ pub struct PortalUser {
     pub email: String,
     pub name: String,
     pub active: bool,
+    /// Set when a disabled user is enabled again: its tokens from before stay void.
+    pub tokens_valid_from: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which of a user's tokens every service must refuse, whoever issued them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokensRevoked {
+    /// All of them: the user is disabled.
+    All,
+    /// Those issued before this moment: the user was disabled and enabled again.
+    IssuedBefore(DateTime<Utc>),
 }
 
 /// A partner user an admin is creating (active from the start).
@@ -29,6 +40,14 @@ impl PortalUser {
     /// active and belongs to that partner, so disabling a user cuts its tokens off at once.
     pub fn may_act_for(&self, partner_id: Uuid) -> bool {
         self.active && self.partner_id == partner_id
+    }
+
+    /// What must be refused of this user's tokens; `None` for a user never disabled.
+    pub fn tokens_revoked(&self) -> Option<TokensRevoked> {
+        if !self.active {
+            return Some(TokensRevoked::All);
+        }
+        self.tokens_valid_from.map(TokensRevoked::IssuedBefore)
     }
 }
 
@@ -54,6 +73,7 @@ mod tests {
             email: "dispatch@partner.example".into(),
             name: "Dispatcher".into(),
             active: true,
+            tokens_valid_from: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };
@@ -61,6 +81,30 @@ mod tests {
         assert!(!user.may_act_for(Uuid::from_u128(2)));
         user.active = false;
         assert!(!user.may_act_for(partner));
+    }
+
+    #[test]
+    fn a_disabled_user_loses_every_token_and_a_re_enabled_one_its_old_ones() {
+        let enabled_again = Utc::now();
+        let mut user = PortalUser {
+            id: Uuid::from_u128(9),
+            partner_id: Uuid::from_u128(1),
+            email: "dispatch@partner.example".into(),
+            name: "Dispatcher".into(),
+            active: true,
+            tokens_valid_from: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        assert_eq!(user.tokens_revoked(), None);
+        user.active = false;
+        assert_eq!(user.tokens_revoked(), Some(TokensRevoked::All));
+        user.active = true;
+        user.tokens_valid_from = Some(enabled_again);
+        assert_eq!(
+            user.tokens_revoked(),
+            Some(TokensRevoked::IssuedBefore(enabled_again))
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_portal;
 mod m20261122_000002_job_version;
 mod m20261129_000001_owe_due_work;
+mod m20261130_000001_user_tokens_valid_from;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_owe_due_work::Migration),
             Box::new(platform::event_tables::ParkOutboxRows),
             Box::new(platform::event_tables::HoldEarlyEvents),
+            Box::new(m20261130_000001_user_tokens_valid_from::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::validation::{Violations, check_text};
@@ -28,7 +28,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 
 /// Create a partner user.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = NewUserRequest, responses((status = 201, body = UserView), AuthProblems, BodyProblems))]
-#[post("/users")]
+#[post("/users", wrap = "Allow::only(ADMIN)")]
 pub async fn create_user(
     principal: Principal,
     body: web::Json<NewUserRequest>,
@@ -66,7 +66,7 @@ pub async fn create_user(
 
 /// Partner users.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), params(UserQuery), responses((status = 200, body = Paged<UserView>), AuthProblems))]
-#[get("/users")]
+#[get("/users", wrap = "Allow::only(ADMIN)")]
 pub async fn list_users(
     principal: Principal,
     query: web::Query<UserQuery>,
@@ -97,7 +97,7 @@ async fn user(state: &PortalState, id: Uuid) -> Result<PortalUser, PortalError> 
 
 /// One partner user.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 200, body = UserView), AuthProblems))]
-#[get("/users/{id}")]
+#[get("/users/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_user(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -110,7 +110,7 @@ pub async fn get_user(
 
 /// Rename, disable or re-enable a partner user.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UserChangeRequest, responses((status = 200, body = UserView), AuthProblems, BodyProblems))]
-#[patch("/users/{id}")]
+#[patch("/users/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_user(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -126,15 +126,24 @@ pub async fn update_user(
     violations.into_result(()).map_err(PortalError::from)?;
     let current = user(&state, id.into_inner()).await?;
     let name = body.name.map(|name| name.trim().to_owned());
+    let was_active = current.active;
     let user = store::change_user(&state.db, current, name, body.active)
         .await
         .map_err(PortalError::from)?;
+    if user.active != was_active
+        && let Some(revocations) = state.authenticator.revocations()
+        && let Err(error) = crate::revocations::tell_services(revocations, &user).await
+    {
+        // The portal refuses the user from its database already; the teller's next round
+        // tells the other services.
+        tracing::warn!(%error, "other services will learn of it in the next round");
+    }
     Ok(private_json(StatusCode::OK, &UserView::from(&user)))
 }
 
 /// Issue a bearer token for a partner user (role `partner`, its `partner_id`).
 #[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 201, body = TokenView), AuthProblems))]
-#[post("/users/{id}/tokens")]
+#[post("/users/{id}/tokens", wrap = "Allow::only(ADMIN)")]
 pub async fn issue_token(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -161,7 +170,7 @@ pub async fn issue_token(
 
 /// Every partner's webhook deliveries.
 #[utoipa::path(tag = "admin", operation_id = "admin_list_deliveries", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200), AuthProblems))]
-#[get("/webhooks/deliveries")]
+#[get("/webhooks/deliveries", wrap = "Allow::only(ADMIN)")]
 pub async fn list_deliveries(
     principal: Principal,
     query: web::Query<DeliveryQuery>,
@@ -173,7 +182,7 @@ pub async fn list_deliveries(
 
 /// Deliver again, for any partner.
 #[utoipa::path(tag = "admin", operation_id = "admin_redeliver", security(("bearer" = [])), responses((status = 202), AuthProblems))]
-#[post("/webhooks/deliveries/{id}/redeliver")]
+#[post("/webhooks/deliveries/{id}/redeliver", wrap = "Allow::only(ADMIN)")]
 pub async fn redeliver(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -186,7 +195,7 @@ pub async fn redeliver(
 
 /// One delivery of any partner, with every attempt.
 #[utoipa::path(tag = "admin", operation_id = "admin_get_delivery", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
-#[get("/webhooks/deliveries/{id}")]
+#[get("/webhooks/deliveries/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_delivery(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -204,7 +213,7 @@ pub async fn get_delivery(
 
 /// Every partner's jobs as the portal sees them (filter `partner_id`, `status`, `kind`).
 #[utoipa::path(tag = "admin", operation_id = "admin_list_jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
-#[get("/jobs")]
+#[get("/jobs", wrap = "Allow::only(ADMIN)")]
 pub async fn list_jobs(
     principal: Principal,
     query: web::Query<JobQuery>,
@@ -216,7 +225,7 @@ pub async fn list_jobs(
 
 /// One job with its history, whoever holds it.
 #[utoipa::path(tag = "admin", operation_id = "admin_get_job", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
-#[get("/jobs/{id}")]
+#[get("/jobs/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_job(
     principal: Principal,
     id: web::Path<Uuid>,

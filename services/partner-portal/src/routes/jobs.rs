@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use events::partner as proto;
 use platform::ApiError;
-use platform::auth::Principal;
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use platform::sequencer::run_in_sequence;
@@ -22,7 +22,7 @@ use crate::store;
 
 /// The jobs this partner holds, newest first.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
-#[get("/v1/portal/jobs")]
+#[get("/v1/portal/jobs", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn list_jobs(
     principal: Principal,
     query: web::Query<JobQuery>,
@@ -102,7 +102,7 @@ fn held_by(job: Option<PortalJob>, id: Uuid, partner_id: Uuid) -> Result<PortalJ
 
 /// One of this partner's jobs, with its history.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
-#[get("/v1/portal/jobs/{id}")]
+#[get("/v1/portal/jobs/{id}", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn get_job(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -139,7 +139,7 @@ async fn act(
 
 /// Accept an offered job.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
-#[post("/v1/portal/jobs/{id}/accept")]
+#[post("/v1/portal/jobs/{id}/accept", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn accept(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -150,7 +150,7 @@ pub async fn accept(
 
 /// Decline an offered job; fulfilment offers it to another partner.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = DeclineRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
-#[post("/v1/portal/jobs/{id}/decline")]
+#[post("/v1/portal/jobs/{id}/decline", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn decline(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -176,7 +176,10 @@ pub async fn decline(
 
 /// The device is with the partner (picked up from the shopper, or from the hub for a return).
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
-#[post("/v1/portal/jobs/{id}/picked-up")]
+#[post(
+    "/v1/portal/jobs/{id}/picked-up",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn picked_up(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -187,7 +190,10 @@ pub async fn picked_up(
 
 /// The device arrived: at the hub (pickup) or back with the shopper (return).
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
-#[post("/v1/portal/jobs/{id}/delivered")]
+#[post(
+    "/v1/portal/jobs/{id}/delivered",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn delivered(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -198,7 +204,10 @@ pub async fn delivered(
 
 /// Report the inspection; fulfilment has quote re-price it.
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = InspectionReportRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
-#[post("/v1/portal/jobs/{id}/inspection-report")]
+#[post(
+    "/v1/portal/jobs/{id}/inspection-report",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn inspection_report(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -4,7 +4,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, post, web};
 use platform::ApiError;
-use platform::auth::Principal;
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::Paged;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ fn new_secret() -> String {
 
 /// Register a webhook; the answer holds its signing secret, shown only this once.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = NewWebhookRequest, responses((status = 201, body = WebhookView), AuthProblems, BodyProblems))]
-#[post("/v1/portal/webhooks")]
+#[post("/v1/portal/webhooks", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn create_webhook(
     principal: Principal,
     body: web::Json<NewWebhookRequest>,
@@ -49,7 +49,7 @@ pub async fn create_webhook(
 
 /// This partner's webhooks (without secrets).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = Paged<WebhookView>), AuthProblems))]
-#[get("/v1/portal/webhooks")]
+#[get("/v1/portal/webhooks", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn list_webhooks(
     principal: Principal,
     state: web::Data<PortalState>,
@@ -83,7 +83,7 @@ async fn own_webhook(
 
 /// Remove a webhook; its pending deliveries fail rather than go anywhere.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 204), AuthProblems))]
-#[delete("/v1/portal/webhooks/{id}")]
+#[delete("/v1/portal/webhooks/{id}", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn delete_webhook(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -99,7 +99,10 @@ pub async fn delete_webhook(
 
 /// Replace a webhook's secret; the new one is shown only in this answer.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = WebhookView), AuthProblems))]
-#[post("/v1/portal/webhooks/{id}/rotate-secret")]
+#[post(
+    "/v1/portal/webhooks/{id}/rotate-secret",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn rotate_secret(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -173,7 +176,10 @@ pub(super) async fn send_again(
 
 /// This partner's webhook deliveries.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200, body = Paged<DeliveryView>), AuthProblems))]
-#[get("/v1/portal/webhooks/deliveries")]
+#[get(
+    "/v1/portal/webhooks/deliveries",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn list_deliveries(
     principal: Principal,
     query: web::Query<DeliveryQuery>,
@@ -188,7 +194,10 @@ pub async fn list_deliveries(
 
 /// One delivery with every attempt.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
-#[get("/v1/portal/webhooks/deliveries/{id}")]
+#[get(
+    "/v1/portal/webhooks/deliveries/{id}",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn get_delivery(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -206,7 +215,10 @@ pub async fn get_delivery(
 
 /// Deliver again.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 202, body = DeliveryView), AuthProblems))]
-#[post("/v1/portal/webhooks/deliveries/{id}/redeliver")]
+#[post(
+    "/v1/portal/webhooks/deliveries/{id}/redeliver",
+    wrap = "Allow::only(&[Role::Partner])"
+)]
 pub async fn redeliver(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -5,8 +5,8 @@
 use chrono::Utc;
 use sea_orm::ActiveValue::Unchanged;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set, SqlErr,
 };
 use uuid::Uuid;
 
@@ -28,6 +28,7 @@ pub async fn create_user<C: ConnectionTrait>(
         email: Set(user.email),
         name: Set(user.name),
         active: Set(true),
+        tokens_valid_from: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -68,16 +69,18 @@ pub async fn users_page<C: ConnectionTrait>(
     .await
 }
 
-/// Renames, disables or re-enables a user.
+/// Renames, disables or re-enables a user. Re-enabling dates its valid tokens from now, so
+/// the ones issued before it was disabled stay void.
 pub async fn change_user<C: ConnectionTrait>(
     db: &C,
     user: PortalUser,
     name: Option<String>,
     active: Option<bool>,
 ) -> Result<PortalUser, StoreError> {
+    let now = Utc::now();
     let mut row = portal_users::ActiveModel {
         id: Unchanged(user.id),
-        updated_at: Set(Utc::now()),
+        updated_at: Set(now),
         ..Default::default()
     };
     if let Some(name) = name {
@@ -85,8 +88,28 @@ pub async fn change_user<C: ConnectionTrait>(
     }
     if let Some(active) = active {
         row.active = Set(active);
+        if active && !user.active {
+            row.tokens_valid_from = Set(Some(now));
+        }
     }
     row.update(db).await?.try_into()
+}
+
+/// Every user some of whose tokens are revoked: the disabled and the re-enabled.
+pub async fn users_with_revoked_tokens<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<PortalUser>, StoreError> {
+    portal_users::Entity::find()
+        .filter(
+            Condition::any()
+                .add(portal_users::Column::Active.eq(false))
+                .add(portal_users::Column::TokensValidFrom.is_not_null()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(PortalUser::try_from)
+        .collect()
 }
 
 pub async fn create_webhook<C: ConnectionTrait>(

@@ -12,6 +12,7 @@ pub mod portal_users {
         pub email: String,
         pub name: String,
         pub active: bool,
+        pub tokens_valid_from: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -92,6 +92,7 @@ impl TryFrom<portal_users::Model> for PortalUser {
             email: row.email,
             name: row.name,
             active: row.active,
+            tokens_valid_from: row.tokens_valid_from,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -252,10 +252,11 @@ async fn shoppers_and_partners_stay_out_of_admin_routes_and_a_disabled_user_is_r
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // Revoked in every service at once, the portal included.
     assert_problem(
         app.get_as(&user_token, "/v1/portal/jobs").await,
         401,
-        "user_disabled",
+        "token_revoked",
     )
     .await;
     let token = app
@@ -376,7 +377,7 @@ async fn malformed_or_invalid_requests_get_problem_answers() {
     .await;
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({"sub": "p", "role": "partner", "partner_id": partner_id, "iat": 1, "exp": 2}),
+        &json!({"sub": "p", "role": "partner", "partner_id": partner_id, "iat": 1, "exp": 2, "iss": "recommerce", "aud": "recommerce-api"}),
         &jsonwebtoken::EncodingKey::from_secret(crate::helpers::JWT_SECRET.as_bytes()),
     )
     .unwrap();
@@ -527,4 +528,51 @@ async fn the_api_describes_every_portal_route_and_reports_its_health() {
     }
     let address = app.address.clone();
     platform::testing::assert_stops_within_grace(&address, app.stop()).await;
+}
+
+#[tokio::test]
+async fn a_caller_without_the_role_is_refused_before_the_body_or_path_is_looked_at() {
+    let app = spawn_app().await;
+    let shopper = app.token(Role::Shopper);
+    let job = Uuid::new_v4();
+    let inspection = format!("/v1/portal/jobs/{job}/inspection-report");
+    let routes = [
+        (Method::POST, inspection.as_str()),
+        (Method::POST, "/v1/portal/jobs/not-a-uuid/accept"),
+        (Method::POST, "/v1/portal/webhooks"),
+        (Method::GET, "/v1/portal/jobs?page=-1"),
+        (Method::POST, "/v1/portal/admin/users"),
+        (Method::PATCH, "/v1/portal/admin/users/not-a-uuid"),
+        (Method::GET, "/v1/portal/admin/dead-letters?page=0"),
+    ];
+    for (method, path) in routes {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&shopper)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 403, "forbidden").await;
+        assert!(
+            !problem.to_string().contains("missing field"),
+            "{method} {path} leaked its schema: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    platform::testing::assert_shell_answers_declared(&document);
 }

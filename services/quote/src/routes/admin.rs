@@ -3,7 +3,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, post, web};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
 use uuid::Uuid;
 
@@ -27,7 +27,7 @@ const ADMIN: &[Role] = &[Role::Admin];
         BodyProblems,
     )
 )]
-#[post("/v1/admin/pricing/adjustments")]
+#[post("/v1/admin/pricing/adjustments", wrap = "Allow::only(ADMIN)")]
 pub async fn create_adjustment(
     principal: Principal,
     body: web::Json<NewAdjustmentRequest>,
@@ -69,7 +69,7 @@ pub async fn create_adjustment(
         AuthProblems,
     )
 )]
-#[get("/v1/admin/pricing/adjustments")]
+#[get("/v1/admin/pricing/adjustments", wrap = "Allow::only(ADMIN)")]
 pub async fn list_adjustments(
     principal: Principal,
     paging: web::Query<PageQuery>,
@@ -108,7 +108,7 @@ pub async fn list_adjustments(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "`adjustment_not_found`"),
     )
 )]
-#[get("/v1/admin/pricing/adjustments/{id}")]
+#[get("/v1/admin/pricing/adjustments/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_adjustment(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -141,7 +141,7 @@ pub async fn get_adjustment(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "`adjustment_not_found`"),
     )
 )]
-#[delete("/v1/admin/pricing/adjustments/{id}")]
+#[delete("/v1/admin/pricing/adjustments/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn delete_adjustment(
     principal: Principal,
     id: web::Path<Uuid>,

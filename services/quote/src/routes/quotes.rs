@@ -4,7 +4,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ fn answers(dtos: &[super::dto::AnswerDto]) -> Vec<Answer> {
         (status = 503, body = Problem, content_type = "application/problem+json", description = "The variant is not known here and the catalog is unreachable (`catalog_unavailable`)"),
     )
 )]
-#[post("/v1/quotes")]
+#[post("/v1/quotes", wrap = "Allow::only(&[Role::Shopper])")]
 pub async fn create_quote(
     principal: Principal,
     body: web::Json<NewQuoteRequest>,
@@ -75,7 +75,10 @@ pub async fn create_quote(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "`quote_not_found`"),
     )
 )]
-#[get("/v1/quotes/{id}")]
+#[get(
+    "/v1/quotes/{id}",
+    wrap = "Allow::only(&[Role::Shopper, Role::Admin, Role::Service])"
+)]
 pub async fn get_quote(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -113,7 +116,10 @@ pub async fn get_quote(
         (status = 410, body = Problem, content_type = "application/problem+json", description = "`quote_expired`"),
     )
 )]
-#[post("/v1/quotes/{id}/lock")]
+#[post(
+    "/v1/quotes/{id}/lock",
+    wrap = "Allow::only(&[Role::Service, Role::Admin])"
+)]
 pub async fn lock_quote(
     principal: Principal,
     id: web::Path<Uuid>,
@@ -161,7 +167,10 @@ pub async fn lock_quote(
         (status = 503, body = Problem, content_type = "application/problem+json", description = "`catalog_unavailable`"),
     )
 )]
-#[post("/v1/quotes/{id}/requote")]
+#[post(
+    "/v1/quotes/{id}/requote",
+    wrap = "Allow::only(&[Role::Service, Role::Admin])"
+)]
 pub async fn requote(
     principal: Principal,
     id: web::Path<Uuid>,

@@ -104,7 +104,7 @@ async fn a_missing_garbage_forged_or_expired_token_is_a_401() {
     assert_problem(response, 401, "invalid_token").await;
     let expired = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &json!({"sub": "admin-1", "role": "admin", "iat": now - 7200, "exp": now - 3600}),
+        &json!({"sub": "admin-1", "role": "admin", "iat": now - 7200, "exp": now - 3600, "iss": "recommerce", "aud": "recommerce-api"}),
         &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
     .unwrap();
@@ -184,4 +184,57 @@ async fn no_bad_request_ever_gets_a_5xx() {
         .await
         .unwrap();
     assert_eq!(read["status"], "active", "untouched by all of that");
+}
+
+#[tokio::test]
+async fn a_caller_without_the_role_is_refused_before_the_body_or_path_is_looked_at() {
+    let app = spawn_app().await;
+    let shopper = app.token(platform::auth::Role::Shopper);
+    let partner = app.partner_token(uuid::Uuid::new_v4());
+    let routes = [
+        (Method::POST, "/v1/admin/pricing/adjustments", &shopper),
+        (
+            Method::GET,
+            "/v1/admin/pricing/adjustments?page=-1",
+            &shopper,
+        ),
+        (
+            Method::GET,
+            "/v1/admin/pricing/adjustments/not-a-uuid",
+            &shopper,
+        ),
+        (Method::POST, "/v1/quotes/not-a-uuid/lock", &shopper),
+        (Method::POST, "/v1/quotes/not-a-uuid/requote", &shopper),
+        (Method::POST, "/v1/quotes", &partner),
+    ];
+    for (method, path, token) in routes {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 403, "forbidden").await;
+        assert!(
+            !problem.to_string().contains("missing field"),
+            "{method} {path} leaked its schema: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    platform::testing::assert_shell_answers_declared(&document);
 }

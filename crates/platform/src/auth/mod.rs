@@ -1,7 +1,21 @@
-//! Bearer-token authentication shared by every service. HS256 tokens (our own secret) serve
-//! the dev run, service-to-service calls and tests; RS256 tokens are verified against a JWKS
-//! URL so an existing OIDC provider can issue tokens for SSO. Handlers ask for a [`Principal`]
-//! and check its role; they never see a token.
+//! Bearer-token authentication shared by every service. Three kinds of token, each trusted
+//! for what it may say and no more:
+//! - users' tokens from an OIDC provider: RS256, verified against its JWKS (fetched again
+//!   on an unknown `kid` and after `auth.jwks_cache_seconds`, so a removed key stops working);
+//! - users' tokens we sign ourselves with `auth.jwt_secret` (the dev run, tests, and the
+//!   portal's partner users). Where a provider is configured they may only be partner
+//!   tokens: shoppers and admins come from the provider, so holding the secret is not
+//!   enough to sign an admin's token;
+//! - service-to-service tokens, signed with `auth.service_secret` under the key id
+//!   [`SERVICE_KEY_ID`] for the [`SERVICE_AUDIENCE`]: they carry the `service` role and
+//!   nothing else, and no user token may carry it.
+//!
+//! Users' tokens must name the configured issuer and audience. A subject's tokens can be
+//! revoked in every service at once ([`revocation`]). Handlers ask for a [`Principal`] and
+//! check its role; they never see a token.
+
+mod allow;
+pub mod revocation;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +31,16 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use crate::config::AuthSettings;
+use crate::config::{AuthSettings, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 use crate::error::{ApiError, ErrorKind, ProblemCode};
+pub use allow::Allow;
+pub use revocation::{Revocation, Revocations};
+
+/// The `kid` of service-to-service tokens: it picks the service key before any signature
+/// is checked, so a user's key is never tried on them, nor theirs on a user's token.
+pub const SERVICE_KEY_ID: &str = "recommerce-service";
+/// The `aud` and `iss` of service-to-service tokens.
+pub const SERVICE_AUDIENCE: &str = "recommerce-service";
 
 /// A JWKS is fetched again for an unknown `kid` at most this often, so a flood of forged
 /// tokens cannot turn into a flood of requests to the identity provider.
@@ -92,6 +114,8 @@ pub enum AuthError {
     Forbidden { role: Role },
     #[error("the token's signing keys could not be fetched")]
     KeysUnavailable,
+    #[error("this token has been revoked (its user was disabled or re-enabled since)")]
+    RevokedToken,
 }
 
 impl ProblemCode for AuthError {
@@ -124,6 +148,11 @@ impl ProblemCode for AuthError {
                 "auth_keys_unavailable",
                 "Signing keys are temporarily unavailable",
             ),
+            AuthError::RevokedToken => ErrorKind::new(
+                StatusCode::UNAUTHORIZED,
+                "token_revoked",
+                "The bearer token has been revoked",
+            ),
         }
     }
 }
@@ -132,13 +161,19 @@ struct Jwks {
     url: String,
     client: reqwest::Client,
     cached: RwLock<Option<(JwkSet, Instant)>>,
+    /// When a fetch was last tried, answered or not: fetches are at least
+    /// [`JWKS_MIN_REFRESH`] apart, so an unreachable provider is not asked on every request.
+    last_attempt: std::sync::Mutex<Option<Instant>>,
+    /// After this a cached set is fetched again before it is used.
+    trust_for: Duration,
 }
 
 struct Inner {
-    hs256: Option<(EncodingKey, DecodingKey)>,
+    users_hs256: Option<(EncodingKey, DecodingKey)>,
+    service_hs256: Option<(EncodingKey, DecodingKey)>,
     jwks: Option<Jwks>,
-    issuer: Option<String>,
-    audience: Option<String>,
+    issuer: String,
+    audience: String,
     leeway_seconds: u64,
 }
 
@@ -146,17 +181,21 @@ struct Inner {
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
+    revocations: Option<Arc<Revocations>>,
+}
+
+fn hs256_keys(secret: Option<&SecretString>) -> Option<(EncodingKey, DecodingKey)> {
+    secret.map(|secret| {
+        let bytes = secret.expose_secret().as_bytes();
+        (
+            EncodingKey::from_secret(bytes),
+            DecodingKey::from_secret(bytes),
+        )
+    })
 }
 
 impl Authenticator {
     pub fn new(settings: &AuthSettings) -> Self {
-        let hs256 = settings.jwt_secret.as_ref().map(|secret| {
-            let bytes = secret.expose_secret().as_bytes();
-            (
-                EncodingKey::from_secret(bytes),
-                DecodingKey::from_secret(bytes),
-            )
-        });
         let jwks = settings.jwks_url.as_ref().map(|url| Jwks {
             url: url.clone(),
             client: reqwest::Client::builder()
@@ -164,19 +203,42 @@ impl Authenticator {
                 .build()
                 .unwrap_or_default(),
             cached: RwLock::new(None),
+            last_attempt: std::sync::Mutex::new(None),
+            trust_for: Duration::from_secs(settings.jwks_cache_seconds.max(1)),
         });
         Self {
             inner: Arc::new(Inner {
-                hs256,
+                users_hs256: hs256_keys(settings.jwt_secret.as_ref()),
+                service_hs256: hs256_keys(settings.service_secret.as_ref()),
                 jwks,
-                issuer: settings.issuer.clone(),
-                audience: settings.audience.clone(),
+                issuer: settings
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+                audience: settings
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
                 leeway_seconds: settings.leeway_seconds,
             }),
+            revocations: None,
         }
     }
 
-    /// Issues an HS256 token, for the dev run, the `token` command and tests.
+    /// Refuses tokens that `revocations` says were revoked.
+    pub fn with_revocations(mut self, revocations: Arc<Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// Where revocations are recorded and read, if this authenticator checks them.
+    pub fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.revocations.as_ref()
+    }
+
+    /// Issues an HS256 token, for the dev run, the `token` command, the portal's partner
+    /// users and tests. A `service` token is signed with the service key, any other with
+    /// users' key.
     pub fn issue(
         &self,
         subject: &str,
@@ -184,20 +246,40 @@ impl Authenticator {
         partner_id: Option<Uuid>,
         ttl: Duration,
     ) -> Result<String, AuthError> {
-        let (encoding, _) = self.inner.hs256.as_ref().ok_or_else(|| {
-            AuthError::InvalidToken("no HS256 secret is configured to sign with".into())
-        })?;
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            sub: subject.to_owned(),
-            role,
-            partner_id,
-            iat: now,
-            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
-            iss: self.inner.issuer.clone(),
-            aud: self.inner.audience.clone(),
+        let exp = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+        let (claims, header, encoding) = if role == Role::Service {
+            let (encoding, _) = self.inner.service_hs256.as_ref().ok_or_else(|| {
+                AuthError::InvalidToken("no service secret is configured to sign with".into())
+            })?;
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(SERVICE_KEY_ID.to_owned());
+            let claims = Claims {
+                sub: subject.to_owned(),
+                role,
+                partner_id: None,
+                iat: now,
+                exp,
+                iss: Some(SERVICE_AUDIENCE.to_owned()),
+                aud: Some(SERVICE_AUDIENCE.to_owned()),
+            };
+            (claims, header, encoding)
+        } else {
+            let (encoding, _) = self.inner.users_hs256.as_ref().ok_or_else(|| {
+                AuthError::InvalidToken("no HS256 secret is configured to sign with".into())
+            })?;
+            let claims = Claims {
+                sub: subject.to_owned(),
+                role,
+                partner_id,
+                iat: now,
+                exp,
+                iss: Some(self.inner.issuer.clone()),
+                aud: Some(self.inner.audience.clone()),
+            };
+            (claims, Header::new(Algorithm::HS256), encoding)
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
+        jsonwebtoken::encode(&header, &claims, encoding)
             .map_err(|error| AuthError::InvalidToken(error.to_string()))
     }
 
@@ -205,30 +287,37 @@ impl Authenticator {
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| AuthError::InvalidToken(error.to_string()))?;
+        let is_service_token = header.kid.as_deref() == Some(SERVICE_KEY_ID);
         let key = match header.alg {
+            Algorithm::HS256 if is_service_token => self
+                .inner
+                .service_hs256
+                .as_ref()
+                .map(|(_, decoding)| decoding.clone())
+                .ok_or_else(|| AuthError::InvalidToken("service tokens are not accepted".into()))?,
             Algorithm::HS256 => self
                 .inner
-                .hs256
+                .users_hs256
                 .as_ref()
                 .map(|(_, decoding)| decoding.clone())
                 .ok_or_else(|| AuthError::InvalidToken("HS256 tokens are not accepted".into()))?,
-            Algorithm::RS256 => self.rs256_key(header.kid.as_deref()).await?,
+            Algorithm::RS256 if !is_service_token => self.rs256_key(header.kid.as_deref()).await?,
             other => {
                 return Err(AuthError::InvalidToken(format!(
                     "algorithm {other:?} is not accepted"
                 )));
             }
         };
+        let (issuer, audience) = if is_service_token {
+            (SERVICE_AUDIENCE, SERVICE_AUDIENCE)
+        } else {
+            (self.inner.issuer.as_str(), self.inner.audience.as_str())
+        };
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.inner.leeway_seconds;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.inner.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        if let Some(issuer) = &self.inner.issuer {
-            validation.set_issuer(&[issuer]);
-        }
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[issuer]);
         let data =
             jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(
                 |error| match error.kind() {
@@ -237,10 +326,33 @@ impl Authenticator {
                 },
             )?;
         let claims = data.claims;
+        if is_service_token != (claims.role == Role::Service) {
+            return Err(AuthError::InvalidToken(
+                "only service tokens carry the service role, and they carry nothing else".into(),
+            ));
+        }
+        // With an identity provider, it issues shoppers' and admins' tokens: our own users'
+        // key signs only the portal's partner users.
+        if header.alg == Algorithm::HS256
+            && !is_service_token
+            && self.inner.jwks.is_some()
+            && claims.role != Role::Partner
+        {
+            return Err(AuthError::InvalidToken(format!(
+                "role `{}` must come from the identity provider",
+                claims.role
+            )));
+        }
         if claims.role == Role::Partner && claims.partner_id.is_none() {
             return Err(AuthError::InvalidToken(
                 "a partner token must carry partner_id".into(),
             ));
+        }
+        if let Some(revocations) = &self.revocations
+            && !is_service_token
+            && revocations.voids(&claims.sub, claims.iat).await
+        {
+            return Err(AuthError::RevokedToken);
         }
         Ok(Principal {
             subject: claims.sub,
@@ -256,16 +368,16 @@ impl Authenticator {
             .as_ref()
             .ok_or_else(|| AuthError::InvalidToken("RS256 tokens are not accepted".into()))?;
         let kid = kid.ok_or_else(|| AuthError::InvalidToken("the token has no `kid`".into()))?;
+        // Past its trust, the set is fetched again before use: a key the provider removed
+        // must stop working. If the provider does not answer, the set it gave last stands.
+        let expired = jwks.age().await.is_some_and(|age| age >= jwks.trust_for);
+        if expired && jwks.may_fetch() && jwks.refresh().await.is_err() {
+            tracing::warn!(url = %jwks.url, "JWKS refresh failed; using the key set fetched before");
+        }
         if let Some(key) = jwks.find(kid).await? {
             return Ok(key);
         }
-        let stale = {
-            let cached = jwks.cached.read().await;
-            cached
-                .as_ref()
-                .is_none_or(|(_, fetched)| fetched.elapsed() >= JWKS_MIN_REFRESH)
-        };
-        if stale {
+        if jwks.age().await.is_none() || jwks.may_fetch() {
             jwks.refresh().await?;
             if let Some(key) = jwks.find(kid).await? {
                 return Ok(key);
@@ -278,6 +390,12 @@ impl Authenticator {
 }
 
 impl Jwks {
+    /// How long ago the cached set was fetched; `None` before the first fetch.
+    async fn age(&self) -> Option<Duration> {
+        let cached = self.cached.read().await;
+        cached.as_ref().map(|(_, fetched)| fetched.elapsed())
+    }
+
     async fn find(&self, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
         let cached = self.cached.read().await;
         let Some((set, _)) = cached.as_ref() else {
@@ -291,7 +409,21 @@ impl Jwks {
         }
     }
 
+    /// Whether a fetch may be tried now: none in the last [`JWKS_MIN_REFRESH`] (or trust
+    /// period, if shorter).
+    fn may_fetch(&self) -> bool {
+        let last = self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.is_none_or(|at| at.elapsed() >= JWKS_MIN_REFRESH.min(self.trust_for))
+    }
+
     async fn refresh(&self) -> Result<(), AuthError> {
+        *self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
         let fetched = async {
             self.client
                 .get(&self.url)
@@ -318,7 +450,7 @@ impl Jwks {
 /// How a service proves to another that it is a service when it calls it over HTTP.
 #[derive(Clone)]
 pub enum ServiceCredentials {
-    /// Signs its own short-lived `service` token with the shared HS256 secret.
+    /// Signs its own short-lived `service` token with the service secret.
     Signed(Authenticator),
     /// A token issued by the identity provider (JWKS deployments).
     Static(SecretString),
@@ -328,7 +460,7 @@ pub enum ServiceCredentials {
 const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
 
 impl ServiceCredentials {
-    /// Signed tokens when this service holds the HS256 secret, else the configured token.
+    /// Signed tokens unless a token is configured (deployments whose provider issues them).
     pub fn from_settings(authenticator: &Authenticator, token: Option<&SecretString>) -> Self {
         match token {
             Some(token) => Self::Static(token.clone()),
