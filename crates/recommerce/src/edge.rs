@@ -11,6 +11,11 @@
 //! [`ROUTES`] are forwarded. The client's own `X-Forwarded-*`, `X-Real-IP` and `Forwarded`
 //! are dropped and the edge states what it saw on the socket, and hop-by-hop headers
 //! (including those a `Connection` header names) stop at the edge both ways.
+//!
+//! Clients are told to use the edge, so its `/openapi.json` and `/docs` describe every API
+//! it routes: the services' own documents, merged (see [`document`]).
+
+mod document;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -234,14 +239,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let parts = ServerParts {
         admission,
         http: settings.http,
-        openapi: utoipa::openapi::OpenApiBuilder::new()
-            .info(
-                utoipa::openapi::InfoBuilder::new()
-                    .title("recommerce edge")
-                    .version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            )
-            .build(),
+        openapi: merged_openapi()?,
         // The edge verifies nobody: each service checks its own callers.
         authenticator: platform::auth::Authenticator::new(&AuthSettings {
             jwt_secret: None,
@@ -277,6 +275,18 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         handle,
         run: Box::pin(platform::startup::run_http_until_stopped(server, grace)),
     })
+}
+
+/// The edge's OpenAPI document: every routed operation of the five services (see
+/// [`document`]).
+pub fn merged_openapi() -> anyhow::Result<utoipa::openapi::OpenApi> {
+    let skeleton = platform::http::openapi_skeleton(
+        "recommerce",
+        "Every API of recommerce behind one origin, the edge: catalog, quote, order, \
+         fulfilment and the partner portal.",
+    );
+    document::merge(skeleton, document::service_documents())
+        .context("the services' OpenAPI documents do not merge")
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).

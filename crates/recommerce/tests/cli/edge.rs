@@ -312,3 +312,26 @@ async fn headers_named_in_connection_stop_at_the_edge_in_both_directions() {
         answer.head
     );
 }
+
+#[tokio::test]
+async fn the_edge_documents_an_operation_of_every_service_and_serves_its_docs_page() {
+    let upstream = Upstream::start().await;
+    let port = edge_in_front_of(&upstream).await;
+    let document = raw_get(port, "/openapi.json", &[]).await.json();
+    for (path, method) in [
+        ("/v1/devices", "get"),
+        ("/v1/quotes", "post"),
+        ("/v1/orders", "post"),
+        ("/v1/admin/partners", "get"),
+        ("/v1/portal/jobs", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method]["operationId"].is_string(),
+            "{method} {path} is not in the edge's document"
+        );
+    }
+    let docs = raw_get(port, "/docs", &[]).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.body.contains("<html"), "{}", docs.body);
+    assert!(upstream.received().is_empty(), "{:?}", upstream.received());
+}
