@@ -108,6 +108,28 @@ where
     Ok(server.run())
 }
 
+/// The document the shell serves for the routes `configure` adds (without its own health,
+/// metrics and docs routes), built without binding or serving: the edge merges the
+/// services' documents from it. It documents the refusals of a service that caps what it
+/// takes on and limits rates, as every deployed service does.
+pub fn document<F>(openapi: OpenApi, configure: F) -> OpenApi
+where
+    F: FnOnce(&mut ServiceConfig),
+{
+    let (_app, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi)
+        .configure(configure)
+        .split_for_parts();
+    describe_every_response(&mut api);
+    Refusals {
+        overloaded: true,
+        rate_limited: true,
+    }
+    .document(&mut api);
+    api
+}
+
 fn request_metrics(registry: &Registry, namespace: &str) -> std::io::Result<PrometheusMetrics> {
     PrometheusMetricsBuilder::new(namespace)
         .registry(registry.clone())

@@ -58,6 +58,24 @@ impl Manifest {
         self.defaults.name
     }
 
+    /// The OpenAPI document of `routes` (what the service hands [`ServiceBuilder::serve`])
+    /// as the service serves it with a broker configured, dead-letter and parked-event
+    /// routes included; built without a database or a server, so the edge can merge the
+    /// services' documents.
+    pub fn document<F>(&self, routes: F) -> utoipa::openapi::OpenApi
+    where
+        F: Fn(&mut ServiceConfig, &AdminRoutes),
+    {
+        crate::http::document(openapi_skeleton(self.title, self.summary), |cfg| {
+            AdminRoutes::new(
+                self.admin_prefix,
+                !self.consumes.is_empty(),
+                !self.publishes.is_empty(),
+            )
+            .mount_with(cfg, &routes);
+        })
+    }
+
     fn metrics_namespace(&self) -> String {
         self.name().replace('-', "_")
     }
@@ -291,22 +309,18 @@ impl ServiceBuilder {
         let dead_letters = self.dead_letters;
         let parked_events = self.parked_events;
         let server = serve(listener, parts, move |cfg| {
-            let admin = AdminRoutes {
-                prefix: manifest.admin_prefix,
-                dead_letters: dead_letters.is_some(),
-                parked_events: parked_events.is_some(),
-                mounted: Cell::new(false),
-            };
             if let Some(dead_letters) = &dead_letters {
                 cfg.app_data(dead_letters.clone());
             }
             if let Some(parked_events) = &parked_events {
                 cfg.app_data(parked_events.clone());
             }
-            routes(cfg, &admin);
-            if (admin.dead_letters || admin.parked_events) && !admin.mounted.get() {
-                cfg.service(admin.scope());
-            }
+            let admin = AdminRoutes::new(
+                manifest.admin_prefix,
+                dead_letters.is_some(),
+                parked_events.is_some(),
+            );
+            admin.mount_with(cfg, &routes);
         })?;
         Ok(Application {
             port,
@@ -327,6 +341,26 @@ pub struct AdminRoutes {
 }
 
 impl AdminRoutes {
+    fn new(prefix: &'static str, dead_letters: bool, parked_events: bool) -> Self {
+        Self {
+            prefix,
+            dead_letters,
+            parked_events,
+            mounted: Cell::new(false),
+        }
+    }
+
+    /// Adds `routes` to `cfg`, then the admin scope if `routes` did not mount it.
+    fn mount_with<F>(&self, cfg: &mut ServiceConfig, routes: &F)
+    where
+        F: Fn(&mut ServiceConfig, &AdminRoutes),
+    {
+        routes(cfg, self);
+        if (self.dead_letters || self.parked_events) && !self.mounted.get() {
+            cfg.service(self.scope());
+        }
+    }
+
     /// The admin prefix as a scope, holding the dead-letter routes when there is a consumer
     /// and the parked-event routes when there is a relay. Mount it once, with the service's
     /// own admin routes added.

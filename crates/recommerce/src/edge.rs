@@ -3,7 +3,21 @@
 //! compose and in a cluster. It forwards and nothing else — auth, limits and errors stay the
 //! services' own — and it runs in the same HTTP shell, so it has health, metrics and
 //! problem+json answers for what it cannot route.
+//!
+//! Being the one door from outside, it is strict about what it passes on. A path with dot
+//! segments (plain or percent-encoded), encoded slashes or backslashes, or empty segments is
+//! refused before any routing: the upstream URL would be normalised, and a `..` after
+//! `/v1/orders/` would reach order's internal `/metrics`. Only the `/v1/...` prefixes of
+//! [`ROUTES`] are forwarded. The client's own `X-Forwarded-*`, `X-Real-IP` and `Forwarded`
+//! are dropped and the edge states what it saw on the socket, and hop-by-hop headers
+//! (including those a `Connection` header names) stop at the edge both ways.
+//!
+//! Clients are told to use the edge, so its `/openapi.json` and `/docs` describe every API
+//! it routes: the services' own documents, merged (see [`document`]).
 
+mod document;
+
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -28,6 +42,12 @@ const UPSTREAM_UNAVAILABLE: ErrorKind = ErrorKind::new(
     StatusCode::BAD_GATEWAY,
     "upstream_unavailable",
     "The service behind this path is not answering",
+);
+/// A path the edge refuses to route (see the module documentation).
+pub const INVALID_PATH: ErrorKind = ErrorKind::new(
+    StatusCode::BAD_REQUEST,
+    "invalid_path",
+    "The path has dot segments, encoded slashes or backslashes, or empty segments",
 );
 const UPSTREAM_TIMEOUT: ErrorKind = ErrorKind::new(
     StatusCode::GATEWAY_TIMEOUT,
@@ -127,6 +147,44 @@ pub fn route(path: &str) -> Option<Upstream> {
     })
 }
 
+/// Why the edge refuses `path` (the path exactly as the client sent it, still encoded), or
+/// `None` when it may be routed. Refused: `.` and `..` segments in any spelling (`%2e`,
+/// `%2E`, `.%2e`, ...), encoded or raw separators that are not `/` (`%2f`, `%5c`, `\`), and
+/// empty segments (`//`); a single trailing slash is an ordinary path.
+pub fn refused_path(path: &str) -> Option<&'static str> {
+    let lowercase = path.to_ascii_lowercase();
+    if lowercase.contains("%2f") {
+        return Some("an encoded slash");
+    }
+    if lowercase.contains("%5c") || lowercase.contains('\\') {
+        return Some("a backslash");
+    }
+    let segments: Vec<&str> = lowercase.strip_prefix('/')?.split('/').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        if segment.is_empty() && index + 1 < segments.len() {
+            return Some("an empty segment");
+        }
+        if matches!(segment.replace("%2e", ".").as_str(), "." | "..") {
+            return Some("a dot segment");
+        }
+    }
+    None
+}
+
+fn refuse(path: &str, reason: &str) -> ApiError {
+    ApiError::new(INVALID_PATH, format!("the path has {reason}: {path}"))
+        .with("reason", reason.to_owned())
+}
+
+/// What answers every refused path, whatever it would otherwise have matched.
+async fn refuse_path(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = request.uri().path();
+    Err(refuse(
+        path,
+        refused_path(path).unwrap_or("an invalid form"),
+    ))
+}
+
 impl EdgeSettings {
     fn upstreams(&self) -> [(&'static str, &str); 5] {
         [
@@ -181,14 +239,7 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let parts = ServerParts {
         admission,
         http: settings.http,
-        openapi: utoipa::openapi::OpenApiBuilder::new()
-            .info(
-                utoipa::openapi::InfoBuilder::new()
-                    .title("recommerce edge")
-                    .version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            )
-            .build(),
+        openapi: merged_openapi()?,
         // The edge verifies nobody: each service checks its own callers.
         authenticator: platform::auth::Authenticator::new(&AuthSettings::default()),
         health: HealthChecks::default(),
@@ -199,6 +250,16 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     let server = platform::http::serve(listener, parts, move |config| {
         config
             .app_data(forwarder.clone())
+            // Ahead of the forwarding route and the default answer; the shell's own routes
+            // match exact paths, which no refused path can be.
+            .route(
+                "/{path}*",
+                web::route()
+                    .guard(actix_web::guard::fn_guard(|context| {
+                        refused_path(context.head().uri.path()).is_some()
+                    }))
+                    .to(refuse_path),
+            )
             .route("/v1/{tail}*", web::to(forward));
     })?;
     let handle = server.handle();
@@ -208,6 +269,18 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         handle,
         run: Box::pin(platform::startup::run_http_until_stopped(server, grace)),
     })
+}
+
+/// The edge's OpenAPI document: every routed operation of the five services (see
+/// [`document`]).
+pub fn merged_openapi() -> anyhow::Result<utoipa::openapi::OpenApi> {
+    let skeleton = platform::http::openapi_skeleton(
+        "recommerce",
+        "Every API of recommerce behind one origin, the edge: catalog, quote, order, \
+         fulfilment and the partner portal.",
+    );
+    document::merge(skeleton, document::service_documents())
+        .context("the services' OpenAPI documents do not merge")
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -228,50 +301,79 @@ fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
+/// Headers through which a proxy tells who the client is: only the edge may say that, so a
+/// client's own are dropped rather than believed or passed on.
+fn is_client_forwarding(name: &str) -> bool {
+    matches!(
+        name,
+        "forwarded" | "x-forwarded-for" | "x-forwarded-host" | "x-forwarded-proto" | "x-real-ip"
+    )
+}
+
+/// The header names listed in `Connection` values, lowercase: hop-by-hop by declaration
+/// (RFC 9110 §7.6.1), so they stop at the edge like the fixed ones.
+fn named_in_connection<'a>(values: impl Iterator<Item = &'a [u8]>) -> BTreeSet<String> {
+    values
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .flat_map(|value| value.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
 async fn forward(
     request: HttpRequest,
     body: web::Bytes,
     forwarder: web::Data<Forwarder>,
 ) -> Result<HttpResponse, ApiError> {
     let path = request.uri().path();
+    // The refusing route runs first; checked again here so nothing refused is ever sent.
+    if let Some(reason) = refused_path(path) {
+        return Err(refuse(path, reason));
+    }
     let upstream = route(path).ok_or_else(|| {
         ApiError::new(
             platform::error::kinds::ROUTE_NOT_FOUND,
             format!("no service answers {path}"),
         )
     })?;
-    let target = format!(
+    let target = url::Url::parse(&format!(
         "{}{}",
         forwarder.settings.base_url(upstream),
         request
             .uri()
             .path_and_query()
             .map_or(path, |value| value.as_str())
-    );
+    ))
+    .ok()
+    // The URL parser normalises; what it made of the path must still be a routed one.
+    .filter(|target| {
+        refused_path(target.path()).is_none() && route(target.path()) == Some(upstream)
+    })
+    .ok_or_else(|| refuse(path, "a form the edge cannot forward"))?;
     // actix and reqwest speak different `http` crate versions: cross by name and bytes.
     let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
         .map_err(|_| ApiError::new(platform::error::kinds::BAD_REQUEST, "unsupported method"))?;
-    let mut outgoing = forwarder
+    let response = forwarder
         .client
-        .request(method, &target)
-        .headers(end_to_end(request.headers()))
-        .body(body);
-    let info = request.connection_info().clone();
-    if let Some(peer) = info.realip_remote_addr() {
-        outgoing = outgoing.header("x-forwarded-for", peer);
-    }
-    outgoing = outgoing
-        .header("x-forwarded-proto", info.scheme())
-        .header("x-forwarded-host", info.host());
-    let response = outgoing
+        .request(method, target)
+        .headers(outgoing_headers(&request))
+        .body(body)
         .send()
         .await
         .map_err(|error| upstream_error(upstream, &error))?;
     let status = StatusCode::from_u16(response.status().as_u16())
         .map_err(|_| ApiError::new(UPSTREAM_UNAVAILABLE, "the upstream answered nonsense"))?;
     let mut answer = HttpResponse::build(status);
+    let hop_by_hop = named_in_connection(
+        response
+            .headers()
+            .get_all(reqwest::header::CONNECTION)
+            .iter()
+            .map(|value| value.as_bytes()),
+    );
     for (name, value) in response.headers() {
-        if !is_hop_by_hop(name.as_str()) {
+        if !is_hop_by_hop(name.as_str()) && !hop_by_hop.contains(name.as_str()) {
             answer.append_header((name.as_str(), value.as_bytes()));
         }
     }
@@ -282,14 +384,64 @@ async fn forward(
     Ok(answer.body(bytes))
 }
 
+/// The client's end-to-end headers, and the edge's own account of the client: the socket's
+/// peer, the edge's scheme and the `Host` the client asked for. (`connection_info()` would
+/// take these from the client's own `X-Forwarded-*`/`Forwarded`.)
+fn outgoing_headers(request: &HttpRequest) -> reqwest::header::HeaderMap {
+    let mut outgoing = end_to_end(request.headers());
+    let scheme = if request.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|host| host.as_bytes().to_vec())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str().as_bytes().to_vec())
+        });
+    let own = [
+        (
+            "x-forwarded-for",
+            request
+                .peer_addr()
+                .map(|peer| peer.ip().to_string().into_bytes()),
+        ),
+        ("x-forwarded-proto", Some(scheme.as_bytes().to_vec())),
+        ("x-forwarded-host", host),
+    ];
+    for (name, value) in own {
+        if let Some(value) =
+            value.and_then(|bytes| reqwest::header::HeaderValue::from_bytes(&bytes).ok())
+        {
+            outgoing.insert(name, value);
+        }
+    }
+    outgoing
+}
+
 fn end_to_end(headers: &HeaderMap) -> reqwest::header::HeaderMap {
+    let hop_by_hop = named_in_connection(
+        headers
+            .get_all(header::CONNECTION)
+            .map(|value| value.as_bytes()),
+    );
     let mut forwarded = reqwest::header::HeaderMap::new();
     for (name, value) in headers {
-        if is_hop_by_hop(name.as_str()) || name == header::ACCEPT_ENCODING {
+        let name = name.as_str();
+        if is_hop_by_hop(name)
+            || hop_by_hop.contains(name)
+            || is_client_forwarding(name)
+            || name == header::ACCEPT_ENCODING.as_str()
+        {
             continue;
         }
         if let (Ok(name), Ok(value)) = (
-            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
             reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
         ) {
             forwarded.append(name, value);
@@ -338,6 +490,83 @@ mod tests {
         assert_eq!(route("/v1/admin"), None);
         assert_eq!(route("/v2/orders"), None);
         assert_eq!(route("/"), None);
+    }
+
+    #[test]
+    fn a_dot_segment_in_any_spelling_is_refused() {
+        for path in [
+            "/v1/orders/../../metrics",
+            "/v1/orders/..",
+            "/v1/orders/.",
+            "/v1/./orders",
+            "/v1/orders/%2e%2e/metrics",
+            "/v1/orders/%2E%2E/metrics",
+            "/v1/orders/%2e%2E/metrics",
+            "/v1/orders/.%2e/metrics",
+            "/v1/orders/%2e./metrics",
+            "/v1/orders/%2e/metrics",
+            "/..",
+        ] {
+            assert_eq!(refused_path(path), Some("a dot segment"), "{path}");
+        }
+    }
+
+    #[test]
+    fn encoded_separators_backslashes_and_empty_segments_are_refused() {
+        assert_eq!(refused_path("/v1/orders%2f1"), Some("an encoded slash"));
+        assert_eq!(
+            refused_path("/v1/orders/..%2Fmetrics"),
+            Some("an encoded slash")
+        );
+        assert_eq!(refused_path("/v1/orders/..%5cmetrics"), Some("a backslash"));
+        assert_eq!(refused_path("/v1/orders/..%5Cmetrics"), Some("a backslash"));
+        assert_eq!(refused_path("/v1/orders\\..\\metrics"), Some("a backslash"));
+        assert_eq!(refused_path("//v1/orders"), Some("an empty segment"));
+        assert_eq!(refused_path("/v1//orders"), Some("an empty segment"));
+        assert_eq!(refused_path("/v1/orders//"), Some("an empty segment"));
+    }
+
+    #[test]
+    fn ordinary_paths_and_one_trailing_slash_pass() {
+        for path in [
+            "/",
+            "/v1/orders",
+            "/v1/orders/",
+            "/v1/devices/a.b",
+            "/v1/devices/...",
+            "/v1/devices/.hidden",
+            "/v1/devices/%2e%2e%2e",
+            "/v1/devices/caf%C3%A9",
+        ] {
+            assert_eq!(refused_path(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_client_s_forwarding_headers_and_those_named_in_connection_are_not_passed_on() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("connection", "keep-alive, X-Hop"),
+            ("connection", "x-other-hop"),
+            ("x-hop", "1"),
+            ("x-other-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("authorization", "Bearer token"),
+            ("x-request-id", "abc"),
+        ] {
+            headers.append(
+                header::HeaderName::from_static(name),
+                header::HeaderValue::from_static(value),
+            );
+        }
+        let forwarded = end_to_end(&headers);
+        let names: BTreeSet<&str> = forwarded.keys().map(|name| name.as_str()).collect();
+        assert_eq!(names, BTreeSet::from(["authorization", "x-request-id"]));
     }
 
     #[test]

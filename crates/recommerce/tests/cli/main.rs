@@ -5,6 +5,7 @@
 
 mod broker;
 mod dev;
+mod edge;
 mod helpers;
 mod load;
 mod operator;
