@@ -122,6 +122,7 @@ where
         .configure(configure)
         .split_for_parts();
     describe_every_response(&mut api);
+    declare_shell_answers(&mut api);
     Refusals {
         overloaded: true,
         rate_limited: true,
