@@ -77,7 +77,11 @@ impl Platform {
         platform::telemetry::init_for_tests();
         let broker = TestBroker::start();
         broker.create_topics(&events::topics::ALL, partitions).await;
+        // The services' own settings (test profile, this secret): tokens signed here,
+        // service tokens included, are theirs.
         let layers = Layers::defaults(catalog::configuration::SERVICE)
+            .unwrap()
+            .set("profile", "test")
             .unwrap()
             .set("auth.jwt_secret", JWT_SECRET)
             .unwrap();
