@@ -175,13 +175,19 @@ async fn an_unknown_id_is_a_404_problem() {
 async fn a_malformed_id_or_category_in_the_path_is_a_400_problem() {
     let app = spawn_app().await;
     let response = app.get("/v1/devices/not-a-uuid").send().await.unwrap();
-    assert_problem(response, 400, "invalid_path_parameter").await;
+    let problem = assert_problem(response, 400, "invalid_path_parameter").await;
+    // Our words, not the uuid parser's ("invalid character: expected an optional prefix…").
+    assert_eq!(problem["detail"], "`id` must be a UUID");
     let response = app
         .admin(Method::GET, "/v1/admin/catalog/questionnaires/toaster")
         .send()
         .await
         .unwrap();
-    assert_problem(response, 400, "invalid_path_parameter").await;
+    let problem = assert_problem(response, 400, "invalid_path_parameter").await;
+    assert_eq!(
+        problem["detail"],
+        "`category` is not one of the values this route accepts"
+    );
 }
 
 #[tokio::test]
