@@ -259,20 +259,45 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                // 198.18.0.0/15: benchmarking (RFC 2544), lab networks, never the internet.
+                || (a == 198 && (b & 0xfe) == 18)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(mapped) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(mapped));
+            // Addresses that carry an IPv4 address are as public as the one they carry:
+            // a gateway or relay of ours would otherwise take the request to it.
+            if let Some(embedded) = embedded_ipv4(v6) {
+                return is_public(IpAddr::V4(embedded));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xffc0) == 0xfe80
+                // 64:ff9b:1::/48: NAT64 for local use (RFC 8215), translating into a
+                // network of its operator's: refused whatever it carries.
+                || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1))
         }
     }
+}
+
+/// The IPv4 address inside an IPv4-mapped (`::ffff:0:0/96`), NAT64 well-known-prefix
+/// (`64:ff9b::/96`, RFC 6052) or 6to4 (`2002::/16`, RFC 3056) address.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return Some(mapped);
+    }
+    let segments = v6.segments();
+    let join = |high: u16, low: u16| (u32::from(high) << 16) | u32::from(low);
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(join(segments[6], segments[7]).into());
+    }
+    if segments[0] == 0x2002 {
+        return Some(join(segments[1], segments[2]).into());
+    }
+    None
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -516,6 +541,63 @@ mod tests {
         assert_ne!(one, signature("secret", 1_700_000_001, b"{}"));
         assert_ne!(one, signature("other", 1_700_000_000, b"{}"));
         assert_ne!(one, signature("secret", 1_700_000_000, b"{ }"));
+    }
+
+    fn public(address: &str) -> bool {
+        is_public(address.parse().unwrap())
+    }
+
+    #[test]
+    fn the_benchmarking_range_is_not_public() {
+        for private in ["198.18.0.1", "198.19.255.254"] {
+            assert!(!public(private), "{private}");
+        }
+        for neighbour in ["198.17.255.255", "198.20.0.1"] {
+            assert!(public(neighbour), "{neighbour}");
+        }
+    }
+
+    #[test]
+    fn nat64_addresses_are_as_public_as_the_ipv4_address_they_carry() {
+        for private in [
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::c612:1",
+            // Local-use NAT64 translates into its operator's network: refused outright.
+            "64:ff9b:1::808:808",
+        ] {
+            assert!(!public(private), "{private}");
+        }
+        assert!(public("64:ff9b::808:808"), "8.8.8.8 through NAT64");
+    }
+
+    #[test]
+    fn six_to_four_addresses_are_as_public_as_the_ipv4_address_they_carry() {
+        for private in [
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::",
+        ] {
+            assert!(!public(private), "{private}");
+        }
+        assert!(public("2002:808:808::1"), "8.8.8.8 through 6to4");
+    }
+
+    #[test]
+    fn webhook_urls_aimed_at_private_addresses_through_ipv6_translations_are_refused() {
+        for private in [
+            "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "https://[2002:a00:1::1]/",
+            "https://198.18.0.1/",
+        ] {
+            assert_eq!(
+                check_url(private, false),
+                Err(UrlRefused::Private),
+                "{private}"
+            );
+        }
     }
 
     #[test]
