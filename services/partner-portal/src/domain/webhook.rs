@@ -300,12 +300,14 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     None
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRefused {
     #[error("not a valid absolute URL")]
     Invalid,
     #[error("only http and https URLs can receive webhooks")]
     Scheme,
+    #[error("only https URLs can receive webhooks")]
+    HttpsRequired,
     #[error("URLs with credentials are not accepted")]
     Credentials,
     #[error("longer than 2048 characters")]
@@ -314,20 +316,61 @@ pub enum UrlRefused {
     Private,
 }
 
+impl UrlRefused {
+    /// The refusal as a stable name, for clients that branch on it (the problem's `reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid_url",
+            Self::Scheme => "unsupported_scheme",
+            Self::HttpsRequired => "https_required",
+            Self::Credentials => "credentials_in_url",
+            Self::TooLong => "too_long",
+            Self::Private => "private_target",
+        }
+    }
+}
+
+/// Which webhook targets a deployment accepts beyond public `https` ones. Production
+/// accepts neither kind: its egress reaches only the internet, on port 443. A developer's
+/// run accepts both, so a receiver on the laptop works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// Loopback, private, link-local and other non-public addresses and names.
+    pub private_targets: bool,
+    /// `http://` URLs.
+    pub plain_http: bool,
+}
+
+impl TargetPolicy {
+    /// Public `https` targets only.
+    pub const STRICT: Self = Self {
+        private_targets: false,
+        plain_http: false,
+    };
+    /// Anything a developer's local receiver needs.
+    pub const LOCAL: Self = Self {
+        private_targets: true,
+        plain_http: true,
+    };
+}
+
 /// Checks a webhook URL as written. Host names are checked again, resolved, at delivery.
-pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, UrlRefused> {
     if raw.len() > 2048 {
         return Err(UrlRefused::TooLong);
     }
     let url = url::Url::parse(raw).map_err(|_| UrlRefused::Invalid)?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(UrlRefused::Scheme);
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.plain_http => {}
+        "http" => return Err(UrlRefused::HttpsRequired),
+        _ => return Err(UrlRefused::Scheme),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlRefused::Credentials);
     }
     let host = url.host().ok_or(UrlRefused::Invalid)?;
-    if !allow_private {
+    if !policy.private_targets {
         let private = match host {
             url::Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
             url::Host::Ipv6(ip) => !is_public(IpAddr::V6(ip)),
@@ -593,7 +636,7 @@ mod tests {
             "https://198.18.0.1/",
         ] {
             assert_eq!(
-                check_url(private, false),
+                check_url(private, TargetPolicy::STRICT),
                 Err(UrlRefused::Private),
                 "{private}"
             );
@@ -601,38 +644,75 @@ mod tests {
     }
 
     #[test]
-    fn only_public_http_targets_pass_unless_private_ones_are_allowed() {
-        assert!(check_url("https://hooks.example.com/recommerce", false).is_ok());
+    fn only_public_https_targets_pass_the_strict_policy() {
+        let strict = TargetPolicy::STRICT;
+        assert!(check_url("https://hooks.example.com/recommerce", strict).is_ok());
         assert_eq!(
-            check_url("file:///etc/passwd", false),
+            check_url("file:///etc/passwd", strict),
             Err(UrlRefused::Scheme)
         );
         assert_eq!(
-            check_url("gopher://x.example", false),
+            check_url("gopher://x.example", strict),
             Err(UrlRefused::Scheme)
         );
         assert_eq!(
-            check_url("http://u:p@x.example/", false),
+            check_url("https://u:p@x.example/", strict),
             Err(UrlRefused::Credentials)
         );
         for private in [
-            "http://127.0.0.1/",
-            "http://10.1.2.3/",
-            "http://192.168.0.1/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://[::1]/",
-            "http://[fd00::1]/",
-            "http://100.64.0.1/",
-            "http://0.0.0.0/",
-            "http://localhost:8080/",
+            "https://127.0.0.1/",
+            "https://10.1.2.3/",
+            "https://192.168.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://localhost:8080/",
         ] {
             assert_eq!(
-                check_url(private, false),
+                check_url(private, strict),
                 Err(UrlRefused::Private),
                 "{private}"
             );
         }
-        assert!(check_url("http://127.0.0.1:9/hooks", true).is_ok());
-        assert_eq!(check_url("not a url", true), Err(UrlRefused::Invalid));
+        assert_eq!(check_url("not a url", strict), Err(UrlRefused::Invalid));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_the_policy_allows_it() {
+        assert_eq!(
+            check_url("http://hooks.example.com/recommerce", TargetPolicy::STRICT),
+            Err(UrlRefused::HttpsRequired)
+        );
+        let http_only = TargetPolicy {
+            plain_http: true,
+            ..TargetPolicy::STRICT
+        };
+        assert!(check_url("http://hooks.example.com/recommerce", http_only).is_ok());
+        // Allowing http does not let it reach our network.
+        assert_eq!(
+            check_url("http://127.0.0.1:9/hooks", http_only),
+            Err(UrlRefused::Private)
+        );
+        let private_only = TargetPolicy {
+            private_targets: true,
+            ..TargetPolicy::STRICT
+        };
+        assert_eq!(
+            check_url("http://127.0.0.1:9/hooks", private_only),
+            Err(UrlRefused::HttpsRequired)
+        );
+        assert!(check_url("https://127.0.0.1:9/hooks", private_only).is_ok());
+    }
+
+    #[test]
+    fn the_local_policy_lets_a_receiver_on_this_machine_be_called_over_http() {
+        assert!(check_url("http://127.0.0.1:9/hooks", TargetPolicy::LOCAL).is_ok());
+        assert!(check_url("http://localhost:8080/hooks", TargetPolicy::LOCAL).is_ok());
+        assert_eq!(
+            check_url("ftp://127.0.0.1/", TargetPolicy::LOCAL),
+            Err(UrlRefused::Scheme)
+        );
     }
 }

@@ -33,11 +33,8 @@ pub async fn create_webhook(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    let url = check_url(
-        body.url.trim(),
-        state.settings.webhooks.allow_private_targets,
-    )
-    .map_err(|refused| PortalError::UrlRefused(refused.to_string()))?;
+    let url = check_url(body.url.trim(), state.settings.webhooks.target_policy())
+        .map_err(PortalError::UrlRefused)?;
     let hook = store::create_webhook(&state.db, partner_id, url.to_string(), new_secret())
         .await
         .map_err(PortalError::from)?;
