@@ -178,11 +178,14 @@ impl Platform {
         service(spawned, database_url.to_owned())
     }
 
-    /// The partner portal; webhooks may call loopback receivers (the scenarios' own).
+    /// The partner portal; webhooks may call loopback receivers (the scenarios' own, over
+    /// http).
     pub async fn portal(&self, database_url: &str) -> Service {
         let layers = self
             .layers(&partner_portal::startup::PartnerPortal, database_url, 0)
             .set("partner_portal.webhooks.allow_private_targets", true)
+            .unwrap()
+            .set("partner_portal.webhooks.allow_plain_http", true)
             .unwrap()
             .set("partner_portal.webhooks.retry_initial_ms", 100)
             .unwrap()

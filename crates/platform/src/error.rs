@@ -317,8 +317,32 @@ pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Err
     problem.into()
 }
 
-pub fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(kinds::INVALID_PATH, error.to_string()).into()
+pub fn path_error(error: PathError, req: &HttpRequest) -> actix_web::Error {
+    path_problem(&error, req).into()
+}
+
+/// A malformed path parameter, told in our own words: the parser's text (uuid's "invalid
+/// character: expected an optional prefix of `urn:uuid:`…", serde's variant lists) is for
+/// logs, not for clients, who get the parameter's name and what it must be.
+fn path_problem(error: &PathError, req: &HttpRequest) -> ApiError {
+    tracing::debug!(%error, path = req.path(), "malformed path parameter");
+    let mut names = req.match_info().iter().map(|(name, _)| name);
+    let parameter = match (names.next(), names.next()) {
+        (Some(only), None) => format!("`{only}`"),
+        _ => "a path parameter".to_owned(),
+    };
+    // uuid's serde impl prefixes every parse failure with this; anything else (an enum
+    // name, a number) is a value outside what the route accepts.
+    let is_uuid = match error {
+        PathError::Deserialize(inner) => inner.to_string().starts_with("UUID parsing failed"),
+        _ => false,
+    };
+    let detail = if is_uuid {
+        format!("{parameter} must be a UUID")
+    } else {
+        format!("{parameter} is not one of the values this route accepts")
+    };
+    ApiError::new(kinds::INVALID_PATH, detail)
 }
 
 pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -473,6 +497,40 @@ mod tests {
                 .get(header::RETRY_AFTER)
                 .map(|value| value.as_bytes()),
             Some(&b"1"[..])
+        );
+    }
+
+    fn path_failure<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> ApiError {
+        let req = actix_web::test::TestRequest::default()
+            .param(name.to_owned(), value.to_owned())
+            .to_http_request();
+        let deserializer = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value);
+        let error = match T::deserialize(deserializer) {
+            Err(error) => PathError::Deserialize(error),
+            Ok(_) => panic!("{value} parsed"),
+        };
+        path_problem(&error, &req)
+    }
+
+    #[test]
+    fn a_malformed_uuid_in_the_path_is_named_without_the_parsers_wording() {
+        let problem = path_failure::<uuid::Uuid>("id", "not-a-uuid");
+        assert_eq!(problem.kind(), kinds::INVALID_PATH);
+        assert_eq!(problem.detail, "`id` must be a UUID");
+    }
+
+    #[test]
+    fn an_unknown_name_in_the_path_is_refused_without_serdes_variant_list() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Category {
+            Phone,
+        }
+        let problem = path_failure::<Category>("category", "toaster");
+        assert_eq!(problem.kind(), kinds::INVALID_PATH);
+        assert_eq!(
+            problem.detail,
+            "`category` is not one of the values this route accepts"
         );
     }
 

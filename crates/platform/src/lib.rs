@@ -15,6 +15,8 @@ pub mod event_tables;
 pub mod health;
 pub mod http;
 pub mod kafka;
+#[cfg(feature = "testing")]
+pub mod list_probe;
 pub mod named_enum;
 pub mod outbox;
 pub mod pagination;

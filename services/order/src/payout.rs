@@ -37,7 +37,10 @@ pub trait PayoutProvider: Send + Sync + 'static {
     async fn pay(&self, order: &PayoutOrder) -> Result<PayoutReceipt, PayoutError>;
 }
 
-/// The reference for an order's payout: stable across retries and instances.
+/// The reference for an order's payout: stable across retries and instances. The order id
+/// is written as 32 hex digits without hyphens, and must stay so: the reference is the
+/// provider's idempotency key, and a payout asked for before a change of form and retried
+/// after it would carry a new key and could be paid twice.
 pub fn reference_for(order_id: Uuid) -> String {
     format!("rc-payout-{}", order_id.simple())
 }
@@ -79,5 +82,19 @@ impl PayoutProvider for SandboxPayouts {
         Ok(PayoutReceipt {
             provider_reference: format!("sbx_{}", receipt.simple()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payout_reference_is_the_order_id_in_32_hex_digits_after_rc_payout() {
+        let order_id = Uuid::parse_str("0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f506").unwrap();
+        assert_eq!(
+            reference_for(order_id),
+            "rc-payout-0192f3a45b6c7d8e9fa0b1c2d3e4f506"
+        );
     }
 }

@@ -1,6 +1,11 @@
-//! The portal's settings: the platform's shared sections plus `portal.*`.
+//! The portal's settings: the platform's shared sections plus `partner_portal.*`. Which
+//! webhook targets are accepted depends on the profile when not set: a developer's run
+//! (`recommerce dev`, compose) calls a receiver on the laptop over http; every other
+//! profile accepts public https targets only unless told otherwise.
 
-use platform::config::{BaseSettings, ConfigError, Layers, ServiceDefaults, ServiceSettings};
+use platform::config::{
+    BaseSettings, ConfigError, Layers, Profile, ServiceDefaults, ServiceSettings,
+};
 use serde::Deserialize;
 
 use crate::workers::WebhookSettings;
@@ -41,7 +46,17 @@ impl ServiceSettings for Settings {
     /// The shared sections and its own, validated.
     fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
         let base = layers.base()?;
-        let portal: PortalSettings = layers.section("partner_portal")?;
+        let mut portal: PortalSettings = layers.section("partner_portal")?;
+        let on_unless_set = |key: &str| {
+            layers
+                .raw()
+                .get::<bool>(key)
+                .unwrap_or(base.profile == Profile::Dev)
+        };
+        portal.webhooks.allow_private_targets =
+            on_unless_set("partner_portal.webhooks.allow_private_targets");
+        portal.webhooks.allow_plain_http =
+            on_unless_set("partner_portal.webhooks.allow_plain_http");
         if !(60..=30 * 24 * 3600).contains(&portal.user_token_ttl_seconds) {
             return Err(ConfigError::invalid(
                 "partner_portal.user_token_ttl_seconds",
@@ -67,9 +82,73 @@ impl ServiceSettings for Settings {
                 "between 1 and 50",
             ));
         }
-        if hooks.allow_private_targets && base.profile == platform::config::Profile::Production {
+        if hooks.allow_private_targets && base.profile == Profile::Production {
             tracing::warn!("partner_portal.webhooks.allow_private_targets is on in production");
         }
+        if hooks.allow_plain_http && base.profile == Profile::Production {
+            tracing::warn!("partner_portal.webhooks.allow_plain_http is on in production");
+        }
         Ok(Self { base, portal })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::webhook::TargetPolicy;
+
+    fn policy_of(profile: &str, keys: &[(&str, bool)]) -> TargetPolicy {
+        let mut layers = Layers::defaults(SERVICE)
+            .and_then(|layers| layers.set("profile", profile))
+            .and_then(|layers| {
+                layers.set(
+                    "auth.jwt_secret",
+                    "a-production-secret-of-at-least-32-bytes",
+                )
+            })
+            .unwrap();
+        for (key, value) in keys {
+            layers = layers.set(key, *value).unwrap();
+        }
+        Settings::from_layers(&layers)
+            .unwrap()
+            .portal
+            .webhooks
+            .target_policy()
+    }
+
+    #[test]
+    fn the_dev_profile_lets_webhooks_call_a_local_receiver_over_http() {
+        assert_eq!(policy_of("dev", &[]), TargetPolicy::LOCAL);
+    }
+
+    #[test]
+    fn production_and_tests_accept_only_public_https_targets_unless_told() {
+        assert_eq!(policy_of("production", &[]), TargetPolicy::STRICT);
+        assert_eq!(policy_of("test", &[]), TargetPolicy::STRICT);
+        assert_eq!(
+            policy_of(
+                "test",
+                &[
+                    ("partner_portal.webhooks.allow_private_targets", true),
+                    ("partner_portal.webhooks.allow_plain_http", true),
+                ]
+            ),
+            TargetPolicy::LOCAL
+        );
+    }
+
+    #[test]
+    fn a_dev_run_that_turns_local_targets_off_is_obeyed() {
+        assert_eq!(
+            policy_of(
+                "dev",
+                &[
+                    ("partner_portal.webhooks.allow_private_targets", false),
+                    ("partner_portal.webhooks.allow_plain_http", false),
+                ]
+            ),
+            TargetPolicy::STRICT
+        );
     }
 }

@@ -31,7 +31,7 @@ pub enum PortalError {
     #[error("a user with this email already exists")]
     EmailTaken,
     #[error("the webhook URL is refused: {0}")]
-    UrlRefused(String),
+    UrlRefused(crate::domain::webhook::UrlRefused),
     #[error("{0}")]
     Validation(Violations),
     #[error("{0}")]
@@ -107,5 +107,13 @@ platform::problem_code! {
             "The webhook URL cannot be used",
         ),
         Self::Concurrent => kinds::CONCURRENT_UPDATE,
+    }
+
+    fn own_extensions(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extensions = serde_json::Map::new();
+        if let Self::UrlRefused(refused) = self {
+            extensions.insert("reason".into(), refused.reason().into());
+        }
+        extensions
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::webhook::{AfterAttempt, after_attempt, is_public, signature};
+use crate::domain::webhook::{AfterAttempt, TargetPolicy, after_attempt, is_public, signature};
 use crate::domain::{Delivery, NewAttempt, Webhook};
 use crate::store::{self, DELIVER, StoreError};
 
@@ -28,7 +28,11 @@ const CONCURRENCY: usize = 8;
 #[serde(default)]
 pub struct WebhookSettings {
     /// Let webhooks target loopback and private networks (tests, a partner on the LAN).
+    /// Unset: on in the dev profile only (see `configuration`).
     pub allow_private_targets: bool,
+    /// Let webhooks use `http://` URLs. Unset: on in the dev profile only; production's
+    /// egress reaches port 443 alone, so an http webhook could never be delivered there.
+    pub allow_plain_http: bool,
     pub timeout_ms: u64,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -40,10 +44,21 @@ impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
             allow_private_targets: false,
+            allow_plain_http: false,
             timeout_ms: 5_000,
             retry_initial_ms: 1_000,
             retry_max_ms: 600_000,
             max_attempts: 8,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// The targets these settings let a webhook have.
+    pub fn target_policy(&self) -> TargetPolicy {
+        TargetPolicy {
+            private_targets: self.allow_private_targets,
+            plain_http: self.allow_plain_http,
         }
     }
 }
@@ -161,7 +176,7 @@ impl Deliverer {
     /// Sends one signed attempt; the receiver's status, or why there was none.
     async fn send(&self, hook: &Webhook, delivery: &Delivery) -> Result<u16, String> {
         // Checked again at send time: the rules may have tightened since registration.
-        crate::domain::webhook::check_url(&hook.url, self.settings.allow_private_targets)
+        crate::domain::webhook::check_url(&hook.url, self.settings.target_policy())
             .map_err(|refused| refused.to_string())?;
         let timestamp = Utc::now().timestamp();
         let body = delivery.payload.as_bytes().to_vec();

@@ -1,13 +1,15 @@
 //! Every class of bad input gets a 4xx problem+json with a stable code, never a 5xx.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use platform::auth::Role;
+use platform::list_probe::{EXTREME_PAGING, assert_each_query_refused, paged_routes};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestOptions, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestOptions, assert_problem, spawn_app, spawn_app_with};
 
 const MODELS: &str = "/v1/admin/catalog/models";
 
@@ -175,13 +177,19 @@ async fn an_unknown_id_is_a_404_problem() {
 async fn a_malformed_id_or_category_in_the_path_is_a_400_problem() {
     let app = spawn_app().await;
     let response = app.get("/v1/devices/not-a-uuid").send().await.unwrap();
-    assert_problem(response, 400, "invalid_path_parameter").await;
+    let problem = assert_problem(response, 400, "invalid_path_parameter").await;
+    // Our words, not the uuid parser's ("invalid character: expected an optional prefix…").
+    assert_eq!(problem["detail"], "`id` must be a UUID");
     let response = app
         .admin(Method::GET, "/v1/admin/catalog/questionnaires/toaster")
         .send()
         .await
         .unwrap();
-    assert_problem(response, 400, "invalid_path_parameter").await;
+    let problem = assert_problem(response, 400, "invalid_path_parameter").await;
+    assert_eq!(
+        problem["detail"],
+        "`category` is not one of the values this route accepts"
+    );
 }
 
 #[tokio::test]
@@ -413,4 +421,66 @@ async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
         .await
         .unwrap();
     platform::testing::assert_shell_answers_declared(&document);
+}
+
+/// The query values no list route may take, for every list route (the OpenAPI document's
+/// paged routes, and any list it should show paged): each is a 400 problem, never a 5xx or
+/// a dropped connection (issue 18, item 4: no input can crash a worker).
+#[tokio::test]
+async fn every_list_route_refuses_extreme_paging_with_a_400_problem() {
+    // With a broker, so the dead-letter and parked-event lists are mounted too.
+    let broker = platform::testing::TestBroker::start();
+    let app = spawn_app_with(TestOptions {
+        kafka: Some(broker.brokers.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let routes: Vec<(&str, &str, Vec<String>)> = vec![
+        ("/v1/devices", &app.shopper_token, Vec::new()),
+        ("/v1/admin/catalog/models", &app.admin_token, Vec::new()),
+        (
+            "/v1/admin/catalog/outbox/parked",
+            &app.admin_token,
+            Vec::new(),
+        ),
+    ];
+    assert_every_list_route_refuses(&app, &app.admin_token, &routes).await;
+}
+
+/// Drives each of `routes` (path, a token that may list it, its own numeric or date query
+/// values) with [`EXTREME_PAGING`] and its own values, after checking that they are every
+/// paged route of the OpenAPI document.
+async fn assert_every_list_route_refuses(
+    app: &TestApp,
+    admin_token: &str,
+    routes: &[(&str, &str, Vec<String>)],
+) {
+    let document: serde_json::Value = app
+        .get_as(admin_token, "/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let driven: BTreeSet<String> = routes.iter().map(|(path, ..)| (*path).to_owned()).collect();
+    assert_eq!(
+        paged_routes(&document),
+        driven,
+        "the OpenAPI document's paged routes are the ones driven here"
+    );
+    for (path, token, own) in routes {
+        let queries: Vec<String> = EXTREME_PAGING
+            .iter()
+            .map(|query| (*query).to_owned())
+            .chain(own.iter().cloned())
+            .collect();
+        assert_each_query_refused(
+            &app.client,
+            &app.address,
+            token,
+            path,
+            &queries,
+            "invalid_query_parameter",
+        )
+        .await;
+    }
 }

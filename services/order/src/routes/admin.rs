@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
 use platform::error::{AuthProblems, BodyProblems, Problem};
@@ -20,6 +20,12 @@ use crate::store::OrderFilter;
 
 const ADMIN: &[Role] = &[Role::Admin];
 const MAX_REASON_CHARS: usize = 500;
+/// Ten years: an order unchanged for longer is not stuck but forgotten, and larger values
+/// reach back past any date PostgreSQL holds (a 500, not an answer).
+const MAX_STUCK_FOR_MINUTES: u32 = 10 * 366 * 24 * 60;
+/// RFC 3339 years have four digits; chrono reads more (and negative ones), which
+/// PostgreSQL cannot compare against (4713 BC onwards) and no order was placed in.
+const SEARCHABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -28,12 +34,13 @@ pub struct AdminSearch {
     pub status: Option<OrderStatus>,
     /// Pickup pincode, six digits.
     pub pincode: Option<String>,
-    /// Placed at or after (RFC 3339).
+    /// Placed at or after (RFC 3339, years 0001–9999).
     pub created_from: Option<DateTime<Utc>>,
-    /// Placed before (RFC 3339).
+    /// Placed before (RFC 3339, years 0001–9999).
     pub created_to: Option<DateTime<Utc>>,
-    /// Stuck orders: not final, and in their current state for longer than this.
-    #[param(minimum = 1)]
+    /// Stuck orders: not final, and in their current state for longer than this (at most
+    /// ten years).
+    #[param(minimum = 1, maximum = 5270400)]
     pub stuck_for_minutes: Option<u32>,
 }
 
@@ -69,8 +76,25 @@ pub async fn search_orders(
             OrderError::InvalidQuery("created_from must not be after created_to".into()).into(),
         );
     }
-    if search.stuck_for_minutes == Some(0) {
-        return Err(OrderError::InvalidQuery("stuck_for_minutes must be at least 1".into()).into());
+    for (name, at) in [
+        ("created_from", search.created_from),
+        ("created_to", search.created_to),
+    ] {
+        if at.is_some_and(|at| !SEARCHABLE_YEARS.contains(&at.year())) {
+            return Err(OrderError::InvalidQuery(format!(
+                "{name} must be a time in the years 0001 to 9999"
+            ))
+            .into());
+        }
+    }
+    if search
+        .stuck_for_minutes
+        .is_some_and(|minutes| !(1..=MAX_STUCK_FOR_MINUTES).contains(&minutes))
+    {
+        return Err(OrderError::InvalidQuery(format!(
+            "stuck_for_minutes must be between 1 and {MAX_STUCK_FOR_MINUTES} (ten years)"
+        ))
+        .into());
     }
     let filter = OrderFilter {
         shopper_id: None,

@@ -1,8 +1,14 @@
+use std::collections::BTreeSet;
+
 use platform::auth::Role;
+
+use platform::list_probe::{
+    EXTREME_PAGING, assert_each_query_refused, extreme_dates, extreme_numbers, paged_routes,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestOptions, assert_problem, order_body, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestOptions, assert_problem, order_body, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_order_without_an_idempotency_key_is_refused() {
@@ -252,4 +258,83 @@ async fn every_operation_declares_what_the_shell_answers_before_its_handler() {
         .await
         .unwrap();
     platform::testing::assert_shell_answers_declared(&document);
+}
+
+/// The query values no list route may take, for every list route (the OpenAPI document's
+/// paged routes, and any list it should show paged): each is a 400 problem, never a 5xx or
+/// a dropped connection (issue 18, item 4: no input can crash a worker).
+#[tokio::test]
+async fn every_list_route_refuses_extreme_paging_numbers_and_dates_with_a_400_problem() {
+    // With a broker, so the dead-letter and parked-event lists are mounted too.
+    let broker = platform::testing::TestBroker::start();
+    let app = spawn_app_with(TestOptions {
+        kafka: Some(broker.brokers.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let search = [
+        extreme_numbers("stuck_for_minutes"),
+        // Zero, and the largest u32: minutes back past any date the database holds.
+        vec![
+            "stuck_for_minutes=0".to_owned(),
+            "stuck_for_minutes=4294967295".to_owned(),
+        ],
+        extreme_dates("created_from"),
+        extreme_dates("created_to"),
+    ]
+    .concat();
+    let dead_letters = vec!["include_replayed=maybe".to_owned()];
+    let routes: Vec<(&str, &str, Vec<String>)> = vec![
+        ("/v1/orders", &app.shopper_token, Vec::new()),
+        ("/v1/admin/orders", &app.admin_token, search),
+        (
+            "/v1/admin/orders/dead-letters",
+            &app.admin_token,
+            dead_letters,
+        ),
+        (
+            "/v1/admin/orders/outbox/parked",
+            &app.admin_token,
+            Vec::new(),
+        ),
+    ];
+    assert_every_list_route_refuses(&app, &app.admin_token, &routes).await;
+}
+
+/// Drives each of `routes` (path, a token that may list it, its own numeric or date query
+/// values) with [`EXTREME_PAGING`] and its own values, after checking that they are every
+/// paged route of the OpenAPI document.
+async fn assert_every_list_route_refuses(
+    app: &TestApp,
+    admin_token: &str,
+    routes: &[(&str, &str, Vec<String>)],
+) {
+    let document: serde_json::Value = app
+        .get_as(admin_token, "/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let driven: BTreeSet<String> = routes.iter().map(|(path, ..)| (*path).to_owned()).collect();
+    assert_eq!(
+        paged_routes(&document),
+        driven,
+        "the OpenAPI document's paged routes are the ones driven here"
+    );
+    for (path, token, own) in routes {
+        let queries: Vec<String> = EXTREME_PAGING
+            .iter()
+            .map(|query| (*query).to_owned())
+            .chain(own.iter().cloned())
+            .collect();
+        assert_each_query_refused(
+            &app.client,
+            &app.address,
+            token,
+            path,
+            &queries,
+            "invalid_query_parameter",
+        )
+        .await;
+    }
 }

@@ -259,28 +259,55 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                // 198.18.0.0/15: benchmarking (RFC 2544), lab networks, never the internet.
+                || (a == 198 && (b & 0xfe) == 18)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(mapped) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(mapped));
+            // Addresses that carry an IPv4 address are as public as the one they carry:
+            // a gateway or relay of ours would otherwise take the request to it.
+            if let Some(embedded) = embedded_ipv4(v6) {
+                return is_public(IpAddr::V4(embedded));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xffc0) == 0xfe80
+                // 64:ff9b:1::/48: NAT64 for local use (RFC 8215), translating into a
+                // network of its operator's: refused whatever it carries.
+                || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1))
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The IPv4 address inside an IPv4-mapped (`::ffff:0:0/96`), NAT64 well-known-prefix
+/// (`64:ff9b::/96`, RFC 6052) or 6to4 (`2002::/16`, RFC 3056) address.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return Some(mapped);
+    }
+    let segments = v6.segments();
+    let join = |high: u16, low: u16| (u32::from(high) << 16) | u32::from(low);
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(join(segments[6], segments[7]).into());
+    }
+    if segments[0] == 0x2002 {
+        return Some(join(segments[1], segments[2]).into());
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRefused {
     #[error("not a valid absolute URL")]
     Invalid,
     #[error("only http and https URLs can receive webhooks")]
     Scheme,
+    #[error("only https URLs can receive webhooks")]
+    HttpsRequired,
     #[error("URLs with credentials are not accepted")]
     Credentials,
     #[error("longer than 2048 characters")]
@@ -289,20 +316,61 @@ pub enum UrlRefused {
     Private,
 }
 
+impl UrlRefused {
+    /// The refusal as a stable name, for clients that branch on it (the problem's `reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid_url",
+            Self::Scheme => "unsupported_scheme",
+            Self::HttpsRequired => "https_required",
+            Self::Credentials => "credentials_in_url",
+            Self::TooLong => "too_long",
+            Self::Private => "private_target",
+        }
+    }
+}
+
+/// Which webhook targets a deployment accepts beyond public `https` ones. Production
+/// accepts neither kind: its egress reaches only the internet, on port 443. A developer's
+/// run accepts both, so a receiver on the laptop works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// Loopback, private, link-local and other non-public addresses and names.
+    pub private_targets: bool,
+    /// `http://` URLs.
+    pub plain_http: bool,
+}
+
+impl TargetPolicy {
+    /// Public `https` targets only.
+    pub const STRICT: Self = Self {
+        private_targets: false,
+        plain_http: false,
+    };
+    /// Anything a developer's local receiver needs.
+    pub const LOCAL: Self = Self {
+        private_targets: true,
+        plain_http: true,
+    };
+}
+
 /// Checks a webhook URL as written. Host names are checked again, resolved, at delivery.
-pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, UrlRefused> {
     if raw.len() > 2048 {
         return Err(UrlRefused::TooLong);
     }
     let url = url::Url::parse(raw).map_err(|_| UrlRefused::Invalid)?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(UrlRefused::Scheme);
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.plain_http => {}
+        "http" => return Err(UrlRefused::HttpsRequired),
+        _ => return Err(UrlRefused::Scheme),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlRefused::Credentials);
     }
     let host = url.host().ok_or(UrlRefused::Invalid)?;
-    if !allow_private {
+    if !policy.private_targets {
         let private = match host {
             url::Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
             url::Host::Ipv6(ip) => !is_public(IpAddr::V6(ip)),
@@ -518,39 +586,133 @@ mod tests {
         assert_ne!(one, signature("secret", 1_700_000_000, b"{ }"));
     }
 
+    fn public(address: &str) -> bool {
+        is_public(address.parse().unwrap())
+    }
+
     #[test]
-    fn only_public_http_targets_pass_unless_private_ones_are_allowed() {
-        assert!(check_url("https://hooks.example.com/recommerce", false).is_ok());
-        assert_eq!(
-            check_url("file:///etc/passwd", false),
-            Err(UrlRefused::Scheme)
-        );
-        assert_eq!(
-            check_url("gopher://x.example", false),
-            Err(UrlRefused::Scheme)
-        );
-        assert_eq!(
-            check_url("http://u:p@x.example/", false),
-            Err(UrlRefused::Credentials)
-        );
+    fn the_benchmarking_range_is_not_public() {
+        for private in ["198.18.0.1", "198.19.255.254"] {
+            assert!(!public(private), "{private}");
+        }
+        for neighbour in ["198.17.255.255", "198.20.0.1"] {
+            assert!(public(neighbour), "{neighbour}");
+        }
+    }
+
+    #[test]
+    fn nat64_addresses_are_as_public_as_the_ipv4_address_they_carry() {
         for private in [
-            "http://127.0.0.1/",
-            "http://10.1.2.3/",
-            "http://192.168.0.1/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://[::1]/",
-            "http://[fd00::1]/",
-            "http://100.64.0.1/",
-            "http://0.0.0.0/",
-            "http://localhost:8080/",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::c612:1",
+            // Local-use NAT64 translates into its operator's network: refused outright.
+            "64:ff9b:1::808:808",
+        ] {
+            assert!(!public(private), "{private}");
+        }
+        assert!(public("64:ff9b::808:808"), "8.8.8.8 through NAT64");
+    }
+
+    #[test]
+    fn six_to_four_addresses_are_as_public_as_the_ipv4_address_they_carry() {
+        for private in [
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::",
+        ] {
+            assert!(!public(private), "{private}");
+        }
+        assert!(public("2002:808:808::1"), "8.8.8.8 through 6to4");
+    }
+
+    #[test]
+    fn webhook_urls_aimed_at_private_addresses_through_ipv6_translations_are_refused() {
+        for private in [
+            "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "https://[2002:a00:1::1]/",
+            "https://198.18.0.1/",
         ] {
             assert_eq!(
-                check_url(private, false),
+                check_url(private, TargetPolicy::STRICT),
                 Err(UrlRefused::Private),
                 "{private}"
             );
         }
-        assert!(check_url("http://127.0.0.1:9/hooks", true).is_ok());
-        assert_eq!(check_url("not a url", true), Err(UrlRefused::Invalid));
+    }
+
+    #[test]
+    fn only_public_https_targets_pass_the_strict_policy() {
+        let strict = TargetPolicy::STRICT;
+        assert!(check_url("https://hooks.example.com/recommerce", strict).is_ok());
+        assert_eq!(
+            check_url("file:///etc/passwd", strict),
+            Err(UrlRefused::Scheme)
+        );
+        assert_eq!(
+            check_url("gopher://x.example", strict),
+            Err(UrlRefused::Scheme)
+        );
+        assert_eq!(
+            check_url("https://u:p@x.example/", strict),
+            Err(UrlRefused::Credentials)
+        );
+        for private in [
+            "https://127.0.0.1/",
+            "https://10.1.2.3/",
+            "https://192.168.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://localhost:8080/",
+        ] {
+            assert_eq!(
+                check_url(private, strict),
+                Err(UrlRefused::Private),
+                "{private}"
+            );
+        }
+        assert_eq!(check_url("not a url", strict), Err(UrlRefused::Invalid));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_the_policy_allows_it() {
+        assert_eq!(
+            check_url("http://hooks.example.com/recommerce", TargetPolicy::STRICT),
+            Err(UrlRefused::HttpsRequired)
+        );
+        let http_only = TargetPolicy {
+            plain_http: true,
+            ..TargetPolicy::STRICT
+        };
+        assert!(check_url("http://hooks.example.com/recommerce", http_only).is_ok());
+        // Allowing http does not let it reach our network.
+        assert_eq!(
+            check_url("http://127.0.0.1:9/hooks", http_only),
+            Err(UrlRefused::Private)
+        );
+        let private_only = TargetPolicy {
+            private_targets: true,
+            ..TargetPolicy::STRICT
+        };
+        assert_eq!(
+            check_url("http://127.0.0.1:9/hooks", private_only),
+            Err(UrlRefused::HttpsRequired)
+        );
+        assert!(check_url("https://127.0.0.1:9/hooks", private_only).is_ok());
+    }
+
+    #[test]
+    fn the_local_policy_lets_a_receiver_on_this_machine_be_called_over_http() {
+        assert!(check_url("http://127.0.0.1:9/hooks", TargetPolicy::LOCAL).is_ok());
+        assert!(check_url("http://localhost:8080/hooks", TargetPolicy::LOCAL).is_ok());
+        assert_eq!(
+            check_url("ftp://127.0.0.1/", TargetPolicy::LOCAL),
+            Err(UrlRefused::Scheme)
+        );
     }
 }

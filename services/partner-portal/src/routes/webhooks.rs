@@ -5,8 +5,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, post, web};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems};
-use platform::pagination::Paged;
+use platform::error::{AuthProblems, BodyProblems, Problem};
+use platform::pagination::{MAX_PER_PAGE, PageQuery, Paged};
 use uuid::Uuid;
 
 use super::dto::{AttemptView, DeliveryQuery, DeliveryView, NewWebhookRequest, WebhookView};
@@ -33,11 +33,8 @@ pub async fn create_webhook(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    let url = check_url(
-        body.url.trim(),
-        state.settings.webhooks.allow_private_targets,
-    )
-    .map_err(|refused| PortalError::UrlRefused(refused.to_string()))?;
+    let url = check_url(body.url.trim(), state.settings.webhooks.target_policy())
+        .map_err(PortalError::UrlRefused)?;
     let hook = store::create_webhook(&state.db, partner_id, url.to_string(), new_secret())
         .await
         .map_err(PortalError::from)?;
@@ -47,15 +44,17 @@ pub async fn create_webhook(
         .json(WebhookView::of(&hook, true)))
 }
 
-/// This partner's webhooks (without secrets).
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = Paged<WebhookView>), AuthProblems))]
+/// This partner's webhooks (without secrets), 100 a page unless asked otherwise.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Paged<WebhookView>), (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"), AuthProblems))]
 #[get("/v1/portal/webhooks", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn list_webhooks(
     principal: Principal,
+    paging: web::Query<PageQuery>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    let request = page(None, Some(100))?;
+    // Pageable like every list; the default stays the one page of 100 it always answered.
+    let request = page(paging.page, paging.per_page.or(Some(MAX_PER_PAGE)))?;
     let (items, total) =
         store::active_webhooks_page(&state.db, partner_id, request.offset(), request.per_page)
             .await

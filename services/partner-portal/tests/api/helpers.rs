@@ -22,26 +22,44 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(true).await
+    spawn_app_with(WebhookTargets::Local).await
 }
 
-/// `loopback_webhooks`: let webhooks call receivers on this machine (the tests' own).
-pub async fn spawn_app_with(loopback_webhooks: bool) -> TestApp {
+/// Which webhook targets the portal under test accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookTargets {
+    /// Receivers on this machine, over http (the tests' own): both switches set on.
+    Local,
+    /// What production accepts: the test profile's defaults, public https only.
+    Production,
+    /// Whatever the dev profile gives when neither switch is set.
+    DevProfile,
+}
+
+pub async fn spawn_app_with(targets: WebhookTargets) -> TestApp {
     platform::telemetry::init_for_tests();
     let broker = TestBroker::start();
     broker.create_topics(&events::topics::ALL, 2).await;
     let database_url = platform::testing::fresh_database("portal").await;
-    let layers = platform::testing::test_layers(&PartnerPortal, &database_url)
+    let mut layers = platform::testing::test_layers(&PartnerPortal, &database_url);
+    match targets {
+        WebhookTargets::Local => {
+            for key in [
+                "partner_portal.webhooks.allow_private_targets",
+                "partner_portal.webhooks.allow_plain_http",
+            ] {
+                layers = layers.set(key, true).unwrap();
+            }
+        }
+        WebhookTargets::Production => {}
+        WebhookTargets::DevProfile => layers = layers.set("profile", "dev").unwrap(),
+    }
+    let layers = layers
         .set("redis.url", platform::testing::shared_redis_url())
         .unwrap()
         .set("kafka.brokers", broker.brokers.clone())
         .unwrap()
         .set("outbox.poll_interval_ms", 10)
-        .unwrap()
-        .set(
-            "partner_portal.webhooks.allow_private_targets",
-            loopback_webhooks,
-        )
         .unwrap()
         .set("partner_portal.webhooks.retry_initial_ms", 50)
         .unwrap()

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod bad_input;
 mod helpers;
 mod read_model;
 mod reports;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::helpers::{SETTLE, spawn_app, spawn_app_with};
+use crate::helpers::{SETTLE, WebhookTargets, spawn_app, spawn_app_with};
 
 /// What a receiver saw: signature headers and the raw body, and what it answered.
 #[derive(Clone, Debug)]
@@ -218,23 +218,30 @@ async fn a_receiver_that_fails_twice_gets_one_signed_delivery_and_the_log_shows_
 }
 
 #[tokio::test]
-async fn webhook_urls_that_are_not_public_http_are_refused_unless_private_targets_are_allowed() {
-    let app = spawn_app_with(false).await;
+async fn webhook_urls_that_are_not_public_https_are_refused_where_production_rules_apply() {
+    let app = spawn_app_with(WebhookTargets::Production).await;
     let token = app.partner_token(Uuid::new_v4());
-    for url in [
-        "http://127.0.0.1:9000/hook",
-        "http://localhost/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.0.0.5/hook",
-        "http://[::1]/hook",
-        "file:///etc/passwd",
-        "ftp://partner.example/hook",
-        "not a url",
+    let refused = |url: &'static str, reason: &'static str| (url, reason);
+    for (url, reason) in [
+        refused("https://127.0.0.1:9000/hook", "private_target"),
+        refused("https://localhost/hook", "private_target"),
+        refused("https://169.254.169.254/latest/meta-data", "private_target"),
+        refused("https://10.0.0.5/hook", "private_target"),
+        refused("https://[::1]/hook", "private_target"),
+        refused("https://[64:ff9b::a00:5]/hook", "private_target"),
+        refused("https://198.18.0.1/hook", "private_target"),
+        // Egress reaches port 443 only: an http webhook could never be delivered.
+        refused("http://hooks.partner.example/recommerce", "https_required"),
+        refused("http://127.0.0.1:9000/hook", "https_required"),
+        refused("file:///etc/passwd", "unsupported_scheme"),
+        refused("ftp://partner.example/hook", "unsupported_scheme"),
+        refused("not a url", "invalid_url"),
     ] {
         let response = app
             .post_as(&token, "/v1/portal/webhooks", &json!({"url": url}))
             .await;
-        assert_problem(response, 422, "webhook_url_refused").await;
+        let problem = assert_problem(response, 422, "webhook_url_refused").await;
+        assert_eq!(problem["reason"], reason, "{url}: {problem}");
     }
     let response = app
         .post_as(
@@ -244,4 +251,24 @@ async fn webhook_urls_that_are_not_public_http_are_refused_unless_private_target
         )
         .await;
     assert_eq!(response.status(), 201);
+}
+
+#[tokio::test]
+async fn the_dev_profile_calls_a_receiver_on_this_machine_over_http() {
+    let app = spawn_app_with(WebhookTargets::DevProfile).await;
+    let partner_id = Uuid::new_v4();
+    let token = app.partner_token(partner_id);
+    let (url, seen) = flaky_receiver(0).await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let response = app
+        .post_as(&token, "/v1/portal/webhooks", &json!({"url": url}))
+        .await;
+    assert_eq!(response.status(), 201);
+    app.offered_job(partner_id, "pickup").await;
+    eventually(SETTLE, "the local receiver gets the delivery", || async {
+        let list = app.json_as(&token, "/v1/portal/webhooks/deliveries").await;
+        list["items"][0]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
