@@ -106,6 +106,12 @@ mod tests {
                     "a-production-secret-of-at-least-32-bytes",
                 )
             })
+            .and_then(|layers| {
+                layers.set(
+                    "auth.service_secret",
+                    "a-production-service-secret-of-32-bytes",
+                )
+            })
             .unwrap();
         for (key, value) in keys {
             layers = layers.set(key, *value).unwrap();
