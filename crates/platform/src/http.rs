@@ -334,16 +334,14 @@ impl Refusals {
         use utoipa::openapi::header::HeaderBuilder;
         use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 
+        let retry_after = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+            .description(Some("Seconds to wait before retrying"))
+            .build();
         let refusal = |description: &str| {
             ResponseBuilder::new()
                 .description(description)
-                .header(
-                    "Retry-After",
-                    HeaderBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                        .description(Some("Seconds to wait before retrying"))
-                        .build(),
-                )
+                .header("Retry-After", retry_after.clone())
                 .content(
                     crate::error::PROBLEM_CONTENT_TYPE,
                     ContentBuilder::new()
@@ -378,11 +376,27 @@ impl Refusals {
             ];
             for operation in operations.into_iter().flatten() {
                 for (status, response) in &answers {
-                    operation
-                        .responses
-                        .responses
-                        .entry((*status).to_owned())
-                        .or_insert_with(|| response.clone().into());
+                    match operation.responses.responses.get_mut(*status) {
+                        // A handler's own 503 (say, `coordinator_unavailable`) is an answer
+                        // admission may give too, with the same header.
+                        Some(utoipa::openapi::RefOr::T(own)) => {
+                            own.headers
+                                .entry("Retry-After".to_owned())
+                                .or_insert_with(|| retry_after.clone().into());
+                            own.description = format!(
+                                "{}. Or: {}",
+                                own.description.trim_end_matches('.'),
+                                response.description
+                            );
+                        }
+                        Some(utoipa::openapi::RefOr::Ref(_)) => {}
+                        None => {
+                            operation
+                                .responses
+                                .responses
+                                .insert((*status).to_owned(), response.clone().into());
+                        }
+                    }
                 }
             }
         }

@@ -23,6 +23,7 @@ pub mod pagination;
 pub mod problem_code;
 pub mod redis;
 pub mod retry;
+pub mod schema;
 pub mod sequencer;
 pub mod service;
 pub mod service_client;

@@ -679,3 +679,183 @@ pub fn assert_shell_answers_declared(document: &serde_json::Value) {
         missing.join("\n")
     );
 }
+
+/// Fails unless `document` is an OpenAPI 3.1 document a client generator can rely on:
+/// utoipa reads it back without losing anything, every `$ref` resolves, every response is
+/// described and every link names an operation of the document.
+pub fn assert_document_is_sound(document: &serde_json::Value) {
+    use serde_json::Value;
+
+    fn walk(value: &Value, references: &mut Vec<String>, linked: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("$ref", Value::String(reference)) => references.push(reference.clone()),
+                        ("links", Value::Object(links)) => {
+                            linked.extend(links.values().filter_map(|link| {
+                                link["operationId"].as_str().map(str::to_owned)
+                            }));
+                            walk(value, references, linked);
+                        }
+                        _ => walk(value, references, linked),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, references, linked)),
+            _ => {}
+        }
+    }
+
+    assert_eq!(document["openapi"], "3.1.0", "not an OpenAPI 3.1 document");
+    let read: utoipa::openapi::OpenApi = serde_json::from_value(document.clone())
+        .unwrap_or_else(|error| panic!("utoipa cannot read the document: {error}"));
+    assert_eq!(
+        &serde_json::to_value(read).expect("the document serializes"),
+        document,
+        "utoipa loses part of the document when it reads it"
+    );
+    let (mut references, mut linked) = (Vec::new(), Vec::new());
+    walk(document, &mut references, &mut linked);
+    let unresolved: Vec<&String> = references
+        .iter()
+        .filter(|reference| {
+            reference
+                .strip_prefix('#')
+                .is_none_or(|pointer| document.pointer(pointer).is_none())
+        })
+        .collect();
+    assert!(unresolved.is_empty(), "unresolved: {unresolved:?}");
+    let mut operation_ids = std::collections::BTreeSet::new();
+    let mut undescribed = Vec::new();
+    for (path, method, operation) in operations(document) {
+        if let Some(id) = operation["operationId"].as_str() {
+            operation_ids.insert(id.to_owned());
+        }
+        for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+            let described = response["description"]
+                .as_str()
+                .is_some_and(|text| !text.trim().is_empty());
+            if !described {
+                undescribed.push(format!("{method} {path} {status}"));
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "no description: {undescribed:?}");
+    let dangling: Vec<&String> = linked
+        .iter()
+        .filter(|id| !operation_ids.contains(*id))
+        .collect();
+    assert!(dangling.is_empty(), "links to no operation: {dangling:?}");
+}
+
+/// Every operation of `document`, as (path, method, operation).
+pub fn operations(document: &serde_json::Value) -> Vec<(String, String, &serde_json::Value)> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if METHODS.contains(&method.as_str()) {
+                found.push((path.clone(), method.clone(), operation));
+            }
+        }
+    }
+    found
+}
+
+/// The operation `method path` of `document`; fails when there is none.
+pub fn operation<'a>(
+    document: &'a serde_json::Value,
+    method: &str,
+    path: &str,
+) -> &'a serde_json::Value {
+    let operation = &document["paths"][path][method];
+    assert!(operation.is_object(), "no operation {method} {path}");
+    operation
+}
+
+/// Fails unless `method path` declares `status` with a description naming each of `codes`.
+pub fn assert_declares(
+    document: &serde_json::Value,
+    method: &str,
+    path: &str,
+    status: u16,
+    codes: &[&str],
+) {
+    let response = &operation(document, method, path)["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{method} {path} does not declare {status}"
+    );
+    let description = response["description"].as_str().unwrap_or_default();
+    for code in codes {
+        assert!(
+            description.contains(&format!("`{code}`")),
+            "{method} {path} {status} does not name `{code}`: {description}"
+        );
+    }
+}
+
+/// Fails unless every operation with an `{id}` in its path, but those of `except`
+/// ("method path"), declares 404 with a problem code.
+pub fn assert_every_id_operation_declares_404(document: &serde_json::Value, except: &[&str]) {
+    let mut missing = Vec::new();
+    for (path, method, operation) in operations(document) {
+        if !path.contains("{id}") || except.contains(&format!("{method} {path}").as_str()) {
+            continue;
+        }
+        let named = operation["responses"]["404"]["description"]
+            .as_str()
+            .is_some_and(|description| description.contains("_not_found`"));
+        if !named {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(missing.is_empty(), "no 404 with its code: {missing:?}");
+}
+
+/// The schema of `field` ("pickup.slot.window", "variants[].name") of the component schema
+/// `schema`, through references, `items` and the `oneOf` of an optional field.
+pub fn field_schema<'a>(
+    document: &'a serde_json::Value,
+    schema: &str,
+    field: &str,
+) -> &'a serde_json::Value {
+    fn resolved<'a>(
+        document: &'a serde_json::Value,
+        schema: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let pointer = reference.trim_start_matches('#');
+            return resolved(
+                document,
+                document
+                    .pointer(pointer)
+                    .unwrap_or(&serde_json::Value::Null),
+            );
+        }
+        for combinator in ["oneOf", "anyOf", "allOf"] {
+            if let Some(branches) = schema[combinator].as_array()
+                && let Some(branch) = branches.iter().find(|branch| branch["type"] != "null")
+            {
+                return resolved(document, branch);
+            }
+        }
+        schema
+    }
+    let mut current = resolved(document, &document["components"]["schemas"][schema]);
+    for part in field.split('.') {
+        let (name, items) = match part.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (part, false),
+        };
+        current = resolved(document, &current["properties"][name]);
+        if items {
+            current = resolved(document, &current["items"]);
+        }
+        assert!(!current.is_null(), "{schema} has no field {field}");
+    }
+    current
+}

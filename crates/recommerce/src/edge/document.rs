@@ -294,8 +294,21 @@ fn operations(document: &mut Value) -> Vec<(String, &'static str, &mut Map<Strin
 /// becomes `partner-portal: jobs`: two services' operations never share an id, and the docs
 /// page groups them by service.
 fn name_after_service(operation: &mut Map<String, Value>, service: &str) {
+    let prefix = service.replace('-', "_");
     if let Some(Value::String(id)) = operation.get_mut("operationId") {
-        *id = format!("{}_{id}", service.replace('-', "_"));
+        *id = format!("{prefix}_{id}");
+    }
+    // A response's links name operations of the same service: they follow the rename.
+    if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+        for response in responses.values_mut() {
+            if let Some(Value::Object(links)) = response.get_mut("links") {
+                for link in links.values_mut() {
+                    if let Some(Value::String(id)) = link.get_mut("operationId") {
+                        *id = format!("{prefix}_{id}");
+                    }
+                }
+            }
+        }
     }
     if let Some(Value::Array(tags)) = operation.get_mut("tags") {
         for tag in tags.iter_mut() {

@@ -6,18 +6,23 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems, Problem};
+use platform::error::{AuthProblems, BodyProblems};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::answers::{
+    Concurrent, CreateConflicts, ModelChangeConflicts, ModelNotFound, VariantConflicts,
+    VariantDeleteConflicts, VariantNotFound,
+};
 use super::dto::{
     AdminDevice, CategoryDto, ModelPatchRequest, NewModelRequest, NewVariantRequest, Paged,
     QuestionnaireDto, QuestionnaireRequest, StatusDto, VariantDto, VariantPatchRequest,
 };
 use super::{BrowseQuery, CatalogState, PageQuery, current_year};
 use crate::domain::{
-    ModelDraft, ModelPatch, QuestionDraft, Questionnaire, VariantDraft, VariantPatch,
+    Category, ModelDraft, ModelPatch, QuestionDraft, Questionnaire, VariantDraft, VariantPatch,
+    Violations,
 };
 use crate::error::CatalogError;
 
@@ -41,6 +46,32 @@ fn variant_draft(
     )
 }
 
+/// The category named `name`: checked with the rest of the body, so that an unknown name is
+/// one more violation of the 422 rather than a refusal of its own.
+fn category_named(name: &str) -> Result<Category, Violations> {
+    let mut violations = Violations::default();
+    let category = Category::parse(name);
+    violations.check(
+        category.is_some(),
+        "category",
+        "must be phone, laptop, tablet or watch",
+    );
+    category.ok_or(violations)
+}
+
+/// Both results, or every violation of either.
+fn both<A, B>(a: Result<A, Violations>, b: Result<B, Violations>) -> Result<(A, B), Violations> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => {
+            let mut violations = Violations::default();
+            violations.0.extend(a.err().into_iter().flat_map(|v| v.0));
+            violations.0.extend(b.err().into_iter().flat_map(|v| v.0));
+            Err(violations)
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
@@ -55,7 +86,6 @@ pub struct StatusQuery {
     params(StatusQuery, BrowseQuery, PageQuery),
     responses(
         (status = 200, body = Paged<AdminDevice>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
 )]
@@ -91,10 +121,12 @@ pub async fn list_models(
     security(("bearer" = [])),
     request_body = NewModelRequest,
     responses(
-        (status = 201, body = AdminDevice, headers(("Location" = String))),
+        (status = 201, body = AdminDevice,
+            headers(("Location" = String, description = "The model's admin URL")),
+            links(("GetModel" = (operation_id = "get_model", parameters(("id" = "$response.body#/id")), description = "The model just created")))),
         AuthProblems,
         BodyProblems,
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Brand and name already exist"),
+        CreateConflicts,
     )
 )]
 #[post("/v1/admin/catalog/models", wrap = "Allow::only(ADMIN)")]
@@ -110,15 +142,17 @@ pub async fn create_model(
         .enumerate()
         .map(|(index, variant)| variant_draft(&format!("variants[{index}]."), variant))
         .collect();
+    let category = category_named(&body.category);
     let draft = ModelDraft::parse(
         &body.brand,
         &body.name,
-        body.category.into(),
+        // Only a placeholder when the category is unknown: the answer is then a 422.
+        *category.as_ref().unwrap_or(&Category::Phone),
         body.release_year,
         variants,
         current_year(),
-    )
-    .map_err(CatalogError::from)?;
+    );
+    let (_, draft) = both(category, draft).map_err(CatalogError::from)?;
     let model = state
         .store
         .create_model(Uuid::now_v7(), draft)
@@ -143,7 +177,7 @@ pub async fn create_model(
     responses(
         (status = 200, body = AdminDevice),
         AuthProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        ModelNotFound,
     )
 )]
 #[get("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
@@ -176,8 +210,8 @@ pub async fn get_model(
         (status = 200, body = AdminDevice),
         AuthProblems,
         BodyProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Retired, duplicate name or concurrent change"),
+        ModelNotFound,
+        ModelChangeConflicts,
     )
 )]
 #[patch("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
@@ -188,14 +222,15 @@ pub async fn update_model(
     state: web::Data<CatalogState>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
+    let category = body.category.as_deref().map(category_named).transpose();
     let patch = ModelPatch::parse(
         body.brand.as_deref(),
         body.name.as_deref(),
-        body.category.map(Into::into),
+        category.as_ref().ok().copied().flatten(),
         body.release_year,
         current_year(),
-    )
-    .map_err(CatalogError::from)?;
+    );
+    let (_, patch) = both(category, patch).map_err(CatalogError::from)?;
     let model = state
         .store
         .update_model(id.into_inner(), patch)
@@ -216,7 +251,8 @@ pub async fn update_model(
     responses(
         (status = 204, description = "Retired"),
         AuthProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        ModelNotFound,
+        Concurrent,
     )
 )]
 #[delete("/v1/admin/catalog/models/{id}", wrap = "Allow::only(ADMIN)")]
@@ -242,11 +278,11 @@ pub async fn retire_model(
     params(("id" = Uuid, Path, description = "Model id")),
     request_body = NewVariantRequest,
     responses(
-        (status = 201, body = VariantDto, headers(("Location" = String))),
+        (status = 201, body = VariantDto, headers(("Location" = String, description = "The variant's admin URL"))),
         AuthProblems,
         BodyProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        ModelNotFound,
+        VariantConflicts,
     )
 )]
 #[post("/v1/admin/catalog/models/{id}/variants", wrap = "Allow::only(ADMIN)")]
@@ -283,8 +319,8 @@ pub async fn add_variant(
         (status = 200, body = VariantDto),
         AuthProblems,
         BodyProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        VariantNotFound,
+        VariantConflicts,
     )
 )]
 #[patch("/v1/admin/catalog/variants/{id}", wrap = "Allow::only(ADMIN)")]
@@ -322,8 +358,8 @@ pub async fn update_variant(
     responses(
         (status = 204, description = "Deleted"),
         AuthProblems,
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        VariantNotFound,
+        VariantDeleteConflicts,
     )
 )]
 #[delete("/v1/admin/catalog/variants/{id}", wrap = "Allow::only(ADMIN)")]
@@ -349,7 +385,6 @@ pub async fn delete_variant(
     params(("category" = CategoryDto, Path)),
     responses(
         (status = 200, body = QuestionnaireDto),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
 )]
@@ -384,6 +419,7 @@ pub async fn get_questionnaire(
         (status = 200, body = QuestionnaireDto),
         AuthProblems,
         BodyProblems,
+        Concurrent,
     )
 )]
 #[put(

@@ -1,9 +1,9 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use platform::ApiError;
-use platform::error::Problem;
 use platform::http::cacheable_json;
 use uuid::Uuid;
 
+use super::answers::{NoActiveDevice, VariantNotFound};
 use super::dto::{
     AdminDevice, DeviceDetail, DeviceSummary, Paged, QuestionnaireDto, VariantDevice, VariantDto,
 };
@@ -11,14 +11,27 @@ use super::{BrowseQuery, CatalogState, PageQuery, to_json};
 use crate::domain::ModelStatus;
 use crate::error::CatalogError;
 
+// Browse answers are cacheable (`platform::http::cacheable_json`).
+const NOT_MODIFIED: &str = "The body is the one whose ETag `If-None-Match` named; none is sent";
+
+/// The conditional request header of the cacheable browse routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Read by `cacheable_json` from the request, never extracted.
+struct IfNoneMatch {
+    /// ETags of bodies the client holds (or `*`): a match answers 304 without a body.
+    #[param(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+}
+
 /// Browse active devices, with filters, text search and pagination.
 #[utoipa::path(
     tag = "devices",
-    params(BrowseQuery, PageQuery),
+    params(BrowseQuery, PageQuery, IfNoneMatch),
     responses(
-        (status = 200, body = Paged<DeviceSummary>, description = "A page of devices, sorted by brand and name"),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 200, body = Paged<DeviceSummary>, description = "A page of devices, sorted by brand and name",
+            headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"), ("Cache-Control" = String, description = "public, max-age of catalog.http_max_age_seconds"))),
+        (status = 304, description = NOT_MODIFIED, headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"))),
     )
 )]
 #[get("/v1/devices")]
@@ -60,12 +73,12 @@ pub async fn list_devices(
 /// A device with its variants and its category's condition questionnaire.
 #[utoipa::path(
     tag = "devices",
-    params(("id" = Uuid, Path, description = "Device model id")),
+    params(("id" = Uuid, Path, description = "Device model id"), IfNoneMatch),
     responses(
-        (status = 200, body = DeviceDetail),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "The id is not a UUID"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No active device with this id"),
+        (status = 200, body = DeviceDetail,
+            headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"), ("Cache-Control" = String, description = "public, max-age of catalog.http_max_age_seconds"))),
+        (status = 304, description = NOT_MODIFIED, headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"))),
+        NoActiveDevice,
     )
 )]
 #[get("/v1/devices/{id}")]
@@ -110,12 +123,12 @@ pub async fn get_device(
 /// `catalog.events`.
 #[utoipa::path(
     tag = "devices",
-    params(("id" = Uuid, Path, description = "Variant id")),
+    params(("id" = Uuid, Path, description = "Variant id"), IfNoneMatch),
     responses(
-        (status = 200, body = VariantDevice),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "The id is not a UUID"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No variant with this id"),
+        (status = 200, body = VariantDevice,
+            headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"), ("Cache-Control" = String, description = "public, max-age of catalog.http_max_age_seconds"))),
+        (status = 304, description = NOT_MODIFIED, headers(("ETag" = String, description = "Strong validator of the body: send it back in If-None-Match"))),
+        VariantNotFound,
     )
 )]
 #[get("/v1/devices/variants/{id}")]

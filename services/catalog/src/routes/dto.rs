@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{
-    Category, Deduction, DeviceModel, ModelStatus, Money, Question, Questionnaire, Variant,
+    Category, Deduction, DeviceModel, EARLIEST_RELEASE_YEAR, ModelStatus, Money, Question,
+    Questionnaire, Variant,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -70,9 +71,10 @@ impl From<StatusDto> for ModelStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyDto {
-    #[schema(example = 6450000)]
+    /// Between 1 and `MAX_BASE_PRICE_MINOR` (₹1 crore in paise).
+    #[schema(example = 6450000, minimum = 1, maximum = 1_000_000_000)]
     pub amount_minor: i64,
-    #[schema(example = "INR")]
+    #[schema(example = "INR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -90,9 +92,15 @@ impl From<&Money> for MoneyDto {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DeductionDto {
     /// A share of the base price in basis points (1500 = 15%).
-    Percentage { basis_points: u32 },
+    Percentage {
+        #[schema(maximum = 10_000)]
+        basis_points: u32,
+    },
     /// A fixed amount in minor units of the variant's currency.
-    Absolute { amount_minor: i64 },
+    Absolute {
+        #[schema(minimum = 0)]
+        amount_minor: i64,
+    },
 }
 
 impl From<Deduction> for DeductionDto {
@@ -275,10 +283,25 @@ impl From<&DeviceModel> for AdminDevice {
     }
 }
 
+/// Release years run from [`EARLIEST_RELEASE_YEAR`] to next year, as of when the document
+/// is built (the code checks against the year of each request).
+fn release_year() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(EARLIEST_RELEASE_YEAR))
+        .maximum(Some(super::current_year() + 1))
+        .examples([2023])
+        .build()
+}
+
+// Texts are trimmed, then must be non-empty (`pattern`: a character other than white space)
+// and at most the domain's `MAX_*_CHARS`.
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVariantRequest {
-    #[schema(example = "256 GB")]
+    #[schema(example = "256 GB", min_length = 1, max_length = 60, pattern = r"\S")]
     pub name: String,
     pub base_price: MoneyDto,
 }
@@ -286,31 +309,46 @@ pub struct NewVariantRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewModelRequest {
-    #[schema(example = "Apple")]
+    #[schema(example = "Apple", min_length = 1, max_length = 60, pattern = r"\S")]
     pub brand: String,
-    #[schema(example = "iPhone 15")]
+    #[schema(
+        example = "iPhone 15",
+        min_length = 1,
+        max_length = 120,
+        pattern = r"\S"
+    )]
     pub name: String,
-    pub category: CategoryDto,
-    #[schema(example = 2023)]
+    /// Checked with the other fields: an unknown category is one more violation.
+    #[schema(schema_with = platform::schema::names::<Category>)]
+    pub category: String,
+    #[schema(schema_with = release_year)]
     pub release_year: i32,
+    /// Variant names are unique within a model, ignoring case.
     #[serde(default)]
     pub variants: Vec<NewVariantRequest>,
 }
 
-/// Only the fields present change.
+/// Only the fields present change; at least one must be.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ModelPatchRequest {
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
     pub brand: Option<String>,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
-    pub category: Option<CategoryDto>,
+    #[schema(schema_with = platform::schema::names::<Category>)]
+    pub category: Option<String>,
+    #[schema(schema_with = release_year)]
     pub release_year: Option<i32>,
 }
 
-/// Only the fields present change.
+/// Only the fields present change; at least one must be.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct VariantPatchRequest {
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
     pub name: Option<String>,
     pub base_price: Option<MoneyDto>,
 }
@@ -318,7 +356,10 @@ pub struct VariantPatchRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerOptionRequest {
+    /// snake_case, unique within the question.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_]{0,47}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub label: String,
     pub deduction: DeductionDto,
 }
@@ -326,9 +367,13 @@ pub struct AnswerOptionRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionRequest {
+    /// snake_case, unique within the questionnaire.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_]{0,47}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub text: String,
     /// Best condition first.
+    #[schema(min_items = 2, max_items = 10)]
     pub options: Vec<AnswerOptionRequest>,
 }
 
@@ -336,5 +381,6 @@ pub struct QuestionRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionnaireRequest {
+    #[schema(min_items = 1, max_items = 20)]
     pub questions: Vec<QuestionRequest>,
 }

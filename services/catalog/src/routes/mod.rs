@@ -2,6 +2,7 @@
 //! browse is cacheable (ETag, Cache-Control, Redis); admin writes invalidate that cache.
 
 mod admin;
+pub mod answers;
 mod devices;
 pub mod dto;
 
@@ -49,6 +50,7 @@ pub struct BrowseQuery {
     /// Exact brand, case-insensitive.
     pub brand: Option<String>,
     /// Text search over brand and model name, case-insensitive.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 

@@ -1,5 +1,13 @@
 use std::collections::BTreeSet;
 
+use catalog::domain::{
+    EARLIEST_RELEASE_YEAR, MAX_BASE_PRICE_MINOR, MAX_BRAND_CHARS, MAX_KEY_CHARS,
+    MAX_MODEL_NAME_CHARS, MAX_OPTIONS, MAX_QUESTIONS, MAX_TEXT_CHARS, MAX_VARIANT_NAME_CHARS,
+    MIN_OPTIONS,
+};
+use platform::testing::{assert_declares, assert_every_id_operation_declares_404, field_schema};
+use serde_json::json;
+
 use crate::helpers::spawn_app;
 
 /// Every route the catalog serves, as (method, path).
@@ -123,37 +131,9 @@ async fn admin_routes_document_auth_failures_and_body_routes_document_bad_bodies
 }
 
 #[tokio::test]
-async fn every_schema_reference_in_the_document_resolves() {
-    fn references(value: &serde_json::Value, found: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, value) in map {
-                    match (key.as_str(), value.as_str()) {
-                        ("$ref", Some(reference)) => found.push(reference.to_owned()),
-                        _ => references(value, found),
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => {
-                items.iter().for_each(|item| references(item, found))
-            }
-            _ => {}
-        }
-    }
+async fn the_document_is_sound_openapi_3_1_whose_references_and_links_resolve() {
     let app = spawn_app().await;
-    let document = app.get_json("/openapi.json").await;
-    let mut found = Vec::new();
-    references(&document, &mut found);
-    assert!(!found.is_empty());
-    for reference in found {
-        let name = reference
-            .strip_prefix("#/components/schemas/")
-            .unwrap_or_else(|| panic!("unexpected reference {reference}"));
-        assert!(
-            document["components"]["schemas"].get(name).is_some(),
-            "{reference} does not resolve"
-        );
-    }
+    platform::testing::assert_document_is_sound(&app.get_json("/openapi.json").await);
 }
 
 #[tokio::test]
@@ -198,4 +178,186 @@ async fn every_operation_declares_the_overload_and_rate_limit_answers_with_retry
         }
     }
     assert!(missing.is_empty(), "not declared: {missing:?}");
+}
+
+#[tokio::test]
+async fn every_operation_on_an_id_declares_its_404_with_the_code() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    assert_every_id_operation_declares_404(&document, &[]);
+    assert_declares(
+        &document,
+        "get",
+        "/v1/devices/{id}",
+        404,
+        &["device_not_found"],
+    );
+    assert_declares(
+        &document,
+        "get",
+        "/v1/devices/variants/{id}",
+        404,
+        &["variant_not_found"],
+    );
+    assert_declares(
+        &document,
+        "post",
+        "/v1/admin/catalog/models/{id}/variants",
+        404,
+        &["device_not_found"],
+    );
+}
+
+#[tokio::test]
+async fn every_write_that_can_conflict_declares_409_with_its_codes() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let models = "/v1/admin/catalog/models";
+    let model = "/v1/admin/catalog/models/{id}";
+    let variant = "/v1/admin/catalog/variants/{id}";
+    assert_declares(
+        &document,
+        "post",
+        models,
+        409,
+        &["device_already_exists", "concurrent_update"],
+    );
+    assert_declares(
+        &document,
+        "patch",
+        model,
+        409,
+        &[
+            "device_retired",
+            "device_already_exists",
+            "concurrent_update",
+        ],
+    );
+    assert_declares(&document, "delete", model, 409, &["concurrent_update"]);
+    let variants = "/v1/admin/catalog/models/{id}/variants";
+    assert_declares(
+        &document,
+        "post",
+        variants,
+        409,
+        &["device_retired", "variant_already_exists"],
+    );
+    assert_declares(
+        &document,
+        "patch",
+        variant,
+        409,
+        &["variant_already_exists"],
+    );
+    assert_declares(&document, "delete", variant, 409, &["device_retired"]);
+    let questionnaire = "/v1/admin/catalog/questionnaires/{category}";
+    assert_declares(&document, "put", questionnaire, 409, &["concurrent_update"]);
+    assert_declares(&document, "post", models, 422, &["validation_failed"]);
+}
+
+#[tokio::test]
+async fn the_limits_the_code_checks_are_in_the_schemas() {
+    use chrono::Datelike;
+
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let field = |schema: &str, path: &str| field_schema(&document, schema, path).clone();
+    assert_eq!(
+        field("NewModelRequest", "brand")["maxLength"],
+        MAX_BRAND_CHARS
+    );
+    assert_eq!(
+        field("NewModelRequest", "name")["maxLength"],
+        MAX_MODEL_NAME_CHARS
+    );
+    assert_eq!(
+        field("ModelPatchRequest", "brand")["maxLength"],
+        MAX_BRAND_CHARS
+    );
+    assert_eq!(
+        field("NewModelRequest", "variants[].name")["maxLength"],
+        MAX_VARIANT_NAME_CHARS
+    );
+    assert_eq!(
+        field("NewModelRequest", "category")["enum"],
+        json!(["phone", "laptop", "tablet", "watch"])
+    );
+    assert_eq!(
+        field("ModelPatchRequest", "category")["enum"],
+        json!(["phone", "laptop", "tablet", "watch"])
+    );
+    let year = field("NewModelRequest", "release_year");
+    assert_eq!(year["minimum"], EARLIEST_RELEASE_YEAR);
+    assert_eq!(year["maximum"], chrono::Utc::now().year() + 1);
+    let price = field("NewVariantRequest", "base_price.amount_minor");
+    assert_eq!(
+        (price["minimum"].clone(), price["maximum"].clone()),
+        (json!(1), json!(MAX_BASE_PRICE_MINOR))
+    );
+    assert_eq!(
+        field("NewVariantRequest", "base_price.currency")["pattern"],
+        "^[A-Z]{3}$"
+    );
+    let questions = field("QuestionnaireRequest", "questions");
+    assert_eq!(
+        (questions["minItems"].clone(), questions["maxItems"].clone()),
+        (json!(1), json!(MAX_QUESTIONS))
+    );
+    let options = field("QuestionnaireRequest", "questions[].options");
+    assert_eq!(
+        (options["minItems"].clone(), options["maxItems"].clone()),
+        (json!(MIN_OPTIONS), json!(MAX_OPTIONS))
+    );
+    assert_eq!(
+        field("QuestionnaireRequest", "questions[].text")["maxLength"],
+        MAX_TEXT_CHARS
+    );
+    let key = field("QuestionnaireRequest", "questions[].key")["pattern"].clone();
+    assert!(
+        key.as_str()
+            .unwrap()
+            .contains(&format!("{{0,{}}}", MAX_KEY_CHARS - 1)),
+        "{key}"
+    );
+    let query = &document["paths"]["/v1/devices"]["get"]["parameters"];
+    let q = query
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "q")
+        .unwrap();
+    assert_eq!(q["schema"]["maxLength"], catalog::routes::MAX_SEARCH_CHARS);
+}
+
+#[tokio::test]
+async fn browse_routes_declare_their_etag_if_none_match_and_304() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    for path in [
+        "/v1/devices",
+        "/v1/devices/{id}",
+        "/v1/devices/variants/{id}",
+    ] {
+        let operation = &document["paths"][path]["get"];
+        let conditional = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "If-None-Match" && p["in"] == "header");
+        assert!(conditional, "{path} lacks If-None-Match");
+        assert!(
+            operation["responses"]["200"]["headers"]["ETag"].is_object(),
+            "{path}"
+        );
+        assert!(
+            operation["responses"]["304"]["headers"]["ETag"].is_object(),
+            "{path}"
+        );
+    }
+    let created = &document["paths"]["/v1/admin/catalog/models"]["post"]["responses"]["201"];
+    assert!(created["headers"]["Location"].is_object(), "{created}");
+    assert_eq!(
+        created["links"]["GetModel"]["operationId"], "get_model",
+        "{created}"
+    );
 }

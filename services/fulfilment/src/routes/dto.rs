@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{Job, JobHistoryEntry, Partner};
+use crate::domain::{Job, JobHistoryEntry, Partner, PartnerKind};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PartnerView {
@@ -40,10 +40,15 @@ impl From<&Partner> for PartnerView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPartnerRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    /// logistics | repair
+    /// Checked with the other fields: an unknown kind is one more violation.
+    #[schema(schema_with = platform::schema::names::<PartnerKind>)]
     pub kind: String,
+    /// Six digits, not starting with 0.
+    #[schema(min_items = 1, max_items = 500)]
     pub pincodes: Vec<String>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub daily_capacity: i64,
     #[serde(default = "active_by_default")]
     pub active: bool,
@@ -56,8 +61,11 @@ fn active_by_default() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerChangeRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(min_items = 1, max_items = 500)]
     pub pincodes: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub daily_capacity: Option<i64>,
     pub active: Option<bool>,
 }

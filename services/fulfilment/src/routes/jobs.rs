@@ -15,6 +15,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::answers::{JobActionAnswers, JobNotFound};
 use super::dto::{AssignRequest, HistoryItem, HistoryView, JobView};
 use super::{ADMIN, FulfilmentState, READERS, page, private_json, scope_of};
 use crate::domain::{Job, JobKind, JobStatus};
@@ -24,12 +25,16 @@ use crate::store::{self, JobFilter, ManualAssignError};
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
-    /// unassigned (the admin queue) | offered | accepted | picked_up | inspection_reported | completed | cancelled
+    /// `unassigned` is the admin queue.
+    #[param(schema_with = platform::schema::names::<JobStatus>)]
     pub status: Option<String>,
+    #[param(schema_with = platform::schema::names::<JobKind>)]
     pub kind: Option<String>,
     pub partner_id: Option<Uuid>,
     pub order_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -130,7 +135,7 @@ async fn history_of(
 #[utoipa::path(
     tag = "jobs",
     security(("bearer" = [])),
-    responses((status = 200, body = JobView), AuthProblems)
+    responses((status = 200, body = JobView), AuthProblems, JobNotFound)
 )]
 #[get("/{id}", wrap = "Allow::only(READERS)")]
 pub async fn get_job(
@@ -148,7 +153,7 @@ pub async fn get_job(
 #[utoipa::path(
     tag = "jobs",
     security(("bearer" = [])),
-    responses((status = 200, body = HistoryView), AuthProblems)
+    responses((status = 200, body = HistoryView), AuthProblems, JobNotFound)
 )]
 #[get("/{id}/history", wrap = "Allow::only(READERS)")]
 pub async fn get_job_history(
@@ -196,7 +201,13 @@ where
     tag = "jobs",
     security(("bearer" = [])),
     request_body = AssignRequest,
-    responses((status = 200, body = JobView), AuthProblems, BodyProblems)
+    responses(
+        (status = 200, body = JobView),
+        AuthProblems,
+        BodyProblems,
+        JobNotFound,
+        JobActionAnswers,
+    )
 )]
 #[post("/{id}/assign", wrap = "Allow::only(ADMIN)")]
 pub async fn assign_job(
@@ -242,7 +253,7 @@ pub async fn assign_job(
 #[utoipa::path(
     tag = "jobs",
     security(("bearer" = [])),
-    responses((status = 200, body = JobView), AuthProblems)
+    responses((status = 200, body = JobView), AuthProblems, JobNotFound, JobActionAnswers)
 )]
 #[post("/{id}/requote", wrap = "Allow::only(ADMIN)")]
 pub async fn requote_job(

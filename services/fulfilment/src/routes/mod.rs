@@ -5,9 +5,10 @@
 //! `partners.rs` and `jobs.rs` hold the handlers of each resource, `dto.rs` their JSON
 //! shapes; this module the state, the route table and what the handlers share.
 
+pub mod answers;
 pub mod dto;
 mod jobs;
-mod partners;
+pub mod partners;
 
 use std::sync::Arc;
 

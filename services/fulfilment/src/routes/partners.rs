@@ -12,13 +12,16 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::answers::{PartnerConflicts, PartnerNotFound};
 use super::dto::{NewPartnerRequest, PartnerChangeRequest, PartnerView};
 use super::{ADMIN, FulfilmentState, READERS, page, private_json, scope_of};
 use crate::domain::{NewPartner, Partner, PartnerChange, PartnerKind, is_pincode};
 use crate::error::FulfilmentError;
 use crate::store::{self, PartnerFilter};
 
-const MAX_PINCODES: usize = 500;
+pub const MAX_PINCODES: usize = 500;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_DAILY_CAPACITY: i64 = 1000;
 
 fn check_pincodes(violations: &mut Violations, pincodes: &[String]) {
     violations.check(
@@ -42,7 +45,7 @@ fn check_pincodes(violations: &mut Violations, pincodes: &[String]) {
 
 fn check_capacity(violations: &mut Violations, capacity: i64) {
     violations.check(
-        (1..=1000).contains(&capacity),
+        (1..=MAX_DAILY_CAPACITY).contains(&capacity),
         "daily_capacity",
         "must be between 1 and 1000",
     );
@@ -53,7 +56,13 @@ fn check_capacity(violations: &mut Violations, capacity: i64) {
     tag = "partners",
     security(("bearer" = [])),
     request_body = NewPartnerRequest,
-    responses((status = 201, body = PartnerView), AuthProblems, BodyProblems)
+    responses(
+        (status = 201, body = PartnerView,
+            headers(("Location" = String, description = "The partner's URL")),
+            links(("GetPartner" = (operation_id = "get_partner", parameters(("id" = "$response.body#/id")), description = "The partner just registered")))),
+        AuthProblems,
+        BodyProblems,
+    )
 )]
 #[post("/v1/admin/partners", wrap = "Allow::only(ADMIN)")]
 pub async fn create_partner(
@@ -64,7 +73,7 @@ pub async fn create_partner(
     principal.require(ADMIN)?;
     let body = body.into_inner();
     let mut violations = Violations::default();
-    check_text(&mut violations, "name", &body.name, 200);
+    check_text(&mut violations, "name", &body.name, MAX_NAME_CHARS);
     let kind = PartnerKind::parse(&body.kind);
     violations.check(kind.is_some(), "kind", "must be logistics or repair");
     check_pincodes(&mut violations, &body.pincodes);
@@ -100,10 +109,13 @@ pub async fn create_partner(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerQuery {
+    #[param(schema_with = platform::schema::names::<PartnerKind>)]
     pub kind: Option<String>,
     pub active: Option<bool>,
     pub pincode: Option<String>,
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -174,7 +186,7 @@ async fn visible_partner(
 #[utoipa::path(
     tag = "partners",
     security(("bearer" = [])),
-    responses((status = 200, body = PartnerView), AuthProblems)
+    responses((status = 200, body = PartnerView), AuthProblems, PartnerNotFound)
 )]
 #[get("/v1/admin/partners/{id}", wrap = "Allow::only(READERS)")]
 pub async fn get_partner(
@@ -191,7 +203,13 @@ pub async fn get_partner(
     tag = "partners",
     security(("bearer" = [])),
     request_body = PartnerChangeRequest,
-    responses((status = 200, body = PartnerView), AuthProblems, BodyProblems)
+    responses(
+        (status = 200, body = PartnerView),
+        AuthProblems,
+        BodyProblems,
+        PartnerNotFound,
+        PartnerConflicts,
+    )
 )]
 #[patch("/v1/admin/partners/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_partner(
@@ -205,7 +223,7 @@ pub async fn update_partner(
     let body = body.into_inner();
     let mut violations = Violations::default();
     if let Some(name) = &body.name {
-        check_text(&mut violations, "name", name, 200);
+        check_text(&mut violations, "name", name, MAX_NAME_CHARS);
     }
     if let Some(pincodes) = &body.pincodes {
         check_pincodes(&mut violations, pincodes);

@@ -10,5 +10,6 @@ mod admin;
 mod assignment;
 mod bad_input;
 mod helpers;
+mod openapi;
 mod reports;
 mod requote;
