@@ -541,6 +541,10 @@ pub async fn spawn_service(service: &dyn AnyService, layers: &Layers) -> Spawned
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Below the server's 5 s keep-alive: a connection the server is closing as
+            // idle is never picked for a request (hyper's `IncompleteMessage` on a busy
+            // machine).
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .unwrap(),
         authenticator,
