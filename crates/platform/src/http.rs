@@ -86,8 +86,10 @@ where
         declare_shell_answers(&mut api);
         refusals.document(&mut api);
         app.app_data(web::Data::new(api.clone()))
+            .app_data(crate::request_shape::BodyLimit(max_body_bytes))
             .service(Scalar::with_url(DOCS_PATH, api))
             .default_service(web::to(route_not_found))
+            .wrap(from_fn(crate::request_shape::hold_to_document))
             .wrap(ErrorHandlers::new().default_handler(ensure_problem_body))
             .wrap(from_fn(crate::admission::admit))
             .wrap(from_fn(wake_relay_after_writes))

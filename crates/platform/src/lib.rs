@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod problem_code;
 pub mod redis;
+pub mod request_shape;
 pub mod retry;
 pub mod schema;
 pub mod sequencer;

@@ -5,6 +5,13 @@
 
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
+/// An Indian PIN code in a document ([`crate::values::is_pincode`]; the pattern is
+/// [`crate::values::PINCODE_PATTERN`]): for a list of them,
+/// `#[schema(value_type = Vec<platform::schema::Pincode>)]`.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[1-9][0-9]{5}$", example = "560001")]
+pub struct Pincode(#[allow(dead_code)] String);
+
 /// The schema of a string holding the name of one `E` (a `named_enum!` or any enum with
 /// strum's `EnumIter` and `IntoStaticStr`), for `#[schema(schema_with = …)]` and
 /// `#[param(schema_with = …)]`.
@@ -25,6 +32,13 @@ mod tests {
     crate::named_enum! {
         #[strum(serialize_all = "snake_case")]
         enum Window { Morning, LateEvening }
+    }
+
+    #[test]
+    fn the_pincode_schema_has_the_pattern_the_code_checks() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(Pincode::schema()).unwrap();
+        assert_eq!(schema["pattern"], crate::values::PINCODE_PATTERN);
     }
 
     #[test]

@@ -58,3 +58,33 @@ pub fn check_text(violations: &mut Violations, field: &str, value: &str, max: us
         format!("must be at most {max} characters"),
     );
 }
+
+/// For an optional field of a change request,
+/// `#[serde(default, deserialize_with = "platform::validation::not_null")]` with
+/// `#[schema(nullable = false)]`: absent leaves the value as it is, and `null` is refused
+/// (422 `invalid_body`) instead of being read as absent, as the document says.
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod not_null_tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct Change {
+        #[serde(default, deserialize_with = "super::not_null")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn an_absent_field_is_none_and_a_null_one_is_refused() {
+        let absent: Change = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.name, None);
+        let given: Change = serde_json::from_str(r#"{"name": "x"}"#).unwrap();
+        assert_eq!(given.name.as_deref(), Some("x"));
+        assert!(serde_json::from_str::<Change>(r#"{"name": null}"#).is_err());
+    }
+}

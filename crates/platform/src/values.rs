@@ -60,6 +60,9 @@ impl Money {
     }
 }
 
+/// [`is_pincode`] as a JSON Schema `pattern`, for the OpenAPI documents.
+pub const PINCODE_PATTERN: &str = "^[1-9][0-9]{5}$";
+
 /// An Indian PIN code: six digits, the first not zero.
 pub fn is_pincode(value: &str) -> bool {
     value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
@@ -94,5 +97,24 @@ mod tests {
         assert!(!is_pincode("060001"));
         assert!(!is_pincode("56001"));
         assert!(!is_pincode("56000a"));
+    }
+
+    #[test]
+    fn the_pincode_pattern_accepts_exactly_what_the_code_accepts() {
+        let pattern = regex::Regex::new(PINCODE_PATTERN).unwrap();
+        for value in [
+            "560001",
+            "100000",
+            "999999",
+            "060001",
+            "56001",
+            "5600011",
+            "56000a",
+            "٥٦٠٠٠١",
+            "",
+            " 560001",
+        ] {
+            assert_eq!(pattern.is_match(value), is_pincode(value), "{value:?}");
+        }
     }
 }

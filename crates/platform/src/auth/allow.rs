@@ -78,8 +78,16 @@ where
                 Ok(principal) => {
                     // The handler's `Principal` is taken from here, verified once.
                     request.extensions_mut().insert(principal);
-                    let response = service.call(request).await?;
-                    Ok(response.map_into_left_body())
+                    // Only now is what the route takes any of the caller's business.
+                    match crate::request_shape::held_to_operation(request).await {
+                        Ok(request) => {
+                            let response = service.call(request).await?;
+                            Ok(response.map_into_left_body())
+                        }
+                        Err((request, error)) => {
+                            Ok(request.error_response(error).map_into_right_body())
+                        }
+                    }
                 }
                 Err(error) => Ok(request.error_response(error).map_into_right_body()),
             }

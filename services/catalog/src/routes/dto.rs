@@ -333,13 +333,17 @@ pub struct NewModelRequest {
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct ModelPatchRequest {
-    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub brand: Option<String>,
-    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub name: Option<String>,
-    #[schema(schema_with = platform::schema::names::<Category>)]
+    #[schema(schema_with = platform::schema::names::<Category>, nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub category: Option<String>,
-    #[schema(schema_with = release_year)]
+    #[schema(schema_with = release_year, nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub release_year: Option<i32>,
 }
 
@@ -348,8 +352,11 @@ pub struct ModelPatchRequest {
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct VariantPatchRequest {
-    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub name: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub base_price: Option<MoneyDto>,
 }
 

@@ -46,7 +46,7 @@ pub struct NewPartnerRequest {
     #[schema(schema_with = platform::schema::names::<PartnerKind>)]
     pub kind: String,
     /// Six digits, not starting with 0.
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(min_items = 1, max_items = 500, value_type = Vec<platform::schema::Pincode>)]
     pub pincodes: Vec<String>,
     #[schema(minimum = 1, maximum = 1000)]
     pub daily_capacity: i64,
@@ -61,12 +61,17 @@ fn active_by_default() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerChangeRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub name: Option<String>,
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(min_items = 1, max_items = 500, value_type = Vec<platform::schema::Pincode>, nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub pincodes: Option<Vec<String>>,
-    #[schema(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000, nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub daily_capacity: Option<i64>,
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "platform::validation::not_null")]
     pub active: Option<bool>,
 }
 

@@ -112,6 +112,7 @@ pub struct PartnerQuery {
     #[param(schema_with = platform::schema::names::<PartnerKind>)]
     pub kind: Option<String>,
     pub active: Option<bool>,
+    #[param(pattern = "^[1-9][0-9]{5}$")]
     pub pincode: Option<String>,
     #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u64>,
@@ -148,7 +149,10 @@ pub async fn list_partners(
         .as_deref()
         .is_some_and(|pincode| !is_pincode(pincode))
     {
-        return Err(FulfilmentError::InvalidQuery("pincode must be six digits".into()).into());
+        return Err(FulfilmentError::InvalidQuery(
+            "pincode must be six digits, not starting with 0".into(),
+        )
+        .into());
     }
     let filter = PartnerFilter {
         kind,

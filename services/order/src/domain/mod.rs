@@ -8,6 +8,9 @@ mod request;
 
 pub use order::{NewOrder, OrderRecord};
 pub use request::{
+    ACCOUNT_NUMBER_DIGITS, IFSC_CHARS, MAX_ADDRESS_CHARS, MAX_DAYS_AHEAD, MAX_DETAIL_CHARS,
+};
+pub use request::{
     PayoutInstructions, PayoutMethod, PickupRequest, SlotWindow, Violation, Violations, is_pincode,
 };
 

@@ -1,18 +1,37 @@
 //! What a shopper must tell us to place an order, checked before anything is stored.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use strum::IntoEnumIterator;
 
 use platform::validation::check_text;
 pub use platform::validation::{Violation, Violations};
 pub use platform::values::is_pincode;
 
-const MAX_ADDRESS_CHARS: usize = 500;
-const MAX_DETAIL_CHARS: usize = 100;
+// The limits below are also the OpenAPI document's (`routes::dto`), whose tests import them.
+
+/// The pickup address, trimmed.
+pub const MAX_ADDRESS_CHARS: usize = 500;
+/// Each payout detail.
+pub const MAX_DETAIL_CHARS: usize = 100;
 /// How far ahead a pickup may be booked.
-const MAX_DAYS_AHEAD: i64 = 60;
+pub const MAX_DAYS_AHEAD: i64 = 60;
+/// An IFSC code: this many ASCII letters and digits.
+pub const IFSC_CHARS: usize = 11;
+/// A bank account number: this many ASCII digits.
+pub const ACCOUNT_NUMBER_DIGITS: RangeInclusive<usize> = 6..=18;
+
+/// "must be one of: a, b, c", for a field naming a value of `E`.
+fn one_of<E>() -> String
+where
+    E: IntoEnumIterator + Into<&'static str>,
+{
+    let names: Vec<&'static str> = E::iter().map(Into::into).collect();
+    format!("must be one of: {}", names.join(", "))
+}
 
 platform::named_enum! {
     #[derive(Serialize, Deserialize)]
@@ -34,12 +53,13 @@ pub struct PickupRequest {
 }
 
 impl PickupRequest {
-    /// A pickup at a six-digit Indian pincode, on a day from `today` up to two months ahead.
+    /// A pickup at a six-digit Indian pincode, on a day from `today` up to two months ahead,
+    /// in the window named `slot_window` (an unknown name is one more violation).
     pub fn parse(
         address: &str,
         pincode: &str,
         slot_date: NaiveDate,
-        slot_window: SlotWindow,
+        slot_window: &str,
         today: NaiveDate,
     ) -> Result<Self, Violations> {
         let mut violations = Violations::default();
@@ -64,12 +84,21 @@ impl PickupRequest {
             "pickup.slot.date",
             format!("must be at most {MAX_DAYS_AHEAD} days ahead"),
         );
-        violations.into_result(Self {
-            address: address.trim().to_owned(),
-            pincode: pincode.to_owned(),
-            slot_date,
-            slot_window,
-        })
+        let window = SlotWindow::parse(slot_window);
+        violations.check(
+            window.is_some(),
+            "pickup.slot.window",
+            one_of::<SlotWindow>(),
+        );
+        match window {
+            Some(slot_window) if violations.0.is_empty() => Ok(Self {
+                address: address.trim().to_owned(),
+                pincode: pincode.to_owned(),
+                slot_date,
+                slot_window,
+            }),
+            _ => Err(violations),
+        }
     }
 }
 
@@ -100,26 +129,30 @@ pub struct PayoutInstructions {
 }
 
 impl PayoutInstructions {
-    pub fn parse(
-        method: PayoutMethod,
-        details: BTreeMap<String, String>,
-    ) -> Result<Self, Violations> {
+    /// Payment by the method named `method` (an unknown name is one more violation; the
+    /// details are then checked only for their form, not for the fields a method needs).
+    pub fn parse(method: &str, details: BTreeMap<String, String>) -> Result<Self, Violations> {
         let mut violations = Violations::default();
-        let required = method.required_details();
-        for field in required {
-            let value = details.get(*field).map(|value| value.trim());
-            violations.check(
-                value.is_some_and(|value| !value.is_empty()),
-                format!("payout.details.{field}"),
-                format!("is required for {}", method.as_str()),
-            );
+        let method = PayoutMethod::parse(method);
+        violations.check(method.is_some(), "payout.method", one_of::<PayoutMethod>());
+        if let Some(method) = method {
+            for field in method.required_details() {
+                let value = details.get(*field).map(|value| value.trim());
+                violations.check(
+                    value.is_some_and(|value| !value.is_empty()),
+                    format!("payout.details.{field}"),
+                    format!("is required for {}", method.as_str()),
+                );
+            }
         }
         for (field, value) in &details {
-            violations.check(
-                required.contains(&field.as_str()),
-                format!("payout.details.{field}"),
-                format!("is not a field of {}", method.as_str()),
-            );
+            if let Some(method) = method {
+                violations.check(
+                    method.required_details().contains(&field.as_str()),
+                    format!("payout.details.{field}"),
+                    format!("is not a field of {}", method.as_str()),
+                );
+            }
             violations.check(
                 value.chars().count() <= MAX_DETAIL_CHARS,
                 format!("payout.details.{field}"),
@@ -135,23 +168,33 @@ impl PayoutInstructions {
         }
         if let Some(ifsc) = details.get("ifsc") {
             violations.check(
-                ifsc.len() == 11 && ifsc.bytes().all(|b| b.is_ascii_alphanumeric()),
+                ifsc.len() == IFSC_CHARS && ifsc.bytes().all(|b| b.is_ascii_alphanumeric()),
                 "payout.details.ifsc",
-                "must be an 11-character IFSC code",
+                format!("must be an {IFSC_CHARS}-character IFSC code"),
             );
         }
         if let Some(account) = details.get("account_number") {
             violations.check(
-                (6..=18).contains(&account.len()) && account.bytes().all(|b| b.is_ascii_digit()),
+                ACCOUNT_NUMBER_DIGITS.contains(&account.len())
+                    && account.bytes().all(|b| b.is_ascii_digit()),
                 "payout.details.account_number",
-                "must be 6 to 18 digits",
+                format!(
+                    "must be {} to {} digits",
+                    ACCOUNT_NUMBER_DIGITS.start(),
+                    ACCOUNT_NUMBER_DIGITS.end()
+                ),
             );
         }
-        let details = details
-            .into_iter()
-            .map(|(field, value)| (field, value.trim().to_owned()))
-            .collect();
-        violations.into_result(Self { method, details })
+        match method {
+            Some(method) if violations.0.is_empty() => Ok(Self {
+                method,
+                details: details
+                    .into_iter()
+                    .map(|(field, value)| (field, value.trim().to_owned()))
+                    .collect(),
+            }),
+            _ => Err(violations),
+        }
     }
 
     /// What responses show: enough to recognise the account, not enough to misuse it.
@@ -190,7 +233,7 @@ mod tests {
             " ",
             "01234",
             day("2026-01-01"),
-            SlotWindow::Morning,
+            "morning",
             day("2026-01-02"),
         )
         .unwrap_err();
@@ -204,16 +247,42 @@ mod tests {
     #[test]
     fn upi_needs_a_vpa_and_nothing_else() {
         let ok = PayoutInstructions::parse(
-            PayoutMethod::Upi,
+            "upi",
             BTreeMap::from([("vpa".into(), "asha@okbank".into())]),
         )
         .unwrap();
         assert_eq!(ok.masked()["vpa"], "•••••••bank");
-        let refused = PayoutInstructions::parse(
-            PayoutMethod::Upi,
-            BTreeMap::from([("ifsc".into(), "X".into())]),
+        let refused =
+            PayoutInstructions::parse("upi", BTreeMap::from([("ifsc".into(), "X".into())]))
+                .unwrap_err();
+        assert_eq!(refused.0.len(), 3, "{refused}");
+    }
+
+    #[test]
+    fn an_unknown_window_or_method_is_one_more_violation_with_the_others() {
+        let violations = PickupRequest::parse(
+            "1 MG Road",
+            "01234",
+            day("2026-01-02"),
+            "midnight",
+            day("2026-01-02"),
         )
         .unwrap_err();
-        assert_eq!(refused.0.len(), 3, "{refused}");
+        let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["pickup.pincode", "pickup.slot.window"]);
+        assert_eq!(
+            violations.0[1].message,
+            "must be one of: morning, afternoon, evening"
+        );
+
+        let violations =
+            PayoutInstructions::parse("cheque", BTreeMap::from([("ifsc".into(), "short".into())]))
+                .unwrap_err();
+        let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["payout.method", "payout.details.ifsc"]);
+        assert_eq!(
+            violations.0[0].message,
+            "must be one of: upi, bank_transfer"
+        );
     }
 }

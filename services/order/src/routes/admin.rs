@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, Utc};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems, Problem};
+use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, Paged};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::answers::{AdminOrderNotFound, CancelConflicts, SearchProblems, Sequenced};
 use super::dto::{AdminCancelRequest, OrderView};
 use super::orders::decide;
 use super::{OrderState, page_of};
@@ -19,10 +20,11 @@ use crate::error::OrderError;
 use crate::store::OrderFilter;
 
 const ADMIN: &[Role] = &[Role::Admin];
-const MAX_REASON_CHARS: usize = 500;
+/// An admin's reason for cancelling, trimmed.
+pub const MAX_REASON_CHARS: usize = 500;
 /// Ten years: an order unchanged for longer is not stuck but forgotten, and larger values
 /// reach back past any date PostgreSQL holds (a 500, not an answer).
-const MAX_STUCK_FOR_MINUTES: u32 = 10 * 366 * 24 * 60;
+pub const MAX_STUCK_FOR_MINUTES: u32 = 10 * 366 * 24 * 60;
 /// RFC 3339 years have four digits; chrono reads more (and negative ones), which
 /// PostgreSQL cannot compare against (4713 BC onwards) and no order was placed in.
 const SEARCHABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
@@ -30,9 +32,11 @@ const SEARCHABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AdminSearch {
-    #[param(value_type = Option<String>, example = "received")]
+    /// Only orders in this status.
+    #[param(schema_with = platform::schema::names::<OrderStatus>)]
     pub status: Option<OrderStatus>,
-    /// Pickup pincode, six digits.
+    /// Pickup pincode: six digits, not starting with 0.
+    #[param(pattern = "^[1-9][0-9]{5}$")]
     pub pincode: Option<String>,
     /// Placed at or after (RFC 3339, years 0001–9999).
     pub created_from: Option<DateTime<Utc>>,
@@ -51,8 +55,8 @@ pub struct AdminSearch {
     params(AdminSearch, PageQuery),
     responses(
         (status = 200, body = Paged<OrderView>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
+        SearchProblems,
     )
 )]
 #[get("", wrap = "Allow::only(ADMIN)")]
@@ -127,8 +131,8 @@ pub async fn search_orders(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
+        AdminOrderNotFound,
     )
 )]
 #[get("/{id}", wrap = "Allow::only(ADMIN)")]
@@ -152,10 +156,11 @@ pub async fn admin_get_order(
     request_body = AdminCancelRequest,
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
         BodyProblems,
+        AdminOrderNotFound,
+        CancelConflicts,
+        Sequenced,
     )
 )]
 #[post("/{id}/cancel", wrap = "Allow::only(ADMIN)")]

@@ -8,37 +8,98 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::OrderRecord;
+use crate::domain::{ACCOUNT_NUMBER_DIGITS, IFSC_CHARS, MAX_DETAIL_CHARS, OrderRecord};
 use crate::domain::{Money, OrderStatus, PayoutMethod, SlotWindow};
 use crate::store::TimelineEntry;
 
+// Request limits are the domain's (`crate::domain::MAX_*`, checked in `PickupRequest::parse`
+// and `PayoutInstructions::parse`); the document's tests hold the two equal. Texts are
+// trimmed, then must be non-empty (`pattern`: a character other than white space).
+
+/// A pickup slot: `date` from today up to `MAX_DAYS_AHEAD` (60) days ahead.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotDto {
     #[schema(value_type = String, format = Date, example = "2026-11-25")]
     pub date: NaiveDate,
-    #[schema(value_type = String, example = "morning")]
-    pub window: SlotWindow,
+    // Checked with the other fields: an unknown window is one more violation.
+    #[schema(schema_with = platform::schema::names::<SlotWindow>)]
+    pub window: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PickupDto {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub address: String,
-    /// Six digits.
-    #[schema(example = "560001")]
+    /// Six digits, not starting with 0.
+    #[schema(example = "560001", pattern = "^[1-9][0-9]{5}$")]
     pub pincode: String,
     pub slot: SlotDto,
 }
 
+/// How the shopper is paid: `method` `upi` with `details` `vpa`, or `bank_transfer` with
+/// `details` `account_name`, `account_number` and `ifsc`; exactly those.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutDto {
-    /// `upi` (details: `vpa`) or `bank_transfer` (details: `account_name`,
-    /// `account_number`, `ifsc`).
-    #[schema(value_type = String, example = "upi")]
-    pub method: PayoutMethod,
+    // Checked with the other fields: an unknown method is one more violation.
+    #[schema(schema_with = platform::schema::names::<PayoutMethod>)]
+    pub method: String,
+    #[schema(schema_with = payout_details)]
     pub details: BTreeMap<String, String>,
+}
+
+/// The payout details a method may name, each in the form `PayoutInstructions::parse`
+/// checks; which of them a method needs, `PayoutDto`'s description says.
+fn payout_details() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+
+    let text = |pattern: &str, description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(MAX_DETAIL_CHARS))
+            .pattern(Some(pattern))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "vpa",
+            text(
+                r"^[^@][\s\S]*@[\s\S]*[^@]$",
+                "upi: the UPI address, name@bank",
+            )
+            .examples(["asha@okbank"]),
+        )
+        .property(
+            "account_name",
+            text(r"\S", "bank_transfer: the account holder's name"),
+        )
+        .property(
+            "account_number",
+            text(
+                &format!(
+                    "^[0-9]{{{},{}}}$",
+                    ACCOUNT_NUMBER_DIGITS.start(),
+                    ACCOUNT_NUMBER_DIGITS.end()
+                ),
+                "bank_transfer: the account number, digits only",
+            ),
+        )
+        .property(
+            "ifsc",
+            text(
+                &format!("^[A-Za-z0-9]{{{IFSC_CHARS}}}$"),
+                "bank_transfer: the branch's IFSC code",
+            ),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "Exactly the fields the method needs: `vpa` for upi; `account_name`, \
+             `account_number` and `ifsc` for bank_transfer",
+        ))
+        .build()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -52,7 +113,8 @@ pub struct PlaceOrderRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderAccepted {
     pub id: Uuid,
-    #[schema(value_type = String, example = "received")]
+    // Always `received`.
+    #[schema(schema_with = platform::schema::names::<OrderStatus>)]
     pub status: OrderStatus,
     pub quote_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -76,7 +138,7 @@ impl MoneyDto {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PayoutView {
-    #[schema(value_type = String)]
+    #[schema(schema_with = platform::schema::names::<PayoutMethod>)]
     pub method: PayoutMethod,
     /// Account numbers and UPI addresses show only their last four characters.
     pub details: BTreeMap<String, String>,
@@ -93,7 +155,7 @@ pub struct ProcessingView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderView {
     pub id: Uuid,
-    #[schema(value_type = String, example = "confirmed")]
+    #[schema(schema_with = platform::schema::names::<OrderStatus>)]
     pub status: OrderStatus,
     /// Increases with every transition; equals the last timeline `seq`.
     pub version: i64,
@@ -128,7 +190,7 @@ impl OrderView {
                 pincode: order.pickup.pincode.clone(),
                 slot: SlotDto {
                     date: order.pickup.slot_date,
-                    window: order.pickup.slot_window,
+                    window: order.pickup.slot_window.as_str().to_owned(),
                 },
             },
             payout: PayoutView {
@@ -157,6 +219,8 @@ impl OrderView {
 pub struct TimelineItem {
     /// The order's version after this step: 1, 2, 3, … without gaps.
     pub seq: i64,
+    // The order's status after this step.
+    #[schema(schema_with = platform::schema::names::<OrderStatus>)]
     pub status: String,
     /// The `order.events` event published for this step, e.g. `OrderConfirmed`.
     pub event: String,
@@ -186,5 +250,7 @@ pub struct Timeline {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminCancelRequest {
+    /// Trimmed; at most `MAX_REASON_CHARS` (500) characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }

@@ -2,8 +2,12 @@
 //! existing order runs under that order's lease, like the processor and the consumer.
 
 mod admin;
+pub mod answers;
 pub mod dto;
 mod orders;
+
+pub use admin::{MAX_REASON_CHARS, MAX_STUCK_FOR_MINUTES};
+pub use orders::{IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY_BYTES};
 
 use std::sync::Arc;
 

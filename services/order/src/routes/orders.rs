@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems, Problem};
+use platform::error::{AuthProblems, BodyProblems};
 use platform::pagination::{PageQuery, Paged};
 use platform::sequencer::run_in_sequence;
 use serde::Deserialize;
@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::answers::{
+    CancelConflicts, OrderNotFound, PlaceOrderAnswers, RevisedPriceConflicts, Sequenced,
+};
 use super::dto::{OrderAccepted, OrderView, PlaceOrderRequest, Timeline, TimelineItem};
 use super::{OrderState, page_of, visible_to};
 use crate::domain::NewOrder;
@@ -20,6 +23,8 @@ use crate::error::OrderError;
 use crate::store::{Acceptance, IdempotencyKey, OrderFilter, today};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// The longest `Idempotency-Key`, in bytes (visible ASCII: one byte a character).
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 /// Set on a response replayed for a repeated Idempotency-Key.
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 const SHOPPER: &[Role] = &[Role::Shopper];
@@ -33,7 +38,9 @@ fn idempotency_key(request: &HttpRequest) -> Result<String, OrderError> {
     let key = value
         .to_str()
         .map_err(|_| OrderError::IdempotencyKeyInvalid)?;
-    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    // What the document's pattern says: `^[!-~]{1,255}$`.
+    let valid = (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_graphic());
     if valid {
         Ok(key.to_owned())
     } else {
@@ -46,10 +53,10 @@ fn validate(body: &PlaceOrderRequest, shopper_id: &str) -> Result<NewOrder, Orde
         &body.pickup.address,
         &body.pickup.pincode,
         body.pickup.slot.date,
-        body.pickup.slot.window,
+        &body.pickup.slot.window,
         today(),
     );
-    let payout = PayoutInstructions::parse(body.payout.method, body.payout.details.clone());
+    let payout = PayoutInstructions::parse(&body.payout.method, body.payout.details.clone());
     match (pickup, payout) {
         (Ok(pickup), Ok(payout)) => Ok(NewOrder {
             id: Uuid::now_v7(),
@@ -91,12 +98,25 @@ fn accepted(order_id: Uuid, body: String, replayed: bool) -> HttpResponse {
     tag = "orders",
     security(("bearer" = [])),
     request_body = PlaceOrderRequest,
-    params(("Idempotency-Key" = String, Header, description = "1-255 visible ASCII characters, unique per intended order")),
+    params(("Idempotency-Key" = String, Header, pattern = "^[!-~]{1,255}$",
+        description = "Required: 1 to 255 visible ASCII characters, one key per intended order. \
+            The same key with the same body answers the first 202 again; with another body, \
+            422 `idempotency_key_reused`. Keys are the caller's own, kept 24 hours by default.")),
     responses(
-        (status = 202, body = OrderAccepted, headers(("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "Idempotency-Key missing or malformed"),
+        (status = 202, body = OrderAccepted,
+            description = "Accepted: stored with its `OrderPlaced` event, to be confirmed or rejected",
+            headers(
+                ("Location" = String, description = "The order's URL, `/v1/orders/{id}`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to this key again"),
+            ),
+            links(
+                ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/id")), description = "The order just placed")),
+                ("GetTimeline" = (operation_id = "get_timeline", parameters(("id" = "$response.body#/id")), description = "Its steps so far")),
+            )),
         AuthProblems,
         BodyProblems,
+        // After `BodyProblems`: its 400 and 422, with this route's codes added.
+        PlaceOrderAnswers,
     )
 )]
 #[post("/v1/orders", wrap = "Allow::only(SHOPPER)")]
@@ -145,7 +165,8 @@ pub async fn place_order(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatusFilter {
-    #[param(value_type = Option<String>, example = "confirmed")]
+    /// Only orders in this status.
+    #[param(schema_with = platform::schema::names::<OrderStatus>)]
     pub status: Option<OrderStatus>,
 }
 
@@ -156,7 +177,6 @@ pub struct StatusFilter {
     params(StatusFilter, PageQuery),
     responses(
         (status = 200, body = Paged<OrderView>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
 )]
@@ -200,8 +220,8 @@ fn no_store<T: serde::Serialize>(body: &T) -> HttpResponse {
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
+        OrderNotFound,
     )
 )]
 #[get("/v1/orders/{id}", wrap = "Allow::only(SHOPPER_OR_ADMIN)")]
@@ -226,8 +246,8 @@ pub async fn get_order(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = Timeline),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         AuthProblems,
+        OrderNotFound,
     )
 )]
 #[get("/v1/orders/{id}/timeline", wrap = "Allow::only(SHOPPER_OR_ADMIN)")]
@@ -282,9 +302,10 @@ pub(super) async fn decide(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Not cancellable in its current state (`current_status`)"),
         AuthProblems,
+        OrderNotFound,
+        CancelConflicts,
+        Sequenced,
     )
 )]
 #[post("/v1/orders/{id}/cancel", wrap = "Allow::only(SHOPPER)")]
@@ -308,9 +329,10 @@ pub async fn cancel_order(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "No revised price is waiting"),
         AuthProblems,
+        OrderNotFound,
+        RevisedPriceConflicts,
+        Sequenced,
     )
 )]
 #[post("/v1/orders/{id}/revised-price/accept", wrap = "Allow::only(SHOPPER)")]
@@ -330,9 +352,10 @@ pub async fn accept_revised_price(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = OrderView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "No revised price is waiting"),
         AuthProblems,
+        OrderNotFound,
+        RevisedPriceConflicts,
+        Sequenced,
     )
 )]
 #[post("/v1/orders/{id}/revised-price/refuse", wrap = "Allow::only(SHOPPER)")]

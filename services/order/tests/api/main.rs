@@ -10,6 +10,7 @@ mod bad_input;
 mod coordinator;
 mod helpers;
 mod idempotency;
+mod openapi;
 mod parked_events;
 mod processing;
 mod reads;

@@ -71,8 +71,10 @@ pub struct AdjustmentDraft {
 }
 
 impl AdjustmentDraft {
+    /// Checks every field at once; `scope` is a name, so that an unknown one is reported
+    /// with the rest.
     pub fn parse(
-        scope: AdjustmentScope,
+        scope: &str,
         value: &str,
         percent_basis_points: i32,
         label: &str,
@@ -81,13 +83,15 @@ impl AdjustmentDraft {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::default();
         let value = value.trim();
+        let scope = AdjustmentScope::parse(scope);
         match scope {
-            AdjustmentScope::Category => violations.check(
+            None => violations.check(false, "scope", "must be category or brand"),
+            Some(AdjustmentScope::Category) => violations.check(
                 Category::parse(&value.to_lowercase()).is_some(),
                 "value",
                 "must be a category: phone, laptop, tablet or watch",
             ),
-            AdjustmentScope::Brand => violations.check(
+            Some(AdjustmentScope::Brand) => violations.check(
                 !value.is_empty() && value.chars().count() <= MAX_BRAND_CHARS,
                 "value",
                 format!("must be a brand of 1 to {MAX_BRAND_CHARS} characters"),
@@ -109,6 +113,9 @@ impl AdjustmentDraft {
         if let Some(ends_at) = ends_at {
             violations.check(ends_at > starts_at, "ends_at", "must be after starts_at");
         }
+        let Some(scope) = scope else {
+            return Err(violations);
+        };
         let value = match scope {
             AdjustmentScope::Category => value.to_lowercase(),
             AdjustmentScope::Brand => value.to_owned(),
@@ -194,7 +201,7 @@ mod tests {
     fn a_draft_reports_every_broken_rule() {
         let now = Utc::now();
         let error = AdjustmentDraft::parse(
-            AdjustmentScope::Category,
+            "category",
             "toaster",
             0,
             " ",
@@ -207,15 +214,10 @@ mod tests {
             fields,
             ["value", "percent_basis_points", "label", "ends_at"]
         );
-        let ok = AdjustmentDraft::parse(
-            AdjustmentScope::Category,
-            " Phone ",
-            -1000,
-            "Glut",
-            now,
-            None,
-        )
-        .unwrap();
+        let unknown_scope = AdjustmentDraft::parse("planet", "x", 0, "", now, None).unwrap_err();
+        let fields: Vec<&str> = unknown_scope.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["scope", "percent_basis_points", "label"]);
+        let ok = AdjustmentDraft::parse("category", " Phone ", -1000, "Glut", now, None).unwrap();
         assert_eq!(ok.value, "phone");
     }
 }

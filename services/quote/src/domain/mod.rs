@@ -9,7 +9,8 @@ mod pricing;
 mod quote;
 
 pub use adjustment::{
-    Adjustment, AdjustmentDraft, AdjustmentScope, MAX_ADJUSTMENT_BASIS_POINTS, MAX_LABEL_CHARS,
+    Adjustment, AdjustmentDraft, AdjustmentScope, MAX_ADJUSTMENT_BASIS_POINTS, MAX_BRAND_CHARS,
+    MAX_LABEL_CHARS,
 };
 pub use answers::{Answer, AnsweredOption, MAX_ANSWERS, check_pincode, match_answers};
 pub use catalog::{

@@ -22,7 +22,9 @@ const ADMIN: &[Role] = &[Role::Admin];
     security(("bearer" = [])),
     request_body = NewAdjustmentRequest,
     responses(
-        (status = 201, body = AdjustmentDto, headers(("Location" = String))),
+        (status = 201, body = AdjustmentDto,
+            headers(("Location" = String, description = "The adjustment's URL")),
+            links(("GetAdjustment" = (operation_id = "get_adjustment", parameters(("id" = "$response.body#/id")), description = "The adjustment just created")))),
         AuthProblems,
         BodyProblems,
     )
@@ -35,7 +37,7 @@ pub async fn create_adjustment(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
     let draft = AdjustmentDraft::parse(
-        body.scope.into(),
+        &body.scope,
         &body.value,
         body.percent_basis_points,
         &body.label,

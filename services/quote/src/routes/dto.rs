@@ -6,11 +6,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+// Schema limits are literals (the derive takes no constants); tests/api/openapi.rs checks
+// them against the constants the code enforces.
 use crate::domain::{
     Adjustment, AdjustmentScope, Answer, AnswerChange, BreakdownKind, BreakdownLine, LockedQuote,
     Money, Quote, QuoteStatus,
 };
 pub use platform::pagination::Paged;
+
+/// At most this many characters of a `shopper_id` (a token's `sub`).
+pub const MAX_SHOPPER_ID_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MoneyDto {
@@ -61,9 +66,10 @@ impl From<Answer> for AnswerDto {
 pub struct NewQuoteRequest {
     pub variant_id: Uuid,
     /// Exactly one answer per question of the category's questionnaire.
+    #[schema(max_items = 50)]
     pub answers: Vec<AnswerDto>,
     /// Where the device will be picked up: a 6-digit PIN code.
-    #[schema(example = "560001")]
+    #[schema(example = "560001", pattern = "^[1-9][0-9]{5}$")]
     pub pincode: String,
 }
 
@@ -170,6 +176,7 @@ pub struct LockRequest {
     /// The order the quote is to back.
     pub order_id: Uuid,
     /// The shopper placing the order: must own the quote.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub shopper_id: String,
     /// When the order was accepted: the quote must have been valid then, however late the
     /// lock comes (the order service may have been unable to reach quote for a while).
@@ -209,6 +216,7 @@ impl LockResponse {
 #[serde(deny_unknown_fields)]
 pub struct RequoteRequest {
     /// The condition observed at inspection: one answer per question.
+    #[schema(max_items = 50)]
     pub answers: Vec<AnswerDto>,
 }
 
@@ -250,15 +258,6 @@ pub enum ScopeDto {
     Brand,
 }
 
-impl From<ScopeDto> for AdjustmentScope {
-    fn from(scope: ScopeDto) -> Self {
-        match scope {
-            ScopeDto::Category => Self::Category,
-            ScopeDto::Brand => Self::Brand,
-        }
-    }
-}
-
 impl From<AdjustmentScope> for ScopeDto {
     fn from(scope: AdjustmentScope) -> Self {
         match scope {
@@ -271,17 +270,25 @@ impl From<AdjustmentScope> for ScopeDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdjustmentRequest {
-    pub scope: ScopeDto,
-    /// A category (`phone`) for scope `category`, a brand (`Apple`) for scope `brand`.
-    #[schema(example = "phone")]
+    /// Checked with the other fields: an unknown scope is one more violation.
+    #[schema(schema_with = platform::schema::names::<AdjustmentScope>)]
+    pub scope: String,
+    /// A category (`phone`, `laptop`, `tablet`, `watch`) for scope `category`, a brand
+    /// (`Apple`) for scope `brand`.
+    #[schema(example = "phone", min_length = 1, max_length = 60, pattern = r"\S")]
     pub value: String,
-    /// -1000 = -10 %, +500 = +5 %; between -10000 and 10000, not 0.
-    #[schema(example = 500)]
+    /// -1000 = -10 %, +500 = +5 %; not 0.
+    #[schema(example = 500, minimum = -10000, maximum = 10000)]
     pub percent_basis_points: i32,
     pub starts_at: DateTime<Utc>,
     /// Exclusive; absent = open-ended.
     pub ends_at: Option<DateTime<Utc>>,
-    #[schema(example = "Diwali bonus")]
+    #[schema(
+        example = "Diwali bonus",
+        min_length = 1,
+        max_length = 120,
+        pattern = r"\S"
+    )]
     pub label: String,
 }
 

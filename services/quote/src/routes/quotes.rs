@@ -9,17 +9,14 @@ use platform::error::{AuthProblems, BodyProblems, Problem};
 use uuid::Uuid;
 
 use super::dto::{
-    AnswerChangeDto, LockRequest, LockResponse, NewQuoteRequest, QuoteDto, RequoteRequest,
-    RequoteResponse, breakdown,
+    AnswerChangeDto, LockRequest, LockResponse, MAX_SHOPPER_ID_CHARS, NewQuoteRequest, QuoteDto,
+    RequoteRequest, RequoteResponse, breakdown,
 };
 use super::{QuoteState, private_json};
 use crate::clock;
 use crate::domain::{Answer, Violations};
 use crate::error::QuoteError;
 use crate::quoting::QuoteRequest;
-
-/// At most this many characters of a `shopper_id` (a token's `sub`).
-const MAX_SHOPPER_ID_CHARS: usize = 255;
 
 fn answers(dtos: &[super::dto::AnswerDto]) -> Vec<Answer> {
     dtos.iter().copied().map(Answer::from).collect()
@@ -31,7 +28,9 @@ fn answers(dtos: &[super::dto::AnswerDto]) -> Vec<Answer> {
     security(("bearer" = [])),
     request_body = NewQuoteRequest,
     responses(
-        (status = 201, body = QuoteDto, headers(("Location" = String))),
+        (status = 201, body = QuoteDto,
+            headers(("Location" = String, description = "The quote's URL")),
+            links(("GetQuote" = (operation_id = "get_quote", parameters(("id" = "$response.body#/id")), description = "The quote just issued")))),
         AuthProblems,
         BodyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json", description = "Unknown variant (`variant_not_found`)"),
@@ -112,7 +111,7 @@ pub async fn get_quote(
         AuthProblems,
         BodyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json", description = "`quote_not_found`: no such quote, or not this shopper's"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "`quote_already_used`: locked by another order"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`quote_already_used`: locked by another order; or `concurrent_update`: locked by two requests at once and still undecided, retry"),
         (status = 410, body = Problem, content_type = "application/problem+json", description = "`quote_expired`"),
     )
 )]

@@ -118,11 +118,12 @@ async fn invalid_adjustments_are_a_422_listing_every_field() {
     );
     let response = app
         .admin(Method::POST, ADJUSTMENTS)
-        .json(&json!({"scope": "planet", "value": "x", "percent_basis_points": 1, "starts_at": now, "label": "x"}))
+        .json(&json!({"scope": "planet", "value": "x", "percent_basis_points": 0, "starts_at": now, "label": "x"}))
         .send()
         .await
         .unwrap();
-    assert_problem(response, 422, "invalid_body").await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["scope", "percent_basis_points"]);
     let response = app
         .admin(Method::GET, &format!("{ADJUSTMENTS}?page=0"))
         .send()

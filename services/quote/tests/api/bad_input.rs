@@ -79,6 +79,47 @@ async fn a_malformed_id_in_the_path_is_a_400_and_an_unknown_route_a_404() {
 }
 
 #[tokio::test]
+async fn a_method_a_route_does_not_take_is_a_405_naming_the_methods_it_does() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        (
+            Method::PUT,
+            "/v1/quotes/0190d6a4-7b1c-7cc0-8000-000000000001",
+            "GET",
+        ),
+        (Method::PATCH, "/v1/quotes", "POST"),
+        (
+            Method::PATCH,
+            "/v1/admin/pricing/adjustments/0190d6a4-7b1c-7cc0-8000-000000000001",
+            "DELETE, GET",
+        ),
+        (
+            Method::GET,
+            "/v1/quotes/0190d6a4-7b1c-7cc0-8000-000000000001/lock",
+            "POST",
+        ),
+    ] {
+        let response = app
+            .request(method.clone(), path, &app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["allow"].to_str().unwrap(),
+            allow,
+            "{method} {path}"
+        );
+        assert_problem(response, 405, "method_not_allowed").await;
+    }
+    let response = app
+        .request(Method::PUT, "/v1/quotes/x/y/z", &app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "route_not_found").await;
+}
+
+#[tokio::test]
 async fn a_missing_garbage_forged_or_expired_token_is_a_401() {
     let app = spawn_app().await;
     let response = app

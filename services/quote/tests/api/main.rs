@@ -12,6 +12,7 @@ mod fallback;
 mod health;
 mod helpers;
 mod lock;
+mod openapi;
 mod quotes;
 mod read_model;
 mod requote;
