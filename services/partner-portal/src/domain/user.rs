@@ -51,13 +51,20 @@ impl PortalUser {
     }
 }
 
+/// The longest email address a user may have, in characters (its column's length).
+pub const MAX_EMAIL_CHARS: usize = 320;
+
+/// The longest name a user may have, in characters once trimmed (its column's length).
+pub const MAX_NAME_CHARS: usize = 200;
+
 /// Whether `email` is shaped like an email address (`local@domain.tld`, no whitespace, at
-/// most 320 characters). Whether it reaches anyone is not the portal's to check.
+/// most [`MAX_EMAIL_CHARS`] characters). Whether it reaches anyone is not the portal's to
+/// check.
 pub fn is_email_address(email: &str) -> bool {
     let shaped = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
     });
-    shaped && email.len() <= 320 && !email.contains(char::is_whitespace)
+    shaped && email.chars().count() <= MAX_EMAIL_CHARS && !email.contains(char::is_whitespace)
 }
 
 #[cfg(test)]
@@ -120,7 +127,10 @@ mod tests {
         ] {
             assert!(!is_email_address(refused), "{refused}");
         }
-        let long = format!("{}@partner.example", "a".repeat(320));
+        let long = format!("{}@partner.example", "a".repeat(MAX_EMAIL_CHARS));
         assert!(!is_email_address(&long));
+        // Characters, like the column and the document's `maxLength`, not bytes.
+        let local = "é".repeat(MAX_EMAIL_CHARS - "@partner.example".len());
+        assert!(is_email_address(&format!("{local}@partner.example")));
     }
 }

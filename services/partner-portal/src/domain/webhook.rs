@@ -300,7 +300,10 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     None
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// The longest webhook URL accepted, in characters once trimmed.
+pub const MAX_URL_CHARS: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, strum::EnumIter)]
 pub enum UrlRefused {
     #[error("not a valid absolute URL")]
     Invalid,
@@ -356,7 +359,7 @@ impl TargetPolicy {
 
 /// Checks a webhook URL as written. Host names are checked again, resolved, at delivery.
 pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, UrlRefused> {
-    if raw.len() > 2048 {
+    if raw.chars().count() > MAX_URL_CHARS {
         return Err(UrlRefused::TooLong);
     }
     let url = url::Url::parse(raw).map_err(|_| UrlRefused::Invalid)?;
@@ -677,6 +680,18 @@ mod tests {
             );
         }
         assert_eq!(check_url("not a url", strict), Err(UrlRefused::Invalid));
+    }
+
+    #[test]
+    fn a_url_is_at_most_max_url_chars_characters_not_bytes() {
+        let strict = TargetPolicy::STRICT;
+        let base = "https://hooks.example.com/";
+        let longest = format!("{base}{}", "é".repeat(MAX_URL_CHARS - base.len()));
+        assert!(check_url(&longest, strict).is_ok());
+        assert_eq!(
+            check_url(&format!("{longest}x"), strict),
+            Err(UrlRefused::TooLong)
+        );
     }
 
     #[test]

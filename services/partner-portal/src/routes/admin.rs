@@ -12,6 +12,9 @@ use platform::pagination::Paged;
 use platform::validation::{Violations, check_text};
 use uuid::Uuid;
 
+use super::answers::{
+    DeliveryNotFound, JobNotFound, TokenConflicts, UserCreateConflicts, UserNotFound,
+};
 use super::dto::{
     AttemptView, DeliveryQuery, DeliveryView, JobQuery, JobView, NewUserRequest, TokenView,
     UserChangeRequest, UserQuery, UserView,
@@ -19,7 +22,7 @@ use super::dto::{
 use super::jobs::{job_detail, jobs_page};
 use super::webhooks::{deliveries, delivery, send_again};
 use super::{PortalState, page, private_json};
-use crate::domain::user::is_email_address;
+use crate::domain::user::{MAX_NAME_CHARS, is_email_address};
 use crate::domain::{NewUser, PortalUser};
 use crate::error::PortalError;
 use crate::store;
@@ -27,7 +30,22 @@ use crate::store;
 const ADMIN: &[Role] = &[Role::Admin];
 
 /// Create a partner user.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = NewUserRequest, responses((status = 201, body = UserView), AuthProblems, BodyProblems))]
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = NewUserRequest,
+    responses(
+        (status = 201, body = UserView, description = "Created, active",
+            headers(("Location" = String, description = "The user's URL, `/v1/portal/admin/users/{id}`")),
+            links(
+                ("GetUser" = (operation_id = "get_user", parameters(("id" = "$response.body#/id")), description = "The user just created")),
+                ("IssueToken" = (operation_id = "issue_token", parameters(("id" = "$response.body#/id")), description = "Issue the user a token")),
+            )),
+        AuthProblems,
+        BodyProblems,
+        UserCreateConflicts,
+    )
+)]
 #[post("/users", wrap = "Allow::only(ADMIN)")]
 pub async fn create_user(
     principal: Principal,
@@ -43,7 +61,7 @@ pub async fn create_user(
         "email",
         "must be an email address",
     );
-    check_text(&mut violations, "name", &body.name, 200);
+    check_text(&mut violations, "name", &body.name, MAX_NAME_CHARS);
     violations.into_result(()).map_err(PortalError::from)?;
     let user = store::create_user(
         &state.db,
@@ -65,7 +83,7 @@ pub async fn create_user(
 }
 
 /// Partner users.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(UserQuery), responses((status = 200, body = Paged<UserView>), AuthProblems))]
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(UserQuery), responses((status = 200, body = Paged<UserView>, description = "A page of users, by email"), AuthProblems))]
 #[get("/users", wrap = "Allow::only(ADMIN)")]
 pub async fn list_users(
     principal: Principal,
@@ -96,7 +114,7 @@ async fn user(state: &PortalState, id: Uuid) -> Result<PortalUser, PortalError> 
 }
 
 /// One partner user.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 200, body = UserView), AuthProblems))]
+#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 200, body = UserView), AuthProblems, UserNotFound))]
 #[get("/users/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_user(
     principal: Principal,
@@ -109,7 +127,7 @@ pub async fn get_user(
 }
 
 /// Rename, disable or re-enable a partner user.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UserChangeRequest, responses((status = 200, body = UserView), AuthProblems, BodyProblems))]
+#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UserChangeRequest, responses((status = 200, body = UserView, description = "The user as changed"), AuthProblems, BodyProblems, UserNotFound))]
 #[patch("/users/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn update_user(
     principal: Principal,
@@ -121,7 +139,7 @@ pub async fn update_user(
     let body = body.into_inner();
     let mut violations = Violations::default();
     if let Some(name) = &body.name {
-        check_text(&mut violations, "name", name, 200);
+        check_text(&mut violations, "name", name, MAX_NAME_CHARS);
     }
     violations.into_result(()).map_err(PortalError::from)?;
     let current = user(&state, id.into_inner()).await?;
@@ -142,7 +160,7 @@ pub async fn update_user(
 }
 
 /// Issue a bearer token for a partner user (role `partner`, its `partner_id`).
-#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 201, body = TokenView), AuthProblems))]
+#[utoipa::path(tag = "admin", security(("bearer" = [])), responses((status = 201, body = TokenView, description = "Issued; the token is not kept, so it has no URL of its own"), AuthProblems, UserNotFound, TokenConflicts))]
 #[post("/users/{id}/tokens", wrap = "Allow::only(ADMIN)")]
 pub async fn issue_token(
     principal: Principal,
@@ -169,7 +187,7 @@ pub async fn issue_token(
 }
 
 /// Every partner's webhook deliveries.
-#[utoipa::path(tag = "admin", operation_id = "admin_list_deliveries", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_list_deliveries", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200, body = Paged<DeliveryView>, description = "A page of deliveries, newest first, without their attempts"), AuthProblems))]
 #[get("/webhooks/deliveries", wrap = "Allow::only(ADMIN)")]
 pub async fn list_deliveries(
     principal: Principal,
@@ -177,11 +195,11 @@ pub async fn list_deliveries(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
-    deliveries(&state, query.partner_id, &query).await
+    deliveries(&state, &query).await
 }
 
 /// Deliver again, for any partner.
-#[utoipa::path(tag = "admin", operation_id = "admin_redeliver", security(("bearer" = [])), responses((status = 202), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_redeliver", security(("bearer" = [])), responses((status = 202, body = DeliveryView, description = "Pending again, due now; the attempt log keeps every earlier attempt"), AuthProblems, DeliveryNotFound))]
 #[post("/webhooks/deliveries/{id}/redeliver", wrap = "Allow::only(ADMIN)")]
 pub async fn redeliver(
     principal: Principal,
@@ -194,7 +212,7 @@ pub async fn redeliver(
 }
 
 /// One delivery of any partner, with every attempt.
-#[utoipa::path(tag = "admin", operation_id = "admin_get_delivery", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_get_delivery", security(("bearer" = [])), responses((status = 200, body = DeliveryView, description = "The delivery with every `attempts[]`"), AuthProblems, DeliveryNotFound))]
 #[get("/webhooks/deliveries/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_delivery(
     principal: Principal,
@@ -212,7 +230,7 @@ pub async fn get_delivery(
 }
 
 /// Every partner's jobs as the portal sees them (filter `partner_id`, `status`, `kind`).
-#[utoipa::path(tag = "admin", operation_id = "admin_list_jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_list_jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>, description = "A page of jobs, newest first, without their history"), AuthProblems))]
 #[get("/jobs", wrap = "Allow::only(ADMIN)")]
 pub async fn list_jobs(
     principal: Principal,
@@ -220,11 +238,11 @@ pub async fn list_jobs(
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(ADMIN)?;
-    jobs_page(&state, query.partner_id, &query).await
+    jobs_page(&state, &query).await
 }
 
 /// One job with its history, whoever holds it.
-#[utoipa::path(tag = "admin", operation_id = "admin_get_job", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
+#[utoipa::path(tag = "admin", operation_id = "admin_get_job", security(("bearer" = [])), responses((status = 200, body = JobView, description = "The job with its `history`, oldest first"), AuthProblems, JobNotFound))]
 #[get("/jobs/{id}", wrap = "Allow::only(ADMIN)")]
 pub async fn get_job(
     principal: Principal,

@@ -7,12 +7,27 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{Attempt, Delivery, HistoryEntry, PortalJob, PortalUser, Webhook};
+use crate::domain::{
+    Attempt, Delivery, DeliveryStatus, HistoryEntry, JobKind, JobStatus, PortalJob, PortalUser,
+    Source, Webhook, WebhookEvent,
+};
+
+/// The longest reason a partner may give for declining, in characters.
+pub const MAX_DECLINE_REASON_CHARS: usize = 500;
+/// The most answers an inspection report may hold (one per question).
+pub const MAX_INSPECTION_ANSWERS: usize = 100;
+/// The longest notes of an inspection report, in characters.
+pub const MAX_INSPECTION_NOTES_CHARS: usize = 2000;
+
+// Limits in `#[schema]`/`#[param]` are literals (the derive takes no constants); the
+// OpenAPI tests hold them to the constants above and to the domain's and the platform's.
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryItem {
+    #[schema(schema_with = platform::schema::names::<JobStatus>)]
     pub status: String,
-    /// fulfilment | partner
+    /// Who moved the job.
+    #[schema(schema_with = platform::schema::names::<Source>)]
     pub source: String,
     pub note: Option<String>,
     pub at: DateTime<Utc>,
@@ -33,8 +48,9 @@ impl From<&HistoryEntry> for HistoryItem {
 pub struct JobView {
     pub id: Uuid,
     pub order_id: Uuid,
-    /// pickup | inspection | return
+    #[schema(schema_with = platform::schema::names::<JobKind>)]
     pub kind: String,
+    #[schema(schema_with = platform::schema::names::<JobStatus>)]
     pub status: String,
     /// The partner holding the job (the caller itself, for partners).
     pub partner_id: Option<Uuid>,
@@ -70,18 +86,60 @@ impl From<&PortalJob> for JobView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
-    /// Admins only: one partner's jobs.
+    /// One partner's jobs.
     pub partner_id: Option<Uuid>,
+    /// An unknown status is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<JobStatus>)]
     pub status: Option<String>,
+    /// An unknown kind is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<JobKind>)]
     pub kind: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
     pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<u64>,
+}
+
+/// A partner's filter of its own jobs: [`JobQuery`] without `partner_id`, so a partner
+/// naming one is refused like any parameter the route does not take.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerJobQuery {
+    /// An unknown status is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<JobStatus>)]
+    pub status: Option<String>,
+    /// An unknown kind is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<JobKind>)]
+    pub kind: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
+    pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub per_page: Option<u64>,
+}
+
+impl PartnerJobQuery {
+    /// The query as an admin would ask it for `partner_id`'s jobs.
+    pub fn of(self, partner_id: Uuid) -> JobQuery {
+        JobQuery {
+            partner_id: Some(partner_id),
+            status: self.status,
+            kind: self.kind,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
+    /// Why the partner declines, for fulfilment's log.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -95,9 +153,12 @@ pub struct AnswerDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionReportRequest {
-    /// The condition observed: one answer per question of the device's questionnaire.
+    /// The condition observed: one answer per question of the device's questionnaire, no
+    /// question answered twice.
+    #[schema(min_items = 1, max_items = 100)]
     pub answers: Vec<AnswerDto>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub notes: String,
 }
 
@@ -126,7 +187,27 @@ impl WebhookView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhookRequest {
+    /// An absolute `https` URL on the public internet (deployments for development may
+    /// allow `http` and private addresses), without credentials. A refused URL is a 422
+    /// `webhook_url_refused` with its `reason`.
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        example = "https://hooks.partner.example/recommerce"
+    )]
     pub url: String,
+}
+
+/// Paging of a partner's webhooks: all of them on one page unless asked otherwise.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookPageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
+    pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 100)]
+    pub per_page: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,10 +236,12 @@ pub struct DeliveryView {
     pub id: Uuid,
     pub webhook_id: Uuid,
     pub partner_id: Uuid,
-    /// job.assigned | job.updated | job.cancelled | job.withdrawn
+    /// What the delivery tells the partner (the payload's `type`).
     #[serde(rename = "type")]
+    #[schema(schema_with = platform::schema::names::<WebhookEvent>)]
     pub event_type: String,
-    /// pending | delivered | failed
+    /// `pending`: attempts owed; `delivered` or `failed`: settled until a redelivery.
+    #[schema(schema_with = platform::schema::names::<DeliveryStatus>)]
     pub status: String,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<i32>,
@@ -193,12 +276,45 @@ impl From<&Delivery> for DeliveryView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// pending | delivered | failed
+    /// An unknown status is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<DeliveryStatus>)]
     pub status: Option<String>,
-    /// Admins only: one partner's deliveries.
+    /// One partner's deliveries.
     pub partner_id: Option<Uuid>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
     pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<u64>,
+}
+
+/// A partner's filter of its own deliveries: [`DeliveryQuery`] without `partner_id`, so a
+/// partner naming one is refused like any parameter the route does not take.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerDeliveryQuery {
+    /// An unknown status is a 400 `invalid_query_parameter`.
+    #[param(schema_with = platform::schema::names::<DeliveryStatus>)]
+    pub status: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
+    pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub per_page: Option<u64>,
+}
+
+impl PartnerDeliveryQuery {
+    /// The query as an admin would ask it for `partner_id`'s deliveries.
+    pub fn of(self, partner_id: Uuid) -> DeliveryQuery {
+        DeliveryQuery {
+            status: self.status,
+            partner_id: Some(partner_id),
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,21 +347,36 @@ impl From<&PortalUser> for UserView {
 pub struct NewUserRequest {
     /// The partner as fulfilment knows it.
     pub partner_id: Uuid,
+    /// Trimmed and lower-cased; unique among users (else 409 `email_taken`).
+    #[schema(
+        max_length = 320,
+        pattern = r"^\s*[^@\s]+@[^.\s]\S*\.\S*\s*$",
+        example = "dispatch@partner.example"
+    )]
     pub email: String,
+    /// Trimmed; at most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
+    /// One partner's users.
     pub partner_id: Option<Uuid>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
     pub page: Option<u64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChangeRequest {
+    /// Trimmed; at most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// `false` disables the user: its tokens stop working at once.
     pub active: Option<bool>,

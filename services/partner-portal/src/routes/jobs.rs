@@ -7,13 +7,17 @@ use actix_web::{HttpResponse, get, post, web};
 use events::partner as proto;
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems};
+use platform::error::BodyProblems;
 use platform::pagination::Paged;
 use platform::sequencer::run_in_sequence;
 use platform::validation::Violations;
 use uuid::Uuid;
 
-use super::dto::{DeclineRequest, HistoryItem, InspectionReportRequest, JobQuery, JobView};
+use super::answers::{JobActionAnswers, JobNotFound, PartnerAuthProblems};
+use super::dto::{
+    DeclineRequest, HistoryItem, InspectionReportRequest, JobQuery, JobView,
+    MAX_DECLINE_REASON_CHARS, MAX_INSPECTION_ANSWERS, MAX_INSPECTION_NOTES_CHARS, PartnerJobQuery,
+};
 use super::{PortalState, page, partner_of, private_json};
 use crate::domain::{JobKind, JobStatus, PortalJob};
 use crate::error::PortalError;
@@ -21,24 +25,20 @@ use crate::published::Report;
 use crate::store;
 
 /// The jobs this partner holds, newest first.
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), params(JobQuery), responses((status = 200, body = Paged<JobView>), AuthProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), params(PartnerJobQuery), responses((status = 200, body = Paged<JobView>, description = "A page of the caller's jobs, newest first, without their history"), PartnerAuthProblems))]
 #[get("/v1/portal/jobs", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn list_jobs(
     principal: Principal,
-    query: web::Query<JobQuery>,
+    query: web::Query<PartnerJobQuery>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    if query.partner_id.is_some_and(|asked| asked != partner_id) {
-        return Err(PortalError::InvalidQuery("partner_id is for admins".into()).into());
-    }
-    jobs_page(&state, Some(partner_id), &query).await
+    jobs_page(&state, &query.into_inner().of(partner_id)).await
 }
 
-/// Jobs newest first, of one partner or (admins, `None`) all, filtered by `query`.
+/// Jobs newest first, of `query.partner_id` or (`None`, admins) all, filtered by `query`.
 pub(super) async fn jobs_page(
     state: &PortalState,
-    partner_id: Option<Uuid>,
     query: &JobQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
@@ -60,7 +60,7 @@ pub(super) async fn jobs_page(
         .transpose()?;
     let (items, total) = store::jobs_page(
         &state.db,
-        partner_id,
+        query.partner_id,
         status,
         kind,
         request.offset(),
@@ -101,7 +101,7 @@ fn held_by(job: Option<PortalJob>, id: Uuid, partner_id: Uuid) -> Result<PortalJ
 }
 
 /// One of this partner's jobs, with its history.
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = JobView), AuthProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = JobView, description = "The job with its `history`, oldest first"), PartnerAuthProblems, JobNotFound))]
 #[get("/v1/portal/jobs/{id}", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn get_job(
     principal: Principal,
@@ -138,7 +138,7 @@ async fn act(
 }
 
 /// Accept an offered job.
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView, description = "Recorded: the job as it is now; fulfilment is told through `partner.events`"), PartnerAuthProblems, JobNotFound, JobActionAnswers))]
 #[post("/v1/portal/jobs/{id}/accept", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn accept(
     principal: Principal,
@@ -149,7 +149,7 @@ pub async fn accept(
 }
 
 /// Decline an offered job; fulfilment offers it to another partner.
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = DeclineRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = DeclineRequest, responses((status = 202, body = JobView, description = "Recorded: the job as it is now; fulfilment is told through `partner.events`"), PartnerAuthProblems, BodyProblems, JobNotFound, JobActionAnswers))]
 #[post("/v1/portal/jobs/{id}/decline", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn decline(
     principal: Principal,
@@ -159,9 +159,9 @@ pub async fn decline(
 ) -> Result<HttpResponse, ApiError> {
     let mut violations = Violations::default();
     violations.check(
-        body.reason.chars().count() <= 500,
+        body.reason.chars().count() <= MAX_DECLINE_REASON_CHARS,
         "reason",
-        "must be at most 500 characters",
+        format!("must be at most {MAX_DECLINE_REASON_CHARS} characters"),
     );
     violations.into_result(()).map_err(PortalError::from)?;
     let reason = body.into_inner().reason.trim().to_owned();
@@ -175,7 +175,7 @@ pub async fn decline(
 }
 
 /// The device is with the partner (picked up from the shopper, or from the hub for a return).
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView, description = "Recorded: the job as it is now; fulfilment is told through `partner.events`"), PartnerAuthProblems, JobNotFound, JobActionAnswers))]
 #[post(
     "/v1/portal/jobs/{id}/picked-up",
     wrap = "Allow::only(&[Role::Partner])"
@@ -189,7 +189,7 @@ pub async fn picked_up(
 }
 
 /// The device arrived: at the hub (pickup) or back with the shopper (return).
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView), AuthProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 202, body = JobView, description = "Recorded: the job as it is now; fulfilment is told through `partner.events`"), PartnerAuthProblems, JobNotFound, JobActionAnswers))]
 #[post(
     "/v1/portal/jobs/{id}/delivered",
     wrap = "Allow::only(&[Role::Partner])"
@@ -203,7 +203,7 @@ pub async fn delivered(
 }
 
 /// Report the inspection; fulfilment has quote re-price it.
-#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = InspectionReportRequest, responses((status = 202, body = JobView), AuthProblems, BodyProblems))]
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), request_body = InspectionReportRequest, responses((status = 202, body = JobView, description = "Recorded: the job as it is now; fulfilment is told through `partner.events`"), PartnerAuthProblems, BodyProblems, JobNotFound, JobActionAnswers))]
 #[post(
     "/v1/portal/jobs/{id}/inspection-report",
     wrap = "Allow::only(&[Role::Partner])"
@@ -221,7 +221,11 @@ pub async fn inspection_report(
         "answers",
         "must answer at least one question",
     );
-    violations.check(body.answers.len() <= 100, "answers", "at most 100 answers");
+    violations.check(
+        body.answers.len() <= MAX_INSPECTION_ANSWERS,
+        "answers",
+        format!("at most {MAX_INSPECTION_ANSWERS} answers"),
+    );
     let mut questions: Vec<Uuid> = body
         .answers
         .iter()
@@ -236,9 +240,9 @@ pub async fn inspection_report(
         "one answer per question",
     );
     violations.check(
-        body.notes.chars().count() <= 2000,
+        body.notes.chars().count() <= MAX_INSPECTION_NOTES_CHARS,
         "notes",
-        "must be at most 2000 characters",
+        format!("must be at most {MAX_INSPECTION_NOTES_CHARS} characters"),
     );
     violations.into_result(()).map_err(PortalError::from)?;
     let answers = body

@@ -5,6 +5,7 @@
 //! unknown one.
 
 mod admin;
+pub mod answers;
 pub mod dto;
 mod jobs;
 mod webhooks;

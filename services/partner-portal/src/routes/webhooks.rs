@@ -5,11 +5,15 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, post, web};
 use platform::ApiError;
 use platform::auth::{Allow, Principal, Role};
-use platform::error::{AuthProblems, BodyProblems, Problem};
-use platform::pagination::{MAX_PER_PAGE, PageQuery, Paged};
+use platform::error::{BodyProblems, Problem};
+use platform::pagination::{MAX_PER_PAGE, Paged};
 use uuid::Uuid;
 
-use super::dto::{AttemptView, DeliveryQuery, DeliveryView, NewWebhookRequest, WebhookView};
+use super::answers::{DeliveryNotFound, PartnerAuthProblems, WebhookNotFound, WebhookUrlProblems};
+use super::dto::{
+    AttemptView, DeliveryQuery, DeliveryView, NewWebhookRequest, PartnerDeliveryQuery,
+    WebhookPageQuery, WebhookView,
+};
 use super::{PortalState, page, partner_of, private_json};
 use crate::domain::webhook::check_url;
 use crate::domain::{Delivery, DeliveryStatus, Webhook};
@@ -25,7 +29,25 @@ fn new_secret() -> String {
 }
 
 /// Register a webhook; the answer holds its signing secret, shown only this once.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = NewWebhookRequest, responses((status = 201, body = WebhookView), AuthProblems, BodyProblems))]
+///
+/// There is no `GET` of one webhook: its URL (`Location`) is where it is removed
+/// (`DELETE`) and, under `/rotate-secret`, where its secret is replaced.
+#[utoipa::path(
+    tag = "webhooks",
+    security(("bearer" = [])),
+    request_body = NewWebhookRequest,
+    responses(
+        (status = 201, body = WebhookView, description = "Registered; `secret` is shown only in this answer",
+            headers(("Location" = String, description = "The webhook's URL, `/v1/portal/webhooks/{id}`")),
+            links(
+                ("DeleteWebhook" = (operation_id = "delete_webhook", parameters(("id" = "$response.body#/id")), description = "Remove the webhook just registered")),
+                ("RotateSecret" = (operation_id = "rotate_secret", parameters(("id" = "$response.body#/id")), description = "Replace its secret")),
+            )),
+        PartnerAuthProblems,
+        BodyProblems,
+        WebhookUrlProblems,
+    )
+)]
 #[post("/v1/portal/webhooks", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn create_webhook(
     principal: Principal,
@@ -45,11 +67,11 @@ pub async fn create_webhook(
 }
 
 /// This partner's webhooks (without secrets), 100 a page unless asked otherwise.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Paged<WebhookView>), (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(WebhookPageQuery), responses((status = 200, body = Paged<WebhookView>), (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_query_parameter`: page 1–10000, per_page 1–100"), PartnerAuthProblems))]
 #[get("/v1/portal/webhooks", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn list_webhooks(
     principal: Principal,
-    paging: web::Query<PageQuery>,
+    paging: web::Query<WebhookPageQuery>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
@@ -81,7 +103,7 @@ async fn own_webhook(
 }
 
 /// Remove a webhook; its pending deliveries fail rather than go anywhere.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 204), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 204, description = "Removed"), PartnerAuthProblems, WebhookNotFound))]
 #[delete("/v1/portal/webhooks/{id}", wrap = "Allow::only(&[Role::Partner])")]
 pub async fn delete_webhook(
     principal: Principal,
@@ -97,7 +119,7 @@ pub async fn delete_webhook(
 }
 
 /// Replace a webhook's secret; the new one is shown only in this answer.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = WebhookView), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = WebhookView, description = "The webhook with its new `secret`, shown only in this answer"), PartnerAuthProblems, WebhookNotFound))]
 #[post(
     "/v1/portal/webhooks/{id}/rotate-secret",
     wrap = "Allow::only(&[Role::Partner])"
@@ -115,10 +137,9 @@ pub async fn rotate_secret(
     Ok(private_json(StatusCode::OK, &WebhookView::of(&hook, true)))
 }
 
-/// Deliveries newest first, for one partner or (admins) all.
+/// Deliveries newest first, of `query.partner_id` or (`None`, admins) all.
 pub(super) async fn deliveries(
     state: &PortalState,
-    partner_id: Option<Uuid>,
     query: &DeliveryQuery,
 ) -> Result<HttpResponse, ApiError> {
     let request = page(query.page, query.per_page)?;
@@ -132,7 +153,7 @@ pub(super) async fn deliveries(
         .transpose()?;
     let (items, total) = store::deliveries_page(
         &state.db,
-        partner_id,
+        query.partner_id,
         status,
         request.offset(),
         request.per_page,
@@ -174,25 +195,22 @@ pub(super) async fn send_again(
 }
 
 /// This partner's webhook deliveries.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(DeliveryQuery), responses((status = 200, body = Paged<DeliveryView>), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(PartnerDeliveryQuery), responses((status = 200, body = Paged<DeliveryView>, description = "A page of deliveries, newest first, without their attempts"), PartnerAuthProblems))]
 #[get(
     "/v1/portal/webhooks/deliveries",
     wrap = "Allow::only(&[Role::Partner])"
 )]
 pub async fn list_deliveries(
     principal: Principal,
-    query: web::Query<DeliveryQuery>,
+    query: web::Query<PartnerDeliveryQuery>,
     state: web::Data<PortalState>,
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = partner_of(&principal, &state).await?;
-    if query.partner_id.is_some_and(|asked| asked != partner_id) {
-        return Err(PortalError::InvalidQuery("partner_id is for admins".into()).into());
-    }
-    deliveries(&state, Some(partner_id), &query).await
+    deliveries(&state, &query.into_inner().of(partner_id)).await
 }
 
 /// One delivery with every attempt.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = DeliveryView), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = DeliveryView, description = "The delivery with every `attempts[]`"), PartnerAuthProblems, DeliveryNotFound))]
 #[get(
     "/v1/portal/webhooks/deliveries/{id}",
     wrap = "Allow::only(&[Role::Partner])"
@@ -213,7 +231,7 @@ pub async fn get_delivery(
 }
 
 /// Deliver again.
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 202, body = DeliveryView), AuthProblems))]
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses((status = 202, body = DeliveryView, description = "Pending again, due now; the attempt log keeps every earlier attempt"), PartnerAuthProblems, DeliveryNotFound))]
 #[post(
     "/v1/portal/webhooks/deliveries/{id}/redeliver",
     wrap = "Allow::only(&[Role::Partner])"

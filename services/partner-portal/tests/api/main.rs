@@ -8,6 +8,7 @@
 mod access;
 mod bad_input;
 mod helpers;
+mod openapi;
 mod read_model;
 mod reports;
 mod webhooks;
