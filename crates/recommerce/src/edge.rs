@@ -15,7 +15,7 @@
 //! Clients are told to use the edge, so its `/openapi.json` and `/docs` describe every API
 //! it routes: the services' own documents, merged (see [`document`]).
 
-mod document;
+pub mod document;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;

@@ -1,0 +1,10 @@
+//! Contracts between the services and their consumers, pinned in the repository so that a
+//! change to one is a visible diff in review rather than a surprise in production.
+//!
+//! - [`openapi`]: each service's generated OpenAPI document and the edge's merged one,
+//!   committed under `contract-tests/openapi/`; a test fails when a document changes and
+//!   its snapshot was not refreshed (`UPDATE_SNAPSHOTS=1`).
+//! - `check_protos.sh`: `buf lint` and `buf breaking` (wire and JSON compatibility) of
+//!   `proto/` against the committed baseline image `contract-tests/proto/baseline.binpb`.
+
+pub mod openapi;
