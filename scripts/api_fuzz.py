@@ -17,23 +17,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from datetime import date, timedelta
 from pathlib import Path
+
+from edge_client import call, create_quote, eventually, expect, first_phone, free_port, place_order
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ["schemathesis==4.32.5", "openapi-spec-validator==0.9.0"]
 IN_VENV_MARKER = "RECOMMERCE_API_FUZZ_VENV"
 SEED = int(os.environ.get("API_FUZZ_SEED", "20261130"))
 SECONDS_PER_SERVICE = int(os.environ.get("API_FUZZ_SECONDS", "60"))
-SETTLE = 60
 
 # Each route is called with a token of a role it serves; `ignored_auth` also calls it with none.
 # (service, path regex, persona); the patterns of one service do not overlap.
@@ -111,7 +108,7 @@ def target_dir():
 def bootstrap():
     """Re-runs this script in a venv that has the pinned dependencies."""
     try:
-        import openapi_spec_validator  # noqa: F401
+        import openapi_spec_validator  # noqa: F401  (imported to see that it is there)
         import schemathesis  # noqa: F401
 
         if schemathesis.__version__ == REQUIREMENTS[0].split("==")[1]:
@@ -136,46 +133,6 @@ def bootstrap():
 
 
 # --- the dev run ---------------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(method, url, token=None, body=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-    except OSError:
-        return None, None
-
-
-def expect(status, wanted, what, body):
-    if status != wanted:
-        sys.exit(f"api_fuzz: {what}: expected {wanted}, got {status}: {body}")
-
-
-def eventually(what, condition):
-    deadline = time.monotonic() + SETTLE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    sys.exit(f"api_fuzz: timed out waiting for {what}")
 
 
 def start_dev(work):
@@ -215,41 +172,10 @@ def stop(dev):
 def seed(edge, tokens):
     """A trade-in and the back office's objects; returns the ids by kind."""
     ids = {}
-    status, devices = call("GET", f"{edge}/v1/devices?category=phone")
-    expect(status, 200, "browse devices", devices)
-    model = devices["items"][0]["id"]
-    status, detail = call("GET", f"{edge}/v1/devices/{model}")
-    expect(status, 200, "device detail", detail)
-    ids["model"], ids["variant"] = model, detail["variants"][0]["id"]
-    answers = [
-        {"question_id": question["id"], "option_id": question["options"][0]["id"]}
-        for question in detail["questionnaire"]["questions"]
-    ]
-    quotes = []
-    for _ in range(2):
-        status, quote = call(
-            "POST", f"{edge}/v1/quotes", tokens["shopper"],
-            {"variant_id": ids["variant"], "answers": answers, "pincode": "560001"},
-        )
-        expect(status, 201, "create a quote", quote)
-        quotes.append(quote["id"])
+    ids["model"], ids["variant"], answers = first_phone(edge)
+    quotes = [create_quote(edge, tokens["shopper"], ids["variant"], answers) for _ in range(2)]
     ids["quote"] = quotes[1]
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    status, order = call(
-        "POST", f"{edge}/v1/orders", tokens["shopper"],
-        {
-            "quote_id": quotes[0],
-            "pickup": {
-                "address": "12 MG Road, Bengaluru",
-                "pincode": "560001",
-                "slot": {"date": tomorrow, "window": "morning"},
-            },
-            "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}},
-        },
-        {"Idempotency-Key": str(uuid.uuid4())},
-    )
-    expect(status, 202, "place an order", order)
-    ids["order"] = order["id"]
+    ids["order"] = place_order(edge, tokens["shopper"], quotes[0])
 
     def pickup_job():
         status, jobs = call("GET", f"{edge}/v1/portal/jobs?per_page=100", tokens["logistics_partner"])

@@ -8,62 +8,19 @@ Ports come from RECOMMERCE_*_PORT so the check never collides with a developer's
 CARGO_TARGET_DIR is shared so the clone reuses compiled dependencies. Standard library only.
 """
 
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from datetime import date, timedelta
+
+from edge_client import call, create_quote, eventually, expect, first_phone, free_port, place_order
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD_DEADLINE = 20 * 60
-SETTLE = 60
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(method, url, token=None, body=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def expect(status, wanted, what, body):
-    if status != wanted:
-        raise SystemExit(f"FAIL: {what}: expected {wanted}, got {status}: {body}")
-
-
-def eventually(what, condition):
-    deadline = time.monotonic() + SETTLE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"FAIL: timed out waiting for {what}")
 
 
 def read_banner(process, lines):
@@ -88,42 +45,10 @@ def read_banner(process, lines):
 
 
 def trade_in(edge, tokens):
-    status, devices = call("GET", f"{edge}/v1/devices?category=phone")
-    expect(status, 200, "browse devices", devices)
-    device_id = devices["items"][0]["id"]
-    status, detail = call("GET", f"{edge}/v1/devices/{device_id}")
-    expect(status, 200, "device detail", detail)
-    answers = [
-        {"question_id": question["id"], "option_id": question["options"][0]["id"]}
-        for question in detail["questionnaire"]["questions"]
-    ]
-    status, quote = call(
-        "POST",
-        f"{edge}/v1/quotes",
-        tokens["shopper"],
-        {"variant_id": detail["variants"][0]["id"], "answers": answers, "pincode": "560001"},
-    )
-    expect(status, 201, "create a quote with the shopper token", quote)
-    print(f"  quote {quote['id']}")
-
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    status, order = call(
-        "POST",
-        f"{edge}/v1/orders",
-        tokens["shopper"],
-        {
-            "quote_id": quote["id"],
-            "pickup": {
-                "address": "12 MG Road, Bengaluru",
-                "pincode": "560001",
-                "slot": {"date": tomorrow, "window": "morning"},
-            },
-            "payout": {"method": "upi", "details": {"vpa": "asha@okbank"}},
-        },
-        {"Idempotency-Key": str(uuid.uuid4())},
-    )
-    expect(status, 202, "place the order", order)
-    order_id = order["id"]
+    _, variant, answers = first_phone(edge)
+    quote_id = create_quote(edge, tokens["shopper"], variant, answers)
+    print(f"  quote {quote_id}")
+    order_id = place_order(edge, tokens["shopper"], quote_id)
     print(f"  order {order_id} accepted (202)")
 
     def offered_job():
