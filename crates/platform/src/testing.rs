@@ -780,6 +780,35 @@ pub fn operation<'a>(
     operation
 }
 
+/// The parameter `name` of `method path`; fails when there is none.
+pub fn parameter<'a>(
+    document: &'a serde_json::Value,
+    method: &str,
+    path: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    operation(document, method, path)["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
+        .iter()
+        .find(|parameter| parameter["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+/// Fails unless the list `GET path` declares `page` and `per_page` with the bounds
+/// [`crate::pagination::PageQuery`] checks.
+pub fn assert_paging_declared(document: &serde_json::Value, path: &str) {
+    use crate::pagination::{MAX_PAGE, MAX_PER_PAGE};
+    for (name, max) in [("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)] {
+        let schema = &parameter(document, "get", path, name)["schema"];
+        assert_eq!(
+            (schema["minimum"].as_u64(), schema["maximum"].as_u64()),
+            (Some(1), Some(max)),
+            "GET {path} {name}: {schema}"
+        );
+    }
+}
+
 /// Fails unless `method path` declares `status` with a description naming each of `codes`.
 pub fn assert_declares(
     document: &serde_json::Value,

@@ -6,9 +6,9 @@ use order::domain::{
     OrderStatus, PayoutMethod, SlotWindow,
 };
 use order::routes::{MAX_IDEMPOTENCY_KEY_BYTES, MAX_REASON_CHARS, MAX_STUCK_FOR_MINUTES};
-use platform::pagination::{MAX_PAGE, MAX_PER_PAGE};
 use platform::testing::{
-    assert_declares, assert_document_is_sound, assert_every_id_operation_declares_404, field_schema,
+    assert_declares, assert_document_is_sound, assert_every_id_operation_declares_404,
+    assert_paging_declared, field_schema, parameter,
 };
 use serde_json::{Value, json};
 use strum::IntoEnumIterator;
@@ -37,15 +37,6 @@ fn names<E: IntoEnumIterator + Into<&'static str>>() -> Value {
 }
 
 /// The parameter `name` of `method path`.
-fn parameter<'a>(document: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
-    document["paths"][path][method]["parameters"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
-        .iter()
-        .find(|parameter| parameter["name"] == name)
-        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
-}
-
 #[tokio::test]
 async fn the_document_is_sound_openapi_3_1_whose_references_and_links_resolve() {
     assert_document_is_sound(&document().await);
@@ -256,18 +247,7 @@ async fn query_parameters_declare_their_names_and_ranges() {
         let status = parameter(&document, "get", path, "status");
         assert_eq!(status["schema"]["enum"], names::<OrderStatus>(), "{path}");
         assert_eq!(status["required"], false, "{path}");
-        let page = &parameter(&document, "get", path, "page")["schema"];
-        assert_eq!(
-            (page["minimum"].clone(), page["maximum"].clone()),
-            (json!(1), json!(MAX_PAGE)),
-            "{path}"
-        );
-        let per_page = &parameter(&document, "get", path, "per_page")["schema"];
-        assert_eq!(
-            (per_page["minimum"].clone(), per_page["maximum"].clone()),
-            (json!(1), json!(MAX_PER_PAGE)),
-            "{path}"
-        );
+        assert_paging_declared(&document, path);
     }
     let search = "/v1/admin/orders";
     let stuck = &parameter(&document, "get", search, "stuck_for_minutes")["schema"];

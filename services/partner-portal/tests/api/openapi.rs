@@ -8,10 +8,10 @@ use partner_portal::domain::{DeliveryStatus, JobKind, JobStatus, Source, Webhook
 use partner_portal::routes::dto::{
     MAX_DECLINE_REASON_CHARS, MAX_INSPECTION_ANSWERS, MAX_INSPECTION_NOTES_CHARS,
 };
-use platform::pagination::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
+use platform::pagination::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use platform::testing::{
     assert_declares, assert_document_is_sound, assert_every_id_operation_declares_404,
-    assert_problem, field_schema, operation, operations,
+    assert_paging_declared, assert_problem, field_schema, operation, operations, parameter,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -38,15 +38,6 @@ fn names<E: IntoEnumIterator + Into<&'static str>>() -> Value {
 }
 
 /// The query parameter `name` of `method path`.
-fn parameter<'a>(document: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
-    operation(document, method, path)["parameters"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
-        .iter()
-        .find(|parameter| parameter["name"] == name)
-        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
-}
-
 /// Fails unless `body` has every field the component schema `schema` requires, and every
 /// enum field of it holds one of the schema's names.
 fn assert_fits(document: &Value, schema: &str, body: &Value) {
@@ -269,18 +260,8 @@ async fn the_limits_the_code_checks_are_in_the_schemas() {
         ("/v1/portal/admin/webhooks/deliveries", DEFAULT_PER_PAGE),
     ];
     for (path, default_per_page) in lists {
-        let page = &parameter(&document, "get", path, "page")["schema"];
-        assert_eq!(
-            (page["minimum"].clone(), page["maximum"].clone()),
-            (json!(1), json!(MAX_PAGE)),
-            "{path}"
-        );
+        assert_paging_declared(&document, path);
         let per_page = &parameter(&document, "get", path, "per_page")["schema"];
-        assert_eq!(
-            (per_page["minimum"].clone(), per_page["maximum"].clone()),
-            (json!(1), json!(MAX_PER_PAGE)),
-            "{path}"
-        );
         assert_eq!(per_page["default"], default_per_page, "{path}");
     }
 }
