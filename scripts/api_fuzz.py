@@ -71,6 +71,8 @@ IDS = {
 # states the rule; `positive_data_acceptance` takes these statuses as well there.
 # (service, method, path, statuses, why)
 SEMANTIC_REFUSALS = [
+    ("catalog", "POST", "/v1/admin/catalog/models", [422],
+     "variant names must be unique within a model, ignoring case"),
     ("catalog", "PUT", "/v1/admin/catalog/questionnaires/{category}", [422],
      "question and option keys must be unique within their list"),
     ("quote", "POST", "/v1/quotes", [422],

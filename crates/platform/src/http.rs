@@ -84,6 +84,7 @@ where
         document_docs_page(&mut api);
         describe_every_response(&mut api);
         declare_shell_answers(&mut api);
+        spell_out_not_blank(&mut api);
         refusals.document(&mut api);
         app.app_data(web::Data::new(api.clone()))
             .app_data(crate::request_shape::BodyLimit(max_body_bytes))
@@ -125,6 +126,7 @@ where
         .split_for_parts();
     describe_every_response(&mut api);
     declare_shell_answers(&mut api);
+    spell_out_not_blank(&mut api);
     Refusals {
         overloaded: true,
         rate_limited: true,
@@ -213,6 +215,38 @@ fn describe_every_response(api: &mut OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// Replaces every `pattern: "\\S"` (how DTOs say "not blank") with
+/// [`crate::values::NOT_BLANK_PATTERN`], the exact set the code trims, so a client's
+/// validator and ours agree on every character.
+fn spell_out_not_blank(api: &mut OpenApi) {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    match value {
+                        serde_json::Value::String(pattern)
+                            if key == "pattern" && pattern == r"\S" =>
+                        {
+                            *pattern = crate::values::NOT_BLANK_PATTERN.to_owned();
+                        }
+                        _ => walk(value),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+
+    let Ok(mut document) = serde_json::to_value(&*api) else {
+        return;
+    };
+    walk(&mut document);
+    if let Ok(spelled_out) = serde_json::from_value(document) {
+        *api = spelled_out;
     }
 }
 

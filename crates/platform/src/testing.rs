@@ -696,6 +696,14 @@ pub fn assert_document_is_sound(document: &serde_json::Value) {
                 for (key, value) in map {
                     match (key.as_str(), value) {
                         ("$ref", Value::String(reference)) => references.push(reference.clone()),
+                        ("pattern", Value::String(pattern)) => {
+                            let classes = pattern.replace(r"[\s\S]", "");
+                            assert!(
+                                !classes.contains(r"\s") && !classes.contains(r"\S"),
+                                "pattern {pattern:?}: \\s means different sets to ECMA-262, \
+                                 Python and Rust; spell it out (platform::values::WHITESPACE_CLASS)"
+                            );
+                        }
                         ("links", Value::Object(links)) => {
                             linked.extend(links.values().filter_map(|link| {
                                 link["operationId"].as_str().map(str::to_owned)

@@ -48,12 +48,12 @@ impl std::fmt::Display for Violations {
     }
 }
 
-/// Checks a human-entered text: trimmed, non-empty and at most `max` characters.
+/// Checks a human-entered text: not blank once trimmed, and at most `max` characters as sent,
+/// as its schema says (`maxLength`, and `pattern` [`crate::values::NOT_BLANK_PATTERN`]).
 pub fn check_text(violations: &mut Violations, field: &str, value: &str, max: usize) {
-    let trimmed = value.trim();
-    violations.check(!trimmed.is_empty(), field, "must not be empty");
+    violations.check(!value.trim().is_empty(), field, "must not be empty");
     violations.check(
-        trimmed.chars().count() <= max,
+        value.chars().count() <= max,
         field,
         format!("must be at most {max} characters"),
     );

@@ -63,6 +63,18 @@ impl Money {
 /// [`is_pincode`] as a JSON Schema `pattern`, for the OpenAPI documents.
 pub const PINCODE_PATTERN: &str = "^[1-9][0-9]{5}$";
 
+/// What `char::is_whitespace` (and so `str::trim`) counts as whitespace, as the body of a
+/// regex character class. Spelled out because `\s` names a different set in each dialect a
+/// document meets: ECMA-262 (OpenAPI's) leaves out U+0085, Python adds U+001C–U+001F.
+pub const WHITESPACE_CLASS: &str =
+    r"\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// "Not blank" as a `pattern`: some character that is not whitespace, so a text the code
+/// refuses as empty once trimmed ([`crate::validation::check_text`]) is also invalid by the
+/// document. DTOs write `pattern = r"\S"`; the shell publishes this instead.
+pub const NOT_BLANK_PATTERN: &str =
+    r"[^\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
 /// An Indian PIN code: six digits, the first not zero.
 pub fn is_pincode(value: &str) -> bool {
     value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
@@ -97,6 +109,22 @@ mod tests {
         assert!(!is_pincode("060001"));
         assert!(!is_pincode("56001"));
         assert!(!is_pincode("56000a"));
+    }
+
+    #[test]
+    fn the_not_blank_pattern_matches_every_character_rust_does_not_trim() {
+        assert_eq!(NOT_BLANK_PATTERN, format!("[^{WHITESPACE_CLASS}]"));
+        let pattern = regex::Regex::new(NOT_BLANK_PATTERN).unwrap();
+        let mut buffer = [0u8; 4];
+        for character in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let text: &str = character.encode_utf8(&mut buffer);
+            assert_eq!(
+                pattern.is_match(text),
+                !text.trim().is_empty(),
+                "U+{:04X}",
+                u32::from(character)
+            );
+        }
     }
 
     #[test]

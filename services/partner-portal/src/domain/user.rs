@@ -54,7 +54,7 @@ impl PortalUser {
 /// The longest email address a user may have, in characters (its column's length).
 pub const MAX_EMAIL_CHARS: usize = 320;
 
-/// The longest name a user may have, in characters once trimmed (its column's length).
+/// The longest name a user may have, in characters as sent (its column's length).
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// Whether `email` is shaped like an email address (`local@domain.tld`, no whitespace, at

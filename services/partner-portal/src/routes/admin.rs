@@ -22,7 +22,7 @@ use super::dto::{
 use super::jobs::{job_detail, jobs_page};
 use super::webhooks::{deliveries, delivery, send_again};
 use super::{PortalState, page, private_json};
-use crate::domain::user::{MAX_NAME_CHARS, is_email_address};
+use crate::domain::user::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, is_email_address};
 use crate::domain::{NewUser, PortalUser};
 use crate::error::PortalError;
 use crate::store;
@@ -57,7 +57,7 @@ pub async fn create_user(
     let email = body.email.trim().to_lowercase();
     let mut violations = Violations::default();
     violations.check(
-        is_email_address(&email),
+        is_email_address(&email) && body.email.chars().count() <= MAX_EMAIL_CHARS,
         "email",
         "must be an email address",
     );

@@ -2,7 +2,7 @@
 //! and names the code checks, so that a client built from it is not refused a request it
 //! allows, and reads every answer it gets.
 
-use partner_portal::domain::user::{MAX_EMAIL_CHARS, MAX_NAME_CHARS};
+use partner_portal::domain::user::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, is_email_address};
 use partner_portal::domain::webhook::{MAX_URL_CHARS, UrlRefused};
 use partner_portal::domain::{DeliveryStatus, JobKind, JobStatus, Source, WebhookEvent};
 use partner_portal::routes::dto::{
@@ -245,7 +245,27 @@ async fn the_limits_the_code_checks_are_in_the_schemas() {
         field("NewUserRequest", "email")["maxLength"],
         MAX_EMAIL_CHARS
     );
-    assert!(field("NewUserRequest", "email")["pattern"].is_string());
+    let email_pattern = field("NewUserRequest", "email")["pattern"]
+        .as_str()
+        .map(|pattern| regex::Regex::new(pattern).unwrap())
+        .unwrap();
+    for email in [
+        "dispatch@partner.example",
+        "  dispatch@partner.example\u{85}",
+        "dispatch@partner.",
+        "dispatch@.example",
+        "@partner.example",
+        "dis patch@partner.example",
+        "dispatch@partner\u{85}x.example",
+        "dispatch@partner\u{1c}x.example",
+        "dispatch@partner",
+    ] {
+        assert_eq!(
+            email_pattern.is_match(email),
+            is_email_address(&email.trim().to_lowercase()),
+            "{email:?}"
+        );
+    }
     for schema in ["NewUserRequest", "UserChangeRequest"] {
         let name = field(schema, "name");
         assert_eq!(name["maxLength"], MAX_NAME_CHARS, "{schema}");

@@ -82,7 +82,8 @@ impl AdjustmentDraft {
         ends_at: Option<DateTime<Utc>>,
     ) -> Result<Self, Violations> {
         let mut violations = Violations::default();
-        let value = value.trim();
+        // Lengths count what was sent, as the schema's maxLength does; emptiness what is kept.
+        let (sent_value, value) = (value, value.trim());
         let scope = AdjustmentScope::parse(scope);
         match scope {
             None => violations.check(false, "scope", "must be category or brand"),
@@ -92,7 +93,7 @@ impl AdjustmentDraft {
                 "must be a category: phone, laptop, tablet or watch",
             ),
             Some(AdjustmentScope::Brand) => violations.check(
-                !value.is_empty() && value.chars().count() <= MAX_BRAND_CHARS,
+                !value.is_empty() && sent_value.chars().count() <= MAX_BRAND_CHARS,
                 "value",
                 format!("must be a brand of 1 to {MAX_BRAND_CHARS} characters"),
             ),
@@ -104,9 +105,8 @@ impl AdjustmentDraft {
             "percent_basis_points",
             "must be between -10000 and 10000 (±100 %) and not 0",
         );
-        let label = label.trim();
         violations.check(
-            !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS,
+            !label.trim().is_empty() && label.chars().count() <= MAX_LABEL_CHARS,
             "label",
             format!("must be 1 to {MAX_LABEL_CHARS} characters"),
         );
@@ -124,7 +124,7 @@ impl AdjustmentDraft {
             scope,
             value,
             percent_basis_points,
-            label: label.to_owned(),
+            label: label.trim().to_owned(),
             starts_at: to_micros(starts_at),
             ends_at: ends_at.map(to_micros),
         })
