@@ -5,9 +5,16 @@
 //!   writes must equal the committed one (`UPDATE_PACTS=1` refreshes it).
 //! - [`providers`]: each provider's real app, on a random port with its own database,
 //!   answers every interaction of the committed pacts, its provider states set up in-process.
+//! - [`event_consumers`]: each consumer's real handlers fed the messages of its message pact
+//!   (the events as JSON, [`event_json`]); the pact must equal the committed one.
+//! - [`event_producers`]: each producer's real publish code makes every message of the
+//!   committed message pacts, matched with Pact's own matching.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod consumers;
+mod event_consumers;
+mod event_json;
+mod event_producers;
 mod providers;
 mod support;

@@ -88,17 +88,21 @@ async fn run_verifier<S: ProviderStateExecutor + Send + Sync + 'static>(
 }
 
 /// A running catalog on a fresh database.
-async fn spawn_catalog() -> SpawnedService {
+pub(crate) async fn spawn_catalog_on(database_url: &str) -> SpawnedService {
     platform::telemetry::init_for_tests();
-    let database_url = platform::testing::fresh_database("catalog").await;
-    let layers = platform::testing::test_layers(&catalog::startup::Catalog, &database_url)
+    let layers = platform::testing::test_layers(&catalog::startup::Catalog, database_url)
         .set("http.workers", 1)
         .unwrap();
     platform::testing::spawn_service(&catalog::startup::Catalog, &layers).await
 }
 
+/// A running catalog on a fresh database.
+async fn spawn_catalog() -> SpawnedService {
+    spawn_catalog_on(&platform::testing::fresh_database("catalog").await).await
+}
+
 /// Calls `service` as `token` and answers the body; panics on anything but a success.
-async fn call(
+pub(crate) async fn call(
     service: &SpawnedService,
     token: &str,
     method: Method,

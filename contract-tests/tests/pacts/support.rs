@@ -59,3 +59,15 @@ pub fn assert_pact_is_committed(scratch: &Path, consumer: &str, provider: &str) 
         committed_path.display()
     );
 }
+
+/// A fresh database of the service `label`, migrated by `M`.
+pub async fn migrated<M: sea_orm_migration::MigratorTrait>(
+    label: &str,
+) -> sea_orm::DatabaseConnection {
+    let url = platform::testing::fresh_database(label).await;
+    let db = sea_orm::Database::connect(&url)
+        .await
+        .expect("the fresh database");
+    M::up(&db, None).await.expect("the migrations run");
+    db
+}

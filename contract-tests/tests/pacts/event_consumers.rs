@@ -1,0 +1,369 @@
+//! Each consumer's real handlers fed the messages of its pact. The messages are the JSON
+//! form of the events (see [`crate::event_json`]); each is encoded as the producer would,
+//! wrapped in an envelope and applied through the consumer's own [`Applier`], and what the
+//! handler did is asserted, so the pact holds only fields the handler really reads.
+
+use events::order as order_events;
+use fulfilment::domain::JobKind;
+use pact_consumer::prelude::*;
+use platform::consumer::{Applied, Applier, IncomingEvent};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::event_json::EventJson;
+use crate::support::{UUID, assert_pact_is_committed, migrated, scratch_dir};
+
+const DATE: &str = r"^\d{4}-\d{2}-\d{2}$";
+const PINCODE: &str = r"^[1-9][0-9]{5}$";
+
+/// Applies `payload` of `event_type` about `aggregate_id` at `seq` (0: unsequenced), as
+/// `producer` sent it now.
+async fn apply_at(
+    applier: &Applier,
+    producer: &str,
+    event_type: &str,
+    (aggregate_id, seq): (&str, u64),
+    payload: Vec<u8>,
+) -> Applied {
+    let incoming = IncomingEvent {
+        envelope: events::Envelope {
+            event_id: Uuid::now_v7().to_string(),
+            event_type: event_type.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate_seq: seq,
+            occurred_at: Some(std::time::SystemTime::now().into()),
+            producer: producer.to_owned(),
+            traceparent: String::new(),
+            payload,
+        },
+        topic: format!("{producer}.events"),
+        partition: 0,
+        offset: 0,
+        replay: false,
+    };
+    applier
+        .apply(1, &incoming)
+        .await
+        .unwrap_or_else(|error| panic!("{event_type} was refused: {error}"))
+}
+
+/// [`apply_at`] unsequenced.
+async fn apply(
+    applier: &Applier,
+    producer: &str,
+    event_type: &str,
+    aggregate_id: &str,
+    payload: Vec<u8>,
+) -> Applied {
+    apply_at(applier, producer, event_type, (aggregate_id, 0), payload).await
+}
+
+/// The message's event type (its `event_type` metadata) and its JSON.
+fn opened(message: &pact_models::v4::async_message::AsynchronousMessage) -> (String, Value) {
+    let event_type = message.contents.metadata["event_type"]
+        .as_str()
+        .expect("an event_type")
+        .to_owned();
+    let body = message.contents.contents.value().expect("a body");
+    (event_type, serde_json::from_slice(&body).expect("JSON"))
+}
+
+#[tokio::test]
+async fn fulfilment_opens_cancels_and_returns_trade_ins_from_order_events() {
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("fulfilment", "order-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("an order confirmed", |mut i| {
+            i.given("an order confirmed after its quote was locked");
+            i.metadata("event_type", "order.OrderConfirmed");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a01"),
+                "quote_id": term!(UUID, "0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a10"),
+                "variant_id": term!(UUID, "0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a11"),
+                "pickup": {
+                    "address": like!("12 MG Road, Bengaluru"),
+                    "pincode": term!(PINCODE, "560001"),
+                    "slot_date": term!(DATE, "2026-12-02"),
+                    "slot_window": term!("^(morning|afternoon|evening)$", "morning"),
+                },
+                "quoted_price": { "amount_minor": like!(4_500_000), "currency": like!("INR") },
+            }));
+            i
+        })
+        .message_interaction("an order cancelled", |mut i| {
+            i.given("an order cancelled by its shopper after it was confirmed");
+            i.metadata("event_type", "order.OrderCancelled");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a02"),
+                "cancelled_by": term!("^(shopper|admin)$", "shopper"),
+            }));
+            i
+        })
+        .message_interaction("a revised price refused", |mut i| {
+            i.given("a revised price refused by its shopper");
+            i.metadata("event_type", "order.RevisedPriceRefused");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "0b6f1e2a-3c4d-4e5f-8a9b-0c1d2e3f4a03"),
+                "return_to": {
+                    "address": like!("12 MG Road, Bengaluru"),
+                    "pincode": term!(PINCODE, "560001"),
+                },
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let db = migrated::<fulfilment::migrations::Migrator>("fulfilment").await;
+    let applier = Applier::new(
+        db.clone(),
+        fulfilment::consumers::CONSUMER_GROUP,
+        fulfilment::consumers::handlers(),
+    );
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let order_id = json["order_id"].as_str().expect("an order_id").to_owned();
+        let order = Uuid::parse_str(&order_id).expect("a UUID");
+        if event_type != "order.OrderConfirmed" {
+            // What fulfilment has heard of the order before: its confirmation.
+            let confirmed = order_events::OrderConfirmed {
+                order_id: order_id.clone(),
+                shopper_id: "shopper-1".into(),
+                quote_id: Uuid::new_v4().to_string(),
+                variant_id: Uuid::new_v4().to_string(),
+                quoted_price: Some(order_events::Money {
+                    amount_minor: 4_500_000,
+                    currency: "INR".into(),
+                }),
+                pickup: Some(order_events::PickupDetails {
+                    address: "7 Park Street, Kolkata".into(),
+                    pincode: "700016".into(),
+                    slot_date: "2026-12-02".into(),
+                    slot_window: "morning".into(),
+                }),
+            };
+            use prost::Message as _;
+            let payload = confirmed.encode_to_vec();
+            let applied = apply(
+                &applier,
+                "order",
+                "order.OrderConfirmed",
+                &order_id,
+                payload,
+            )
+            .await;
+            assert_eq!(applied, Applied::Applied);
+        }
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(&applier, "order", &event_type, &order_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let jobs = fulfilment::store::open_jobs_of(&db, order).await.unwrap();
+        let kinds: Vec<JobKind> = jobs.iter().map(|job| job.kind).collect();
+        match event_type.as_str() {
+            "order.OrderConfirmed" => {
+                assert_eq!(kinds, [JobKind::Pickup]);
+                assert_eq!(jobs[0].pincode, json["pickup"]["pincode"]);
+                assert_eq!(jobs[0].slot_window, json["pickup"]["slot_window"]);
+                let trade_in = fulfilment::store::trade_in(&db, order).await.unwrap();
+                let trade_in = trade_in.expect("a trade-in opened");
+                assert_eq!(trade_in.quote_id.to_string(), json["quote_id"]);
+                assert_eq!(
+                    trade_in.quoted_amount_minor,
+                    json["quoted_price"]["amount_minor"]
+                );
+            }
+            "order.OrderCancelled" => assert!(kinds.is_empty(), "{kinds:?}"),
+            "order.RevisedPriceRefused" => {
+                assert!(kinds.contains(&JobKind::Return), "{kinds:?}");
+                let back = jobs.iter().find(|job| job.kind == JobKind::Return).unwrap();
+                assert_eq!(back.address, json["return_to"]["address"]);
+            }
+            other => panic!("fulfilment's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 3);
+    assert_pact_is_committed(&scratch, "fulfilment", "order-events");
+}
+
+/// A published phone with two variants, as the catalog would announce it, at version 1.
+fn published_phone(model_id: &str, variant_id: &str) -> Vec<u8> {
+    use prost::Message as _;
+    let variant = |id: &str, name: &str| events::catalog::Variant {
+        variant_id: id.to_owned(),
+        name: name.to_owned(),
+        base_price: Some(events::catalog::Money {
+            amount_minor: 5_000_000,
+            currency: "INR".into(),
+        }),
+    };
+    events::catalog::ModelPublished {
+        model_id: model_id.to_owned(),
+        brand: "Acme".into(),
+        name: format!("Phone {model_id}"),
+        category: "phone".into(),
+        release_year: 2024,
+        variants: vec![
+            variant(variant_id, "128 GB"),
+            variant(&Uuid::new_v4().to_string(), "256 GB"),
+        ],
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn quote_keeps_its_catalog_read_model_from_catalog_events() {
+    use quote_service::domain::Category;
+    use quote_service::store::read_model;
+
+    let money =
+        || json_pattern!({ "amount_minor": like!(5_000_000), "currency": term!("^INR$", "INR") });
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("quote", "catalog-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a model published", |mut i| {
+            i.given("a phone model published with one variant");
+            i.metadata("event_type", "catalog.ModelPublished");
+            i.json_body(json_pattern!({
+                "model_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e01"),
+                "brand": like!("Acme"),
+                "name": like!("Phone 1"),
+                "category": term!("^(phone|laptop|tablet|watch)$", "phone"),
+                "variants": each_like!({
+                    "variant_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e11"),
+                    "name": like!("128 GB"),
+                    "base_price": money(),
+                }),
+            }));
+            i
+        })
+        .message_interaction("a variant's price changed", |mut i| {
+            i.given("a variant's base price changed");
+            i.metadata("event_type", "catalog.VariantPriceChanged");
+            i.json_body(json_pattern!({
+                "model_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e02"),
+                "variant": {
+                    "variant_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e12"),
+                    "name": like!("128 GB"),
+                    "base_price": { "amount_minor": like!(4_200_000), "currency": term!("^INR$", "INR") },
+                },
+            }));
+            i
+        })
+        .message_interaction("a variant removed", |mut i| {
+            i.given("a variant removed from a model that keeps another");
+            i.metadata("event_type", "catalog.VariantRemoved");
+            i.json_body(json_pattern!({
+                "model_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e03"),
+                "variant_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e13"),
+            }));
+            i
+        })
+        .message_interaction("a model retired", |mut i| {
+            i.given("a model retired");
+            i.metadata("event_type", "catalog.ModelRetired");
+            i.json_body(json_pattern!({
+                "model_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e04"),
+            }));
+            i
+        })
+        .message_interaction("a questionnaire replaced", |mut i| {
+            i.given("the watch questionnaire replaced");
+            i.metadata("event_type", "catalog.QuestionnaireReplaced");
+            i.json_body(json_pattern!({
+                "category": term!("^(phone|laptop|tablet|watch)$", "watch"),
+                "questions": each_like!({
+                    "question_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e21"),
+                    "key": like!("screen"),
+                    "text": like!("Screen condition?"),
+                    "options": each_like!({
+                        "option_id": term!(UUID, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e22"),
+                        "key": like!("flawless"),
+                        "label": like!("Flawless"),
+                        "deduction": { "percentage_basis_points": like!(1000) },
+                    }),
+                }),
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let db = migrated::<quote_service::migrations::Migrator>("quote").await;
+    let applier = Applier::new(
+        db.clone(),
+        quote_service::consumers::CONSUMER_GROUP,
+        quote_service::consumers::handlers(),
+    );
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let payload = codec.to_payload(&event_type, &json);
+        if event_type == "catalog.QuestionnaireReplaced" {
+            let category = json["category"].as_str().unwrap();
+            let applied = apply(&applier, "catalog", &event_type, category, payload).await;
+            assert_eq!(applied, Applied::Applied);
+            let category = Category::parse(category).unwrap();
+            let held = read_model::questionnaire(&db, category).await.unwrap();
+            let held = held.expect("the questionnaire is held");
+            assert_eq!(
+                held.questions[0].id.to_string(),
+                json["questions"][0]["question_id"]
+            );
+            seen.push(event_type);
+            continue;
+        }
+        let model_id = json["model_id"].as_str().unwrap().to_owned();
+        let model = Uuid::parse_str(&model_id).unwrap();
+        let mut seq = 1;
+        if event_type != "catalog.ModelPublished" {
+            // What quote has heard of the model before: its publication, at version 1.
+            let variant_id = json["variant_id"]
+                .as_str()
+                .or(json["variant"]["variant_id"].as_str())
+                .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+            let first = published_phone(&model_id, &variant_id);
+            let applied = apply_at(
+                &applier,
+                "catalog",
+                "catalog.ModelPublished",
+                (&model_id, 1),
+                first,
+            )
+            .await;
+            assert_eq!(applied, Applied::Applied);
+            seq = 2;
+        }
+        let applied = apply_at(&applier, "catalog", &event_type, (&model_id, seq), payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let held = read_model::model(&db, model)
+            .await
+            .unwrap()
+            .expect("the model is held");
+        let variant = |id: &Value| {
+            held.variants
+                .iter()
+                .find(|variant| variant.id.to_string() == *id)
+        };
+        match event_type.as_str() {
+            "catalog.ModelPublished" => {
+                assert_eq!(held.brand, json["brand"]);
+                let first = variant(&json["variants"][0]["variant_id"]).expect("the variant");
+                assert_eq!(
+                    first.base_price.amount_minor,
+                    json["variants"][0]["base_price"]["amount_minor"]
+                );
+            }
+            "catalog.VariantPriceChanged" => {
+                let changed = variant(&json["variant"]["variant_id"]).expect("the variant");
+                assert_eq!(
+                    changed.base_price.amount_minor,
+                    json["variant"]["base_price"]["amount_minor"]
+                );
+            }
+            "catalog.VariantRemoved" => assert!(variant(&json["variant_id"]).is_none()),
+            "catalog.ModelRetired" => assert!(held.retired),
+            other => panic!("quote's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 5);
+    assert_pact_is_committed(&scratch, "quote", "catalog-events");
+}
