@@ -18,7 +18,7 @@ const PINCODE: &str = r"^[1-9][0-9]{5}$";
 
 /// Applies `payload` of `event_type` about `aggregate_id` at `seq` (0: unsequenced), as
 /// `producer` sent it now.
-async fn apply_at(
+pub(crate) async fn apply_at(
     applier: &Applier,
     producer: &str,
     event_type: &str,
@@ -48,7 +48,7 @@ async fn apply_at(
 }
 
 /// [`apply_at`] unsequenced.
-async fn apply(
+pub(crate) async fn apply(
     applier: &Applier,
     producer: &str,
     event_type: &str,
@@ -366,4 +366,172 @@ async fn quote_keeps_its_catalog_read_model_from_catalog_events() {
     }
     assert_eq!(seen.len(), 5);
     assert_pact_is_committed(&scratch, "quote", "catalog-events");
+}
+
+/// A job as fulfilment announces it on creation, about `order_id`.
+pub(crate) fn job_created(order_id: &str, job_id: &str) -> Vec<u8> {
+    use prost::Message as _;
+    events::fulfilment::JobCreated {
+        order_id: order_id.to_owned(),
+        job_id: job_id.to_owned(),
+        kind: "pickup".into(),
+        pincode: "560001".into(),
+        address: "12 MG Road, Bengaluru".into(),
+        slot_date: "2026-12-02".into(),
+        slot_window: "morning".into(),
+        variant_id: Uuid::new_v4().to_string(),
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn the_portal_keeps_its_jobs_from_fulfilment_events() {
+    use partner_portal::store;
+    use prost::Message as _;
+
+    const ORDER_A: &str = "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f01";
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("partner-portal", "fulfilment-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a job created", |mut i| {
+            i.given("a pickup job created for a confirmed order");
+            i.metadata("event_type", "fulfilment.JobCreated");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, ORDER_A),
+                "job_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f11"),
+                "kind": term!("^(pickup|inspection|return)$", "pickup"),
+                "pincode": term!(PINCODE, "560001"),
+                "address": like!("12 MG Road, Bengaluru"),
+                "slot_date": term!(DATE, "2026-12-02"),
+                "slot_window": term!("^(morning|afternoon|evening)$", "morning"),
+                "variant_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f21"),
+            }));
+            i
+        })
+        .message_interaction("a partner assigned", |mut i| {
+            i.given("a pickup job offered to the partner that serves its pincode");
+            i.metadata("event_type", "fulfilment.PartnerAssigned");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f02"),
+                "job_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f12"),
+                "partner_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f31"),
+            }));
+            i
+        })
+        .message_interaction("a job unassigned", |mut i| {
+            i.given("a pickup job no partner can take");
+            i.metadata("event_type", "fulfilment.JobUnassigned");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f03"),
+                "job_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f13"),
+                "reason": like!("no active partner serves the pincode with capacity left"),
+            }));
+            i
+        })
+        .message_interaction("a job's status changed", |mut i| {
+            i.given("a pickup job accepted by its partner");
+            i.metadata("event_type", "fulfilment.JobStatusChanged");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f04"),
+                "job_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f14"),
+                "status": term!("^[a-z_]+$", "accepted"),
+            }));
+            i
+        })
+        .message_interaction("a job cancelled", |mut i| {
+            i.given("a pickup job cancelled with its order");
+            i.metadata("event_type", "fulfilment.JobCancelled");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f05"),
+                "job_id": term!(UUID, "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f15"),
+                "reason": like!("order cancelled by shopper"),
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let db = migrated::<partner_portal::migrations::Migrator>("portal").await;
+    let applier = Applier::new(
+        db.clone(),
+        partner_portal::consumers::CONSUMER_GROUP,
+        partner_portal::consumers::handlers(),
+    );
+    let partner = Uuid::new_v4().to_string();
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let order_id = json["order_id"].as_str().unwrap().to_owned();
+        let job_id = json["job_id"].as_str().unwrap().to_owned();
+        let mut seq = 1;
+        if event_type != "fulfilment.JobCreated" {
+            // What the portal has heard of the job before: its creation, and (for a change
+            // of status or an unassignment) its offer to a partner.
+            let created = job_created(&order_id, &job_id);
+            let step = apply_at(
+                &applier,
+                "fulfilment",
+                "fulfilment.JobCreated",
+                (&order_id, seq),
+                created,
+            )
+            .await;
+            assert_eq!(step, Applied::Applied);
+            seq += 1;
+            if matches!(
+                event_type.as_str(),
+                "fulfilment.JobUnassigned" | "fulfilment.JobStatusChanged"
+            ) {
+                let offered = events::fulfilment::PartnerAssigned {
+                    order_id: order_id.clone(),
+                    job_id: job_id.clone(),
+                    partner_id: partner.clone(),
+                    kind: "pickup".into(),
+                }
+                .encode_to_vec();
+                let step = apply_at(
+                    &applier,
+                    "fulfilment",
+                    "fulfilment.PartnerAssigned",
+                    (&order_id, seq),
+                    offered,
+                )
+                .await;
+                assert_eq!(step, Applied::Applied);
+                seq += 1;
+            }
+        }
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply_at(
+            &applier,
+            "fulfilment",
+            &event_type,
+            (&order_id, seq),
+            payload,
+        )
+        .await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let job = store::job(&db, Uuid::parse_str(&job_id).unwrap())
+            .await
+            .unwrap()
+            .expect("the portal holds the job");
+        match event_type.as_str() {
+            "fulfilment.JobCreated" => {
+                assert_eq!(job.pincode, json["pincode"]);
+                assert_eq!(job.slot_window, json["slot_window"]);
+                assert_eq!(job.variant_id, json["variant_id"]);
+            }
+            "fulfilment.PartnerAssigned" => {
+                assert_eq!(
+                    job.partner_id.map(|id| id.to_string()),
+                    json["partner_id"].as_str().map(str::to_owned)
+                );
+            }
+            "fulfilment.JobUnassigned" => assert_eq!(job.partner_id, None),
+            "fulfilment.JobStatusChanged" => assert_eq!(job.status.as_str(), json["status"]),
+            "fulfilment.JobCancelled" => assert_eq!(job.status.as_str(), "cancelled"),
+            other => panic!("the portal's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 5);
+    assert_pact_is_committed(&scratch, "partner-portal", "fulfilment-events");
 }

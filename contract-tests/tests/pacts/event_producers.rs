@@ -18,10 +18,12 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::event_consumers::apply;
 use crate::event_json::EventJson;
 use crate::providers::{call, spawn_catalog_on};
 use crate::support::{committed_pact, migrated};
 use platform::auth::Role;
+use platform::consumer::{Applied, Applier};
 use platform::testing::SpawnedService;
 use reqwest::Method;
 
@@ -308,5 +310,103 @@ async fn catalog_publishes_what_quote_reads() {
         |_, _| {},
     )
     .await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// Brings fulfilment into `state` by feeding its own handlers the events that lead there (an
+/// order confirmed, then a partner's acceptance or the order's cancellation), with one
+/// logistics partner serving 560001.
+async fn fulfilment_state(applier: &Applier, db: &DatabaseConnection, state: &str) {
+    use events::order as order_events;
+    use prost::Message as _;
+
+    let order_id = Uuid::new_v4().to_string();
+    let served = state != "a pickup job no partner can take";
+    let confirmed = order_events::OrderConfirmed {
+        order_id: order_id.clone(),
+        shopper_id: "shopper-1".into(),
+        quote_id: Uuid::new_v4().to_string(),
+        variant_id: Uuid::new_v4().to_string(),
+        quoted_price: Some(order_events::Money {
+            amount_minor: 4_500_000,
+            currency: "INR".into(),
+        }),
+        pickup: Some(order_events::PickupDetails {
+            address: "12 MG Road, Bengaluru".into(),
+            pincode: if served { "560001" } else { "110001" }.into(),
+            slot_date: (Utc::now().date_naive() + chrono::Duration::days(2)).to_string(),
+            slot_window: "morning".into(),
+        }),
+    };
+    let feed = async |event_type: &str, payload: Vec<u8>| {
+        let applied = apply(applier, "order", event_type, &order_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+    };
+    feed("order.OrderConfirmed", confirmed.encode_to_vec()).await;
+    let order = Uuid::parse_str(&order_id).unwrap();
+    let job = fulfilment::store::open_jobs_of(db, order)
+        .await
+        .unwrap()
+        .remove(0);
+    match state {
+        "a pickup job created for a confirmed order"
+        | "a pickup job offered to the partner that serves its pincode"
+        | "a pickup job no partner can take" => {}
+        "a pickup job accepted by its partner" => {
+            let accepted = events::partner::JobAccepted {
+                order_id: order_id.clone(),
+                job_id: job.id.to_string(),
+                partner_id: job.partner_id.expect("the job was offered").to_string(),
+            };
+            let applied = apply(
+                applier,
+                "partner",
+                "partner.JobAccepted",
+                &order_id,
+                accepted.encode_to_vec(),
+            )
+            .await;
+            assert_eq!(applied, Applied::Applied);
+        }
+        "a pickup job cancelled with its order" => {
+            let cancelled = order_events::OrderCancelled {
+                order_id: order_id.clone(),
+                cancelled_by: "shopper".into(),
+                reason: "changed my mind".into(),
+            };
+            feed("order.OrderCancelled", cancelled.encode_to_vec()).await;
+        }
+        other => panic!("fulfilment has no provider state `{other}`"),
+    }
+}
+
+#[tokio::test]
+async fn fulfilment_publishes_what_the_portal_reads() {
+    let codec = EventJson::load();
+    let db = migrated::<fulfilment::migrations::Migrator>("fulfilment").await;
+    fulfilment::store::insert_partner(
+        &db,
+        fulfilment::domain::NewPartner {
+            id: Uuid::new_v4(),
+            name: "Swift Logistics".into(),
+            kind: fulfilment::domain::PartnerKind::Logistics,
+            pincodes: vec!["560001".into()],
+            daily_capacity: 50,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let applier = Applier::new(
+        db.clone(),
+        fulfilment::consumers::CONSUMER_GROUP,
+        fulfilment::consumers::handlers(),
+    );
+    let produce = async |state: &str| {
+        fulfilment_state(&applier, &db, state).await;
+        published(&db, &codec, None).await
+    };
+    let pact = committed_pact("partner-portal", "fulfilment-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 }
