@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::event_json::EventJson;
 use crate::support::{UUID, assert_pact_is_committed, migrated, scratch_dir};
+use crate::worlds::{Fulfilment, Order};
 
 const DATE: &str = r"^\d{4}-\d{2}-\d{2}$";
 const PINCODE: &str = r"^[1-9][0-9]{5}$";
@@ -534,4 +535,259 @@ async fn the_portal_keeps_its_jobs_from_fulfilment_events() {
     }
     assert_eq!(seen.len(), 5);
     assert_pact_is_committed(&scratch, "partner-portal", "fulfilment-events");
+}
+
+#[tokio::test]
+async fn fulfilment_moves_jobs_on_partners_reports() {
+    use fulfilment::domain::{JobKind, JobStatus};
+
+    const ORDER: &str = "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a01";
+    const JOB: &str = "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a11";
+    const PARTNER: &str = "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a21";
+    let report = || {
+        json_pattern!({
+            "order_id": term!(UUID, ORDER),
+            "job_id": term!(UUID, JOB),
+            "partner_id": term!(UUID, PARTNER),
+        })
+    };
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("fulfilment", "partner-portal-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a job accepted", |mut i| {
+            i.given("a pickup job accepted by the logistics partner it was offered to");
+            i.metadata("event_type", "partner.JobAccepted");
+            i.json_body(report());
+            i
+        })
+        .message_interaction("a job declined", |mut i| {
+            i.given("a pickup job declined by the logistics partner it was offered to");
+            i.metadata("event_type", "partner.JobDeclined");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, ORDER),
+                "job_id": term!(UUID, JOB),
+                "partner_id": term!(UUID, PARTNER),
+                "reason": like!("no driver that day"),
+            }));
+            i
+        })
+        .message_interaction("a pickup reported", |mut i| {
+            i.given("an accepted pickup job picked up by its partner");
+            i.metadata("event_type", "partner.PickupReported");
+            i.json_body(report());
+            i
+        })
+        .message_interaction("a hub delivery reported", |mut i| {
+            i.given("a picked-up pickup job delivered to the hub");
+            i.metadata("event_type", "partner.HubDeliveryReported");
+            i.json_body(report());
+            i
+        })
+        .message_interaction("an inspection reported", |mut i| {
+            i.given("an accepted inspection job inspected by its repair partner");
+            i.metadata("event_type", "partner.InspectionReported");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, ORDER),
+                "job_id": term!(UUID, JOB),
+                "partner_id": term!(UUID, PARTNER),
+                "answers": each_like!({
+                    "question_id": term!(UUID, "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a31"),
+                    "option_id": term!(UUID, "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a32"),
+                }),
+                "notes": like!("hairline crack on the back glass"),
+            }));
+            i
+        })
+        .message_interaction("a return delivery reported", |mut i| {
+            i.given("a picked-up return job delivered back to the shopper");
+            i.metadata("event_type", "partner.ReturnDeliveryReported");
+            i.json_body(report());
+            i
+        });
+    let codec = EventJson::load();
+    let world = Fulfilment::new().await;
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, mut json) = opened(&message);
+        let order = world.confirm("560001").await;
+        let pickup = world.job(&order, JobKind::Pickup).await;
+        assert_eq!(pickup.2, world.logistics.to_string());
+        let (held, kind) = match event_type.as_str() {
+            "partner.JobAccepted" | "partner.JobDeclined" => (pickup, JobKind::Pickup),
+            "partner.PickupReported" => {
+                world.accepted(&pickup).await;
+                (pickup, JobKind::Pickup)
+            }
+            "partner.HubDeliveryReported" => {
+                world.accepted(&pickup).await;
+                world.picked_up(&pickup).await;
+                (pickup, JobKind::Pickup)
+            }
+            "partner.InspectionReported" => {
+                world.accepted(&pickup).await;
+                world.picked_up(&pickup).await;
+                world.delivered_to_the_hub(&pickup).await;
+                let inspection = world.job(&order, JobKind::Inspection).await;
+                assert_eq!(inspection.2, world.repair.to_string());
+                world.accepted(&inspection).await;
+                (inspection, JobKind::Inspection)
+            }
+            "partner.ReturnDeliveryReported" => {
+                world.refuse_revised_price(&order).await;
+                let back = world.job(&order, JobKind::Return).await;
+                world.accepted(&back).await;
+                world.picked_up(&back).await;
+                (back, JobKind::Return)
+            }
+            other => panic!("fulfilment's pact has no case for {other}"),
+        };
+        // The message's ids are the pact's examples: the job set up here takes their place.
+        let (order_id, job_id, partner_id) = held.clone();
+        json["order_id"] = order_id.clone().into();
+        json["job_id"] = job_id.clone().into();
+        json["partner_id"] = partner_id.clone().into();
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(
+            &world.applier,
+            "partner-portal",
+            &event_type,
+            &order_id,
+            payload,
+        )
+        .await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let job = fulfilment::store::job(&world.db, Uuid::parse_str(&job_id).unwrap())
+            .await
+            .unwrap()
+            .expect("the job");
+        assert_eq!(job.kind, kind);
+        match event_type.as_str() {
+            "partner.JobAccepted" => assert_eq!(job.status, JobStatus::Accepted),
+            "partner.JobDeclined" => {
+                assert_ne!(job.partner_id.map(|id| id.to_string()), Some(partner_id));
+                assert_eq!(
+                    job.status,
+                    JobStatus::Unassigned,
+                    "the only logistics partner declined"
+                );
+            }
+            "partner.PickupReported" => assert_eq!(job.status, JobStatus::PickedUp),
+            "partner.HubDeliveryReported" => {
+                assert_eq!(job.status, JobStatus::Completed);
+                world.job(&order_id, JobKind::Inspection).await;
+            }
+            "partner.InspectionReported" => assert_eq!(job.status, JobStatus::InspectionReported),
+            "partner.ReturnDeliveryReported" => assert_eq!(job.status, JobStatus::Completed),
+            other => panic!("fulfilment's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 6);
+    assert_pact_is_committed(&scratch, "fulfilment", "partner-portal-events");
+}
+
+#[tokio::test]
+async fn order_moves_orders_on_fulfilments_events() {
+    use order::domain::{Money, OrderStatus, Step};
+
+    const ORDER: &str = "5f6a7b8c-9d0e-4f1a-8b2c-3d4e5f6a7b01";
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("order", "fulfilment-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a pickup scheduled", |mut i| {
+            i.given("a pickup job accepted by its logistics partner");
+            i.metadata("event_type", "fulfilment.PickupScheduled");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, ORDER),
+                "partner_id": term!(UUID, "5f6a7b8c-9d0e-4f1a-8b2c-3d4e5f6a7b21"),
+            }));
+            i
+        })
+        .message_interaction("a device picked up", |mut i| {
+            i.given("a pickup job picked up by its logistics partner");
+            i.metadata("event_type", "fulfilment.DevicePickedUp");
+            i.json_body(json_pattern!({ "order_id": term!(UUID, ORDER) }));
+            i
+        })
+        .message_interaction("an inspection completed", |mut i| {
+            i.given("an inspected device re-priced by quote");
+            i.metadata("event_type", "fulfilment.InspectionCompleted");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, ORDER),
+                "final_price": { "amount_minor": like!(4_000_000), "currency": term!("^INR$", "INR") },
+            }));
+            i
+        })
+        .message_interaction("a return completed", |mut i| {
+            i.given("a return job delivered back to the shopper");
+            i.metadata("event_type", "fulfilment.ReturnCompleted");
+            i.json_body(json_pattern!({ "order_id": term!(UUID, ORDER) }));
+            i
+        });
+    let codec = EventJson::load();
+    let world = Order::new().await;
+    let confirm = Step::Confirm {
+        variant_id: Uuid::new_v4(),
+        quoted: Money::inr(4_500_000),
+    };
+    let scheduled = Step::SchedulePickup {
+        partner_id: Uuid::new_v4(),
+    };
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, mut json) = opened(&message);
+        let steps = match event_type.as_str() {
+            "fulfilment.PickupScheduled" => vec![confirm.clone()],
+            "fulfilment.DevicePickedUp" => vec![confirm.clone(), scheduled.clone()],
+            "fulfilment.InspectionCompleted" => {
+                vec![confirm.clone(), scheduled.clone(), Step::PickUp]
+            }
+            "fulfilment.ReturnCompleted" => vec![
+                confirm.clone(),
+                scheduled.clone(),
+                Step::PickUp,
+                Step::inspection(Money::inr(4_500_000), Money::inr(4_000_000)),
+                Step::RefuseRevisedPrice,
+            ],
+            other => panic!("order's pact has no case for {other}"),
+        };
+        let order_id = world.walk(&steps).await;
+        // The message's order is the pact's example: the order walked here takes its place.
+        json["order_id"] = order_id.to_string().into();
+        let payload = codec.to_payload(&event_type, &json);
+        let key = order_id.to_string();
+        let applied = apply(&world.applier, "fulfilment", &event_type, &key, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let order = world.store.get(order_id).await.unwrap();
+        match event_type.as_str() {
+            "fulfilment.PickupScheduled" => {
+                assert_eq!(order.status, OrderStatus::PickupScheduled);
+                assert_eq!(
+                    order.partner_id.map(|id| id.to_string()),
+                    json["partner_id"].as_str().map(str::to_owned)
+                );
+            }
+            "fulfilment.DevicePickedUp" => assert_eq!(order.status, OrderStatus::PickedUp),
+            "fulfilment.InspectionCompleted" => {
+                assert!(
+                    matches!(
+                        order.status,
+                        OrderStatus::Inspected | OrderStatus::AwaitingShopper
+                    ),
+                    "{}",
+                    order.status
+                );
+                let final_price = order.final_price.expect("a final price");
+                assert_eq!(
+                    final_price.amount_minor,
+                    json["final_price"]["amount_minor"]
+                );
+            }
+            "fulfilment.ReturnCompleted" => assert_eq!(order.status, OrderStatus::Returned),
+            other => panic!("order's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 4);
+    assert_pact_is_committed(&scratch, "order", "fulfilment-events");
 }

@@ -18,12 +18,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::event_consumers::apply;
 use crate::event_json::EventJson;
 use crate::providers::{call, spawn_catalog_on};
 use crate::support::{committed_pact, migrated};
+use crate::worlds::{Fulfilment, Portal};
 use platform::auth::Role;
-use platform::consumer::{Applied, Applier};
 use platform::testing::SpawnedService;
 use reqwest::Method;
 
@@ -314,68 +313,24 @@ async fn catalog_publishes_what_quote_reads() {
 }
 
 /// Brings fulfilment into `state` by feeding its own handlers the events that lead there (an
-/// order confirmed, then a partner's acceptance or the order's cancellation), with one
-/// logistics partner serving 560001.
-async fn fulfilment_state(applier: &Applier, db: &DatabaseConnection, state: &str) {
-    use events::order as order_events;
-    use prost::Message as _;
+/// order confirmed, then a partner's acceptance or the order's cancellation).
+async fn fulfilment_state(world: &Fulfilment, state: &str) {
+    use fulfilment::domain::JobKind;
 
-    let order_id = Uuid::new_v4().to_string();
-    let served = state != "a pickup job no partner can take";
-    let confirmed = order_events::OrderConfirmed {
-        order_id: order_id.clone(),
-        shopper_id: "shopper-1".into(),
-        quote_id: Uuid::new_v4().to_string(),
-        variant_id: Uuid::new_v4().to_string(),
-        quoted_price: Some(order_events::Money {
-            amount_minor: 4_500_000,
-            currency: "INR".into(),
-        }),
-        pickup: Some(order_events::PickupDetails {
-            address: "12 MG Road, Bengaluru".into(),
-            pincode: if served { "560001" } else { "110001" }.into(),
-            slot_date: (Utc::now().date_naive() + chrono::Duration::days(2)).to_string(),
-            slot_window: "morning".into(),
-        }),
-    };
-    let feed = async |event_type: &str, payload: Vec<u8>| {
-        let applied = apply(applier, "order", event_type, &order_id, payload).await;
-        assert_eq!(applied, Applied::Applied, "{event_type}");
-    };
-    feed("order.OrderConfirmed", confirmed.encode_to_vec()).await;
-    let order = Uuid::parse_str(&order_id).unwrap();
-    let job = fulfilment::store::open_jobs_of(db, order)
-        .await
-        .unwrap()
-        .remove(0);
+    if state == "a pickup job no partner can take" {
+        world.confirm("110001").await;
+        return;
+    }
+    let order = world.confirm("560001").await;
     match state {
         "a pickup job created for a confirmed order"
-        | "a pickup job offered to the partner that serves its pincode"
-        | "a pickup job no partner can take" => {}
+        | "a pickup job offered to the partner that serves its pincode" => {}
         "a pickup job accepted by its partner" => {
-            let accepted = events::partner::JobAccepted {
-                order_id: order_id.clone(),
-                job_id: job.id.to_string(),
-                partner_id: job.partner_id.expect("the job was offered").to_string(),
-            };
-            let applied = apply(
-                applier,
-                "partner",
-                "partner.JobAccepted",
-                &order_id,
-                accepted.encode_to_vec(),
-            )
-            .await;
-            assert_eq!(applied, Applied::Applied);
+            world
+                .accepted(&world.job(&order, JobKind::Pickup).await)
+                .await;
         }
-        "a pickup job cancelled with its order" => {
-            let cancelled = order_events::OrderCancelled {
-                order_id: order_id.clone(),
-                cancelled_by: "shopper".into(),
-                reason: "changed my mind".into(),
-            };
-            feed("order.OrderCancelled", cancelled.encode_to_vec()).await;
-        }
+        "a pickup job cancelled with its order" => world.cancel(&order).await,
         other => panic!("fulfilment has no provider state `{other}`"),
     }
 }
@@ -383,30 +338,158 @@ async fn fulfilment_state(applier: &Applier, db: &DatabaseConnection, state: &st
 #[tokio::test]
 async fn fulfilment_publishes_what_the_portal_reads() {
     let codec = EventJson::load();
-    let db = migrated::<fulfilment::migrations::Migrator>("fulfilment").await;
-    fulfilment::store::insert_partner(
-        &db,
-        fulfilment::domain::NewPartner {
-            id: Uuid::new_v4(),
-            name: "Swift Logistics".into(),
-            kind: fulfilment::domain::PartnerKind::Logistics,
-            pincodes: vec!["560001".into()],
-            daily_capacity: 50,
-            active: true,
-        },
-    )
-    .await
-    .unwrap();
-    let applier = Applier::new(
-        db.clone(),
-        fulfilment::consumers::CONSUMER_GROUP,
-        fulfilment::consumers::handlers(),
-    );
+    let world = Fulfilment::new().await;
     let produce = async |state: &str| {
-        fulfilment_state(&applier, &db, state).await;
-        published(&db, &codec, None).await
+        fulfilment_state(&world, state).await;
+        published(&world.db, &codec, None).await
     };
     let pact = committed_pact("partner-portal", "fulfilment-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// Brings the portal into `state`: a job fulfilment offered to a partner, then the partner's
+/// reports through the portal's store.
+async fn portal_state(portal: &Portal, state: &str) {
+    use partner_portal::published::Report;
+
+    let kind = match state {
+        "an accepted inspection job inspected by its repair partner" => "inspection",
+        "a picked-up return job delivered back to the shopper" => "return",
+        _ => "pickup",
+    };
+    let (job, partner) = portal.offered(kind).await;
+    let reports = match state {
+        "a pickup job accepted by the logistics partner it was offered to" => vec![Report::Accept],
+        "a pickup job declined by the logistics partner it was offered to" => {
+            vec![Report::Decline {
+                reason: "no driver that day".into(),
+            }]
+        }
+        "an accepted pickup job picked up by its partner" => vec![Report::Accept, Report::PickedUp],
+        "a picked-up pickup job delivered to the hub"
+        | "a picked-up return job delivered back to the shopper" => {
+            vec![Report::Accept, Report::PickedUp, Report::Delivered]
+        }
+        "an accepted inspection job inspected by its repair partner" => vec![
+            Report::Accept,
+            Report::Inspection {
+                answers: vec![events::partner::Answer {
+                    question_id: Uuid::new_v4().to_string(),
+                    option_id: Uuid::new_v4().to_string(),
+                }],
+                notes: "hairline crack on the back glass".into(),
+            },
+        ],
+        other => panic!("the portal has no provider state `{other}`"),
+    };
+    for report in reports {
+        portal.report(job, partner, report).await;
+    }
+}
+
+#[tokio::test]
+async fn the_portal_publishes_what_fulfilment_reads() {
+    let codec = EventJson::load();
+    let portal = Portal::new().await;
+    let produce = async |state: &str| {
+        portal_state(&portal, state).await;
+        published(&portal.db, &codec, None).await
+    };
+    let pact = committed_pact("fulfilment", "partner-portal-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// Quote as fulfilment's own pact says it answers a re-quote: a Pact mock server playing
+/// the committed `fulfilment-quote` interaction for a locked quote.
+fn quote_as_pacted() -> (
+    Box<dyn pact_consumer::mock_server::ValidatingMockServer>,
+    String,
+) {
+    use pact_consumer::prelude::*;
+
+    let pact = read_pact(&committed_pact("fulfilment", "quote")).unwrap();
+    let requote = pact
+        .interactions()
+        .into_iter()
+        .find(|interaction| {
+            interaction.description()
+                == "a re-quote of a locked quote with an answer to every question"
+        })
+        .expect("fulfilment's pact has the successful re-quote");
+    let path = requote.as_v4_http().unwrap().request.path;
+    let quote_id = path.split('/').nth(3).unwrap().to_owned();
+    let mut stub = PactBuilder::new_v4("fulfilment", "quote");
+    stub.with_output_dir(crate::support::scratch_dir())
+        .push_interaction(&*requote);
+    (stub.start_mock_server(None, None), quote_id)
+}
+
+/// Brings fulfilment into `state` for order's pact: a pickup through to the hub, an
+/// inspection re-priced by quote (the pact's stub, which fails on drop unless called), or a
+/// return delivered.
+async fn fulfilment_state_for_order(world: &Fulfilment, state: &str) {
+    use fulfilment::domain::JobKind;
+    use platform::due_work::DueWork as _;
+
+    let quote = (state == "an inspected device re-priced by quote").then(quote_as_pacted);
+    let quote_id = quote
+        .as_ref()
+        .map_or_else(|| Uuid::new_v4().to_string(), |(_, id)| id.clone());
+    let order = world.confirm_quoted("560001", &quote_id).await;
+    let pickup = world.job(&order, JobKind::Pickup).await;
+    world.accepted(&pickup).await;
+    match (state, quote) {
+        ("a pickup job accepted by its logistics partner", _) => {}
+        ("a pickup job picked up by its logistics partner", _) => world.picked_up(&pickup).await,
+        ("an inspected device re-priced by quote", Some((stub, _))) => {
+            world.picked_up(&pickup).await;
+            world.delivered_to_the_hub(&pickup).await;
+            let inspection = world.job(&order, JobKind::Inspection).await;
+            world.accepted(&inspection).await;
+            let answer = events::partner::Answer {
+                question_id: Uuid::new_v4().to_string(),
+                option_id: Uuid::new_v4().to_string(),
+            };
+            world.inspected(&inspection, vec![answer]).await;
+            let credentials = platform::auth::ServiceCredentials::Static(
+                secrecy::SecretString::from(crate::support::EXAMPLE_TOKEN),
+            );
+            let second = std::time::Duration::from_secs(1);
+            let requoter = fulfilment::workers::Requoter {
+                db: world.db.clone(),
+                sequencer: std::sync::Arc::new(platform::sequencer::LocalSequencer::new()),
+                quotes: fulfilment::quote_client::QuoteClient::new(
+                    stub.url().as_str(),
+                    5 * second,
+                    credentials,
+                )
+                .unwrap(),
+                retry: platform::retry::RetryPolicy::new(second, second),
+            };
+            requoter.run(&inspection.1, 0).await;
+        }
+        ("a return job delivered back to the shopper", _) => {
+            world.refuse_revised_price(&order).await;
+            let back = world.job(&order, JobKind::Return).await;
+            world.accepted(&back).await;
+            world.picked_up(&back).await;
+            world.delivered_back(&back).await;
+        }
+        (other, _) => panic!("fulfilment has no provider state `{other}`"),
+    }
+}
+
+#[tokio::test]
+async fn fulfilment_publishes_what_order_reads() {
+    let codec = EventJson::load();
+    let world = Fulfilment::new().await;
+    let produce = async |state: &str| {
+        fulfilment_state_for_order(&world, state).await;
+        published(&world.db, &codec, None).await
+    };
+    let pact = committed_pact("order", "fulfilment-events");
     let mismatches = against(&pact, produce, |_, _| {}).await;
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 }

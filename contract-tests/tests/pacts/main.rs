@@ -9,6 +9,8 @@
 //!   (the events as JSON, [`event_json`]); the pact must equal the committed one.
 //! - [`event_producers`]: each producer's real publish code makes every message of the
 //!   committed message pacts, matched with Pact's own matching.
+//! - [`worlds`]: fulfilment, the portal and order brought to a point of their life through
+//!   their own stores and handlers, for both sides of the message pacts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,3 +20,4 @@ mod event_json;
 mod event_producers;
 mod providers;
 mod support;
+mod worlds;
