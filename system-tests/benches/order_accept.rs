@@ -257,6 +257,24 @@ fn main() {
         std::process::exit(0);
     }
 
+    // `ORDER_BENCH_OVERLOAD_RATE=2200`: only the overload run, at that rate.
+    if let Some(rate) = std::env::var("ORDER_BENCH_OVERLOAD_RATE")
+        .ok()
+        .and_then(|rate| rate.parse::<f64>().ok())
+    {
+        // Warm, as after the capacity runs: connections open, the processor started.
+        let answers = generator.block_on(async {
+            open_loop(rate / 2.0, Duration::from_secs(5), accept.clone()).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            open_loop_outcomes(rate, OVERLOAD_RUN, overload_sender(&client, &deployment)).await
+        });
+        let overload = services.block_on(Overload::of(rate, answers, &deployment));
+        let mut out = String::new();
+        overload.write(&mut out);
+        println!("{out}");
+        std::process::exit(0);
+    }
+
     // Accept latency at a fixed rate with everything up, then with quote and the broker
     // down; first, while the system has no backlog.
     let (up, down) = generator.block_on(async {
@@ -595,8 +613,15 @@ fn overload_sender(
         let url = url.clone();
         let shopper = shopper.clone();
         Box::pin(async move {
-            let Ok(response) = order_request(&client, &url, &shopper).send().await else {
-                return Answer::Failed;
+            let response = match order_request(&client, &url, &shopper).send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    static SHOWN: AtomicU64 = AtomicU64::new(0);
+                    if SHOWN.fetch_add(1, Ordering::Relaxed) < 5 {
+                        eprintln!("overload: no answer: {error:?}");
+                    }
+                    return Answer::Failed;
+                }
             };
             match response.status().as_u16() {
                 202 => match response.json::<Value>().await {

@@ -111,6 +111,10 @@ pub struct HttpSettings {
     pub shutdown_grace_seconds: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Connections the kernel holds for the server before it accepts them; the kernel caps
+    /// it at `net.core.somaxconn`. Past it, a client's connection attempt is dropped and
+    /// retried a second or more later, so a burst of new connections needs room here.
+    pub listen_backlog: u32,
     /// Requests one instance serves at once; past it, 503 `overloaded`. 0: no cap.
     pub max_in_flight: usize,
     /// Extra places for the service's priority routes (order placement): shed last.
@@ -232,6 +236,7 @@ impl Layers {
             .set_default("http.max_body_bytes", 64 * 1024)?
             .set_default("http.shutdown_grace_seconds", 25)?
             .set_default("http.workers", 0)?
+            .set_default("http.listen_backlog", 4096)?
             .set_default("http.max_in_flight", 256)?
             .set_default("http.priority_reserve", 64)?
             .set_default("http.yield_background_above", 4)?

@@ -41,9 +41,32 @@ pub struct ServerParts {
     pub metrics_namespace: String,
 }
 
-/// Binds the configured address; port 0 picks a free port (tests).
+/// Binds the configured address with `http.listen_backlog`; port 0 picks a free port
+/// (tests). The standard library's `bind` listens with a backlog of 128, which a burst of
+/// new connections overflows: the kernel then drops their SYNs, and each client waits a
+/// second or more for its retry, refused and accepted requests alike.
 pub fn bind(http: &HttpSettings) -> std::io::Result<TcpListener> {
-    TcpListener::bind((http.host.as_str(), http.port))
+    listen(&http.host, http.port, http.listen_backlog)
+}
+
+fn listen(host: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+
+    let address = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // As the standard library does: a restarted service can bind while old connections of
+    // its predecessor are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// Starts serving `listener` with the service's routes inside the common shell.
@@ -540,5 +563,29 @@ pub fn cacheable_json(
         response.finish()
     } else {
         response.content_type("application/json").body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::listen;
+
+    /// Connections wait in the kernel's queue until the server takes them; one past the
+    /// backlog has its SYN dropped and is retried a second or more later. 300 at once, as a
+    /// sale-day burst opens them, must all be queued (the standard library's 128 would not).
+    #[test]
+    fn a_burst_of_new_connections_is_queued_for_the_server_not_dropped() {
+        let listener = listen("127.0.0.1", 0, 1024).expect("binds");
+        let address = listener.local_addr().expect("has an address");
+        let mut open = Vec::new();
+        while open.len() < 300 {
+            match TcpStream::connect_timeout(&address, Duration::from_millis(900)) {
+                Ok(stream) => open.push(stream),
+                Err(error) => panic!("connection {} was not queued: {error}", open.len() + 1),
+            }
+        }
     }
 }
