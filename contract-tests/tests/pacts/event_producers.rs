@@ -4,11 +4,10 @@
 //! into a fresh database's outbox, as the store does); the last event of the pact's type is
 //! read back from the outbox and matched against the pact with Pact's own matching.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::Utc;
-use order::domain::{Actor, Money, NewOrder, OrderRecord, PayoutInstructions, PickupRequest, Step};
+use order::domain::{Actor, Money, OrderRecord, Step};
 use pact_models::bodies::OptionalBody;
 use pact_models::content_types::ContentType;
 use pact_models::interaction::Interaction;
@@ -21,7 +20,7 @@ use uuid::Uuid;
 use crate::event_json::EventJson;
 use crate::providers::{call, spawn_catalog_on};
 use crate::support::{committed_pact, migrated};
-use crate::worlds::{Fulfilment, Portal};
+use crate::worlds::{Fulfilment, Portal, new_order};
 use platform::auth::Role;
 use platform::testing::SpawnedService;
 use reqwest::Method;
@@ -83,30 +82,7 @@ fn order_steps(state: &str) -> Vec<Step> {
 /// Walks a new order through `steps`, publishing each as the store does; the order's id.
 async fn walk_an_order(db: &DatabaseConnection, steps: &[Step]) -> String {
     let now = Utc::now();
-    let today = now.date_naive();
-    let pickup = PickupRequest::parse(
-        "12 MG Road, Bengaluru",
-        "560001",
-        today + chrono::Duration::days(2),
-        "morning",
-        today,
-    )
-    .unwrap();
-    let payout = PayoutInstructions::parse(
-        "upi",
-        BTreeMap::from([("vpa".to_owned(), "asha@okbank".to_owned())]),
-    )
-    .unwrap();
-    let mut order = OrderRecord::received(
-        NewOrder {
-            id: Uuid::new_v4(),
-            shopper_id: "shopper-1".into(),
-            quote_id: Uuid::new_v4(),
-            pickup,
-            payout,
-        },
-        now,
-    );
+    let mut order = OrderRecord::received(new_order(), now);
     for step in steps {
         order = order.after(step, now).unwrap();
         order::published::transition(db, &order, step)

@@ -141,88 +141,70 @@ impl Fulfilment {
         .await;
     }
 
-    pub async fn accepted(&self, (order_id, job_id, partner_id): &Held) {
+    /// A partner's report about a job it holds, as the portal publishes it.
+    async fn report(&self, (order_id, ..): &Held, event_type: &str, event: impl prost::Message) {
+        self.feed(
+            "partner-portal",
+            event_type,
+            order_id,
+            event.encode_to_vec(),
+        )
+        .await;
+    }
+
+    pub async fn accepted(&self, held: &Held) {
+        let (order_id, job_id, partner_id) = held.clone();
         let event = partner_events::JobAccepted {
-            order_id: order_id.clone(),
-            job_id: job_id.clone(),
-            partner_id: partner_id.clone(),
-        };
-        self.feed(
-            "partner-portal",
-            "partner.JobAccepted",
             order_id,
-            event.encode_to_vec(),
-        )
-        .await;
+            job_id,
+            partner_id,
+        };
+        self.report(held, "partner.JobAccepted", event).await;
     }
 
-    pub async fn picked_up(&self, (order_id, job_id, partner_id): &Held) {
+    pub async fn picked_up(&self, held: &Held) {
+        let (order_id, job_id, partner_id) = held.clone();
         let event = partner_events::PickupReported {
-            order_id: order_id.clone(),
-            job_id: job_id.clone(),
-            partner_id: partner_id.clone(),
-        };
-        self.feed(
-            "partner-portal",
-            "partner.PickupReported",
             order_id,
-            event.encode_to_vec(),
-        )
-        .await;
+            job_id,
+            partner_id,
+        };
+        self.report(held, "partner.PickupReported", event).await;
     }
 
-    pub async fn delivered_to_the_hub(&self, (order_id, job_id, partner_id): &Held) {
+    pub async fn delivered_to_the_hub(&self, held: &Held) {
+        let (order_id, job_id, partner_id) = held.clone();
         let event = partner_events::HubDeliveryReported {
-            order_id: order_id.clone(),
-            job_id: job_id.clone(),
-            partner_id: partner_id.clone(),
-        };
-        let event_type = "partner.HubDeliveryReported";
-        self.feed(
-            "partner-portal",
-            event_type,
             order_id,
-            event.encode_to_vec(),
-        )
-        .await;
+            job_id,
+            partner_id,
+        };
+        self.report(held, "partner.HubDeliveryReported", event)
+            .await;
     }
 
-    pub async fn inspected(
-        &self,
-        (order_id, job_id, partner_id): &Held,
-        answers: Vec<partner_events::Answer>,
-    ) {
+    pub async fn inspected(&self, held: &Held, answers: Vec<partner_events::Answer>) {
+        let (order_id, job_id, partner_id) = held.clone();
+        let notes = "hairline crack on the back glass".into();
         let event = partner_events::InspectionReported {
-            order_id: order_id.clone(),
-            job_id: job_id.clone(),
-            partner_id: partner_id.clone(),
-            answers,
-            notes: "hairline crack on the back glass".into(),
-        };
-        let event_type = "partner.InspectionReported";
-        self.feed(
-            "partner-portal",
-            event_type,
             order_id,
-            event.encode_to_vec(),
-        )
-        .await;
+            job_id,
+            partner_id,
+            answers,
+            notes,
+        };
+        self.report(held, "partner.InspectionReported", event).await;
     }
 
-    pub async fn delivered_back(&self, (order_id, job_id, partner_id): &Held) {
+    pub async fn delivered_back(&self, held: &Held) {
+        let (order_id, job_id, partner_id) = held.clone();
         let event = partner_events::ReturnDeliveryReported {
-            order_id: order_id.clone(),
-            job_id: job_id.clone(),
-            partner_id: partner_id.clone(),
-        };
-        let event_type = "partner.ReturnDeliveryReported";
-        self.feed(
-            "partner-portal",
-            event_type,
             order_id,
-            event.encode_to_vec(),
-        )
-        .await;
+            job_id,
+            partner_id,
+        };
+        self.report(held, "partner.ReturnDeliveryReported", event)
+            .await;
     }
 }
 
@@ -313,31 +295,13 @@ impl Order {
 
     /// A new order, quoted at ₹45,000, taken through `steps` by the store: its id.
     pub async fn walk(&self, steps: &[order::domain::Step]) -> Uuid {
-        use order::domain::{NewOrder, PayoutInstructions, PickupRequest};
         use order::store::{Acceptance, IdempotencyKey};
 
-        let today = Utc::now().date_naive();
-        let pickup = PickupRequest::parse(
-            "12 MG Road, Bengaluru",
-            "560001",
-            today + chrono::Duration::days(2),
-            "morning",
-            today,
-        )
-        .unwrap();
-        let details = [("vpa".to_owned(), "asha@okbank".to_owned())];
-        let payout = PayoutInstructions::parse("upi", details.into()).unwrap();
+        let order = new_order();
         let key = IdempotencyKey {
-            shopper_id: "shopper-1".into(),
+            shopper_id: order.shopper_id.clone(),
             key: Uuid::new_v4().to_string(),
             request_hash: "contract".into(),
-        };
-        let order = NewOrder {
-            id: Uuid::new_v4(),
-            shopper_id: "shopper-1".into(),
-            quote_id: Uuid::new_v4(),
-            pickup,
-            payout,
         };
         let accepted = self
             .store
@@ -351,5 +315,29 @@ impl Order {
             self.store.step(order_id, step).await.unwrap();
         }
         order_id
+    }
+}
+
+/// A shopper's new order for a pickup at 560001 the day after tomorrow, paid out by UPI.
+pub fn new_order() -> order::domain::NewOrder {
+    use order::domain::{NewOrder, PayoutInstructions, PickupRequest};
+
+    let today = Utc::now().date_naive();
+    let pickup = PickupRequest::parse(
+        "12 MG Road, Bengaluru",
+        "560001",
+        today + chrono::Duration::days(2),
+        "morning",
+        today,
+    )
+    .unwrap();
+    let details = [("vpa".to_owned(), "asha@okbank".to_owned())];
+    let payout = PayoutInstructions::parse("upi", details.into()).unwrap();
+    NewOrder {
+        id: Uuid::new_v4(),
+        shopper_id: "shopper-1".into(),
+        quote_id: Uuid::new_v4(),
+        pickup,
+        payout,
     }
 }
