@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite test-faults check-deploy test-api test-contracts test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite test-faults check-deploy test-alerts test-api test-contracts test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -15,7 +15,7 @@ run:
 
 ## Everything CI checks: formatting, lints, `cargo deny` (deny.toml), all tests on PostgreSQL, the database-facing suites
 ## again on SQLite, the compose file and k8s overlays, and `make run` in a fresh clone.
-test: lint clean-test-databases test-postgres test-sqlite test-faults check-deploy test-api test-contracts test-fresh-clone
+test: lint clean-test-databases test-postgres test-sqlite test-faults check-deploy test-alerts test-api test-contracts test-fresh-clone
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -51,6 +51,11 @@ check-deploy:
 ## through SIGKILLs, an outage, a frozen broker and a Redis restart; prints its invariant table.
 test-faults:
 	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) $(FAULT_SUITE) --run-ignored ignored-only --no-capture
+
+## The alert rules compile and pass their unit tests (k8s/base/alerts/tests/) under promtool,
+## taken from Debian's prometheus package when it is not on PATH.
+test-alerts:
+	bash scripts/alert_rules_check.sh
 
 ## Every service's OpenAPI document and the edge's merged one validated against OpenAPI 3.1, then
 ## schemathesis (pinned, in a venv) against each service of a seeded `recommerce dev`: all checks,
