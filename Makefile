@@ -53,7 +53,7 @@ test-faults:
 	TEST_DATABASE=postgres $(CARGO) $(TEST_RUNNER) $(FAULT_SUITE) --run-ignored ignored-only --no-capture
 
 ## The alert rules compile and pass their unit tests (k8s/base/alerts/tests/) under promtool,
-## taken from Debian's prometheus package when it is not on PATH.
+## taken from Debian's prometheus package when it is not on PATH; every dashboard's PromQL compiles.
 test-alerts:
 	bash scripts/alert_rules_check.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test-alerts`: the alert rules compile (`promtool check rules`) and behave as their unit
-# tests say (`promtool test rules`, k8s/base/alerts/tests/). promtool comes from PATH or, when
+# tests say (`promtool test rules`, k8s/base/alerts/tests/), and every Grafana dashboard's
+# PromQL compiles (scripts/check_dashboards.py). promtool comes from PATH or, when
 # it is not there, from Debian's `prometheus` package, unpacked under target/tools without
 # installing the package (no daemon is started, nothing else is downloaded).
 set -euo pipefail
@@ -26,3 +27,4 @@ promtool="$(realpath "$promtool")"
 for tests in k8s/base/alerts/tests/*.test.yml; do
   (cd "$(dirname "$tests")" && "$promtool" test rules "$(basename "$tests")")
 done
+python3 scripts/check_dashboards.py "$promtool"
