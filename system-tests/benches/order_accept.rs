@@ -373,7 +373,9 @@ impl Deployment {
     async fn start() -> Self {
         // Enough partitions that no partition of the embedded broker passes the 5 MiB it
         // keeps while the pipeline run's consumers are behind (else the oldest events go).
-        let platform = Platform::start_with_partitions(PARTITIONS).await;
+        let platform = Platform::start_with_partitions(PARTITIONS)
+            .await
+            .reading_the_environment();
         let catalog = platform.catalog().await;
         let quote_db = platform::testing::fresh_database("bench_quote").await;
         let quote = platform.quote(0, &quote_db, &catalog).await;

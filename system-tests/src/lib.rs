@@ -57,6 +57,8 @@ pub struct Platform {
     pub authenticator: Authenticator,
     pub admin_token: String,
     redis_prefix: String,
+    /// The services also read `APP_*` (see [`Platform::reading_the_environment`]).
+    environment: bool,
 }
 
 /// Which of the order service's neighbours a scenario wants it to find.
@@ -98,11 +100,19 @@ impl Platform {
             authenticator,
             admin_token,
             redis_prefix: format!("sys-{}:", Uuid::new_v4().simple()),
+            environment: false,
         }
     }
 
+    /// Services started from now on take `APP_*` variables over the run's settings, as
+    /// `recommerce serve` does: a benchmark run can try a setting. Tests never do.
+    pub fn reading_the_environment(mut self) -> Self {
+        self.environment = true;
+        self
+    }
+
     fn layers(&self, service: &dyn AnyService, database_url: &str, port: u16) -> Layers {
-        platform::testing::test_layers(service, database_url)
+        let layers = platform::testing::test_layers(service, database_url)
             .set("http.port", port)
             .unwrap()
             .set("auth.jwt_secret", JWT_SECRET)
@@ -114,7 +124,12 @@ impl Platform {
             .set("kafka.brokers", self.broker.brokers.clone())
             .unwrap()
             .set("outbox.poll_interval_ms", 10)
-            .unwrap()
+            .unwrap();
+        if self.environment {
+            layers.with_environment().unwrap()
+        } else {
+            layers
+        }
     }
 
     pub fn token(&self, subject: &str, role: Role) -> String {

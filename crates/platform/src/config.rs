@@ -276,6 +276,16 @@ impl Layers {
         Ok(Self { raw })
     }
 
+    /// The operator's `APP_*` variables over what is set so far: a benchmark's services
+    /// take a setting to try the way `recommerce serve` would.
+    pub fn with_environment(self) -> Result<Self, ConfigError> {
+        let raw = config::Config::builder()
+            .add_source(self.raw)
+            .add_source(environment_source())
+            .build()?;
+        Ok(Self { raw })
+    }
+
     /// The settings every service shares, validated.
     pub fn base(&self) -> Result<BaseSettings, ConfigError> {
         let settings: BaseSettings = self.raw.clone().try_deserialize()?;
