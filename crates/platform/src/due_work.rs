@@ -21,6 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::background::RequestLoad;
 use crate::retry::RetryPolicy;
@@ -112,6 +113,7 @@ pub fn owed(kind: &str, key: &str, due_at: DateTime<Utc>) -> Result<InsertStatem
                 "attempts",
                 "generation",
                 "created_at",
+                "traceparent",
             ]
             .map(column),
         )
@@ -122,6 +124,7 @@ pub fn owed(kind: &str, key: &str, due_at: DateTime<Utc>) -> Result<InsertStatem
             0.into(),
             0.into(),
             Utc::now().into(),
+            crate::telemetry::current_traceparent().into(),
         ])
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .on_conflict(
@@ -134,6 +137,14 @@ pub fn owed(kind: &str, key: &str, due_at: DateTime<Utc>) -> Result<InsertStatem
                     ),
                 )
                 .value(column("generation"), Expr::cust("due_work.generation + 1"))
+                // The work runs in the trace of the newest change that owed it.
+                .value(
+                    column("traceparent"),
+                    Expr::cust(
+                        "CASE WHEN excluded.traceparent <> '' \
+                         THEN excluded.traceparent ELSE due_work.traceparent END",
+                    ),
+                )
                 .to_owned(),
         );
     Ok(insert)
@@ -150,9 +161,24 @@ where
     C: ConnectionTrait,
     K: std::fmt::Display,
 {
+    // The columns of the table as its first migration made it: the migrations that call
+    // this run before later columns exist.
     for (key, due_at) in waiting {
         if let Some(due_at) = due_at {
-            schedule(db, kind, &key.to_string(), due_at).await?;
+            execute(
+                db,
+                "INSERT INTO due_work (kind, key, due_at, attempts, generation, created_at) \
+                 VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT (kind, key) DO UPDATE SET due_at = \
+                 CASE WHEN excluded.due_at < due_work.due_at \
+                 THEN excluded.due_at ELSE due_work.due_at END",
+                vec![
+                    kind.into(),
+                    key.to_string().into(),
+                    due_at.into(),
+                    Utc::now().into(),
+                ],
+            )
+            .await?;
         }
     }
     Ok(())
@@ -261,6 +287,8 @@ struct Claimed {
     key: String,
     attempts: u32,
     generation: i64,
+    /// The trace of the change that owed the work ('' when none was being exported).
+    traceparent: String,
 }
 
 pub struct DueWorkRunner {
@@ -361,7 +389,7 @@ impl DueWorkRunner {
              SELECT id FROM due_work WHERE kind = ? AND due_at <= ? \
              AND (lease_until IS NULL OR lease_until <= ?) \
              ORDER BY due_at LIMIT ? {skip_locked}) \
-             RETURNING id, key, attempts, generation"
+             RETURNING id, key, attempts, generation, traceparent"
         );
         let values: Vec<Value> = vec![
             (now + lease).into(),
@@ -386,6 +414,7 @@ impl DueWorkRunner {
                     key: row.try_get("", "key")?,
                     attempts: u32::try_from(row.try_get::<i32>("", "attempts")?).unwrap_or(0),
                     generation: row.try_get("", "generation")?,
+                    traceparent: row.try_get("", "traceparent")?,
                 })
             })
             .collect()
@@ -412,7 +441,20 @@ impl DueWorkRunner {
         }
     }
 
+    /// Does one row's work in a span that continues the trace of the request or event
+    /// that owed it, so what the work calls and publishes joins that trace.
     async fn work_on(&self, row: Claimed) {
+        let span = tracing::info_span!(
+            "due_work",
+            kind = self.work.kind(),
+            key = %row.key,
+            attempts = row.attempts,
+        );
+        crate::telemetry::continue_trace(&span, &row.traceparent);
+        self.work_on_in_trace(row).instrument(span).await;
+    }
+
+    async fn work_on_in_trace(&self, row: Claimed) {
         let outcome = self.work.run(&row.key, row.attempts).await;
         // Whatever the work committed may have left events in the outbox.
         crate::outbox::committed();
@@ -503,7 +545,7 @@ pub(crate) fn numbered(backend: DbBackend, sql: &str) -> String {
     out
 }
 
-pub use migration::Migration;
+pub use migration::{CarryTraceContext, Migration};
 
 /// The `due_work` table, in every service's migrations beside the event tables.
 mod migration {
@@ -530,6 +572,47 @@ mod migration {
         LeaseUntil,
         LastError,
         CreatedAt,
+        Traceparent,
+    }
+
+    /// Each row keeps the W3C `traceparent` of the change that owed it, so the work joins
+    /// that trace.
+    pub struct CarryTraceContext;
+
+    impl MigrationName for CarryTraceContext {
+        fn name(&self) -> &str {
+            "m20261201_000002_platform_due_work_traceparent"
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for CarryTraceContext {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(DueWorkTable::Table)
+                        .add_column(
+                            ColumnDef::new(DueWorkTable::Traceparent)
+                                .string_len(200)
+                                .not_null()
+                                .default(""),
+                        )
+                        .to_owned(),
+                )
+                .await
+        }
+
+        async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(DueWorkTable::Table)
+                        .drop_column(DueWorkTable::Traceparent)
+                        .to_owned(),
+                )
+                .await
+        }
     }
 
     #[async_trait::async_trait]

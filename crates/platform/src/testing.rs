@@ -137,18 +137,38 @@ impl TestBroker {
         seq: u64,
         event: &E,
     ) -> String {
+        self.publish_in_trace(producer, aggregate_id, seq, event, "", None)
+            .await
+    }
+
+    /// [`TestBroker::publish`] with `traceparent` in the envelope and, if given, `header` as
+    /// the raw bytes of a `traceparent` Kafka header: whatever a foreign producer may send.
+    pub async fn publish_in_trace<E: events::Event>(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        seq: u64,
+        event: &E,
+        traceparent: &str,
+        header: Option<&[u8]>,
+    ) -> String {
         use prost::Message as _;
+        use rdkafka::message::{Header, OwnedHeaders};
         use rdkafka::producer::FutureRecord;
-        let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, String::new());
+        let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, traceparent);
         let producer = self.settings().producer("test-publisher").unwrap();
         let payload = envelope.encode_to_vec();
+        let mut record = FutureRecord::to(E::TOPIC)
+            .key(aggregate_id)
+            .payload(&payload);
+        if let Some(value) = header {
+            record = record.headers(OwnedHeaders::new().insert(Header {
+                key: "traceparent",
+                value: Some(value),
+            }));
+        }
         producer
-            .send(
-                FutureRecord::to(E::TOPIC)
-                    .key(aggregate_id)
-                    .payload(&payload),
-                Duration::from_secs(10),
-            )
+            .send(record, Duration::from_secs(10))
             .await
             .unwrap();
         envelope.event_id
@@ -899,4 +919,42 @@ pub fn field_schema<'a>(
         assert!(!current.is_null(), "{schema} has no field {field}");
     }
     current
+}
+
+pub use opentelemetry_sdk::trace::SpanData;
+
+/// Every span this process finishes, as the OpenTelemetry SDK would export it: for tests
+/// that one trace carries across HTTP, the broker and background work. It installs the
+/// process's tracing subscriber, so a test calls it first (nextest runs each test in a
+/// process of its own).
+pub struct SpanRecorder {
+    exporter: opentelemetry_sdk::trace::InMemorySpanExporter,
+    provider: opentelemetry_sdk::trace::SdkTracerProvider,
+}
+
+impl SpanRecorder {
+    pub fn install() -> Self {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("tests")))
+            .try_init()
+            .expect("the span recorder is the process's first tracing subscriber");
+        Self { exporter, provider }
+    }
+
+    /// The spans finished so far.
+    pub fn spans(&self) -> Vec<opentelemetry_sdk::trace::SpanData> {
+        let _ = self.provider.force_flush();
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
 }

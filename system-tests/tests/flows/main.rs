@@ -10,5 +10,6 @@ mod partner_reports;
 mod quote_locking;
 mod revocation;
 mod sequencing;
+mod traces;
 mod trade_in;
 mod two_instances;

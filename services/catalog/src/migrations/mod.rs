@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(platform::due_work::Migration),
             Box::new(platform::event_tables::ParkOutboxRows),
             Box::new(platform::event_tables::HoldEarlyEvents),
+            Box::new(platform::due_work::CarryTraceContext),
         ]
     }
 }

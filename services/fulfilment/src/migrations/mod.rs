@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_owe_due_work::Migration),
             Box::new(platform::event_tables::ParkOutboxRows),
             Box::new(platform::event_tables::HoldEarlyEvents),
+            Box::new(platform::due_work::CarryTraceContext),
         ]
     }
 }

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_drop_orders_due_index::Migration),
             Box::new(platform::event_tables::ParkOutboxRows),
             Box::new(platform::event_tables::HoldEarlyEvents),
+            Box::new(platform::due_work::CarryTraceContext),
         ]
     }
 }

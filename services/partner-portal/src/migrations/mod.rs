@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(platform::event_tables::ParkOutboxRows),
             Box::new(platform::event_tables::HoldEarlyEvents),
             Box::new(m20261130_000001_user_tokens_valid_from::Migration),
+            Box::new(platform::due_work::CarryTraceContext),
         ]
     }
 }
