@@ -394,6 +394,31 @@ impl Platform {
         self.order_json(order, id).await
     }
 
+    /// The value of the sample of `name` with `labels` on `service`'s `/metrics`; 0 when
+    /// there is none yet (a counter that was never incremented).
+    pub async fn metric(&self, service: &Service, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .http
+            .get(service.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(series, _)| {
+                let (series_name, rest) = series.split_once('{').unwrap_or((series, ""));
+                series_name == name
+                    && labels
+                        .iter()
+                        .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")))
+            })
+            .map_or(0.0, |(_, value)| value.parse().unwrap())
+    }
+
     /// Publishes a fulfilment event for `order_id` as the fulfilment service would.
     pub async fn publish_fulfilment<E: Event>(
         &self,

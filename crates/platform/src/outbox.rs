@@ -10,11 +10,14 @@
 
 pub mod parked;
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 use prost::Message;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -156,7 +159,9 @@ struct RelayMetrics {
     backlog: IntGauge,
     oldest_unsent_age: Gauge,
     publish_latency: Histogram,
-    published: IntCounter,
+    /// By event type: the business counts (quotes issued, orders placed, each transition)
+    /// as committed, since an event leaves only once its change committed.
+    published: IntCounterVec,
     failed_rounds: IntCounter,
     parked: IntGauge,
 }
@@ -178,7 +183,13 @@ impl RelayMetrics {
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
                 ]),
             )?,
-            published: IntCounter::new("outbox_published_total", "Events sent by the relay")?,
+            published: IntCounterVec::new(
+                Opts::new(
+                    "outbox_published_total",
+                    "Events sent by the relay, by type",
+                ),
+                &["event_type"],
+            )?,
             failed_rounds: IntCounter::new(
                 "outbox_failed_rounds_total",
                 "Relay rounds that could not send everything (broker or database trouble)",
@@ -376,11 +387,13 @@ impl OutboxRelay {
         let results = futures_util::future::join_all(deliveries).await;
         let now = Utc::now();
         let mut sent = Vec::with_capacity(rows.len());
+        let mut sent_types: HashMap<&str, u64> = HashMap::new();
         let mut refused = Vec::new();
         for (row, result) in rows.iter().zip(&results) {
             match result {
                 Ok(_) => {
                     sent.push(row.id);
+                    *sent_types.entry(row.event_type.as_str()).or_default() += 1;
                     let age = (now - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
                     self.metrics.publish_latency.observe(age);
                 }
@@ -397,7 +410,12 @@ impl OutboxRelay {
                 .exec(db)
                 .await?;
         }
-        self.metrics.published.inc_by(sent.len() as u64);
+        for (event_type, count) in sent_types {
+            self.metrics
+                .published
+                .with_label_values(&[event_type])
+                .inc_by(count);
+        }
         // The broker answered for the others, so these were refused for themselves: count
         // it against them. With nothing sent the broker is most likely down: count nothing.
         let mut parked = 0;

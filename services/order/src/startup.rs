@@ -18,7 +18,7 @@ use crate::payout::SandboxPayouts;
 use crate::quote_client::QuoteClient;
 use crate::routes::{self, OrderState};
 use crate::store::OrderStore;
-use crate::workers::{self, Processor};
+use crate::workers::{self, PayoutMetrics, Processor};
 
 pub const MANIFEST: &Manifest = &Manifest {
     defaults: SERVICE,
@@ -61,6 +61,7 @@ impl Service for Order {
             )?,
             payouts: Arc::new(SandboxPayouts::default()),
             retry: own.processor.retry(),
+            metrics: PayoutMetrics::new(service.registry())?,
         };
         let wake = if own.process_orders {
             service.due_work(

@@ -16,6 +16,7 @@ use platform::due_work::{DueWork, Outcome, Periodic};
 use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
 use platform::service::BoxFuture;
+use prometheus::{IntCounterVec, Opts, Registry};
 use uuid::Uuid;
 
 use crate::domain::OrderRecord;
@@ -31,6 +32,45 @@ pub struct Processor {
     pub quotes: QuoteClient,
     pub payouts: Arc<dyn PayoutProvider>,
     pub retry: RetryPolicy,
+    pub metrics: PayoutMetrics,
+}
+
+/// The money side of the business, counted where it happens: a payout is counted once its
+/// order's completion committed, a failure each time the provider refuses or is away.
+#[derive(Clone)]
+pub struct PayoutMetrics {
+    paid: IntCounterVec,
+    paid_minor: IntCounterVec,
+    failed: IntCounterVec,
+}
+
+impl PayoutMetrics {
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self {
+            paid: IntCounterVec::new(
+                Opts::new("order_payouts_total", "Orders paid out, by payout method"),
+                &["method", "currency"],
+            )?,
+            paid_minor: IntCounterVec::new(
+                Opts::new(
+                    "order_paid_out_minor_total",
+                    "Money paid out to shoppers, in minor units (paise for INR)",
+                ),
+                &["currency"],
+            )?,
+            failed: IntCounterVec::new(
+                Opts::new(
+                    "order_payout_failures_total",
+                    "Payout attempts the provider declined or did not answer",
+                ),
+                &["reason"],
+            )?,
+        };
+        registry.register(Box::new(metrics.paid.clone()))?;
+        registry.register(Box::new(metrics.paid_minor.clone()))?;
+        registry.register(Box::new(metrics.failed.clone()))?;
+        Ok(metrics)
+    }
 }
 
 /// One step for one order, under its lease: the due-work runner calls it for every
@@ -125,10 +165,24 @@ impl Processor {
                     provider_reference: receipt.provider_reference,
                 };
                 self.store.complete_with_payout(order.id, &record).await?;
+                let currency = amount.currency.as_str();
+                self.metrics
+                    .paid
+                    .with_label_values(&[record.method.as_str(), currency])
+                    .inc();
+                self.metrics
+                    .paid_minor
+                    .with_label_values(&[currency])
+                    .inc_by(u64::try_from(amount.amount_minor).unwrap_or(0));
                 tracing::info!(order_id = %order.id, "order paid and completed");
                 Ok(Outcome::Done)
             }
             Err(error @ (PayoutError::Declined(_) | PayoutError::Unavailable(_))) => {
+                let reason = match error {
+                    PayoutError::Declined(_) => "declined",
+                    PayoutError::Unavailable(_) => "unavailable",
+                };
+                self.metrics.failed.with_label_values(&[reason]).inc();
                 self.postpone(order, &error.to_string()).await
             }
         }

@@ -126,7 +126,8 @@ async fn inspected_as(market: &Marketplace, cast: &Cast, inspection: &Value, ans
         .await;
 }
 
-async fn same_condition_is_paid_the_quoted_price(market: &Marketplace, cast: &Cast) {
+/// Returns what the shopper was paid, in minor units.
+async fn same_condition_is_paid_the_quoted_price(market: &Marketplace, cast: &Cast) -> i64 {
     let platform = &market.platform;
     let (id, quote, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
     let inspection = picked_up_and_at_the_hub(market, cast, id, &pickup).await;
@@ -155,9 +156,14 @@ async fn same_condition_is_paid_the_quoted_price(market: &Marketplace, cast: &Ca
             "OrderCompleted"
         ]
     );
+    quote["price"]["amount_minor"].as_i64().unwrap()
 }
 
-async fn worse_condition_accepted_is_paid_the_revised_price(market: &Marketplace, cast: &Cast) {
+/// Returns what the shopper was paid, in minor units.
+async fn worse_condition_accepted_is_paid_the_revised_price(
+    market: &Marketplace,
+    cast: &Cast,
+) -> i64 {
     let platform = &market.platform;
     let (id, quote, pickup) = confirmed_with_pickup_offered(market, cast, &cast.device.best).await;
     let inspection = picked_up_and_at_the_hub(market, cast, id, &pickup).await;
@@ -195,6 +201,7 @@ async fn worse_condition_accepted_is_paid_the_revised_price(market: &Marketplace
             "OrderCompleted"
         ]
     );
+    revised
 }
 
 async fn worse_condition_refused_goes_back_to_the_shopper(market: &Marketplace, cast: &Cast) {
@@ -317,7 +324,7 @@ async fn a_trade_in_runs_through_all_five_services_to_payout_revised_payout_retu
         .unwrap();
     assert_eq!(response.status(), 201, "{:?}", response.text().await);
 
-    tokio::join!(
+    let (paid_as_quoted, paid_as_revised, (), ()) = tokio::join!(
         same_condition_is_paid_the_quoted_price(&market, &cast),
         worse_condition_accepted_is_paid_the_revised_price(&market, &cast),
         worse_condition_refused_goes_back_to_the_shopper(&market, &cast),
@@ -335,4 +342,44 @@ async fn a_trade_in_runs_through_all_five_services_to_payout_revised_payout_retu
     system_tests::eventually_true("five assignments delivered", || assigned() >= 5).await;
     assert_eq!(assigned(), 5, "{:#?}", receiver.deliveries());
     receiver.stop().await;
+
+    // The business as the metrics tell it: two payouts and their money; four quotes
+    // issued, four orders placed, two completed, as their events left the outbox.
+    let order = &market.order;
+    let platform = &market.platform;
+    assert_eq!(
+        platform
+            .metric(
+                order,
+                "order_payouts_total",
+                &[("method", "upi"), ("currency", "INR")]
+            )
+            .await,
+        2.0
+    );
+    assert_eq!(
+        platform
+            .metric(order, "order_paid_out_minor_total", &[("currency", "INR")])
+            .await,
+        (paid_as_quoted + paid_as_revised) as f64
+    );
+    for (service, event_type, count) in [
+        (&market.quote, "quote.QuoteIssued", 4.0),
+        (order, "order.OrderPlaced", 4.0),
+        (order, "order.OrderCompleted", 2.0),
+        (order, "order.OrderReturned", 1.0),
+    ] {
+        let what = format!("{count} {event_type} counted as published");
+        platform::testing::eventually(system_tests::SETTLE, &what, || async {
+            platform
+                .metric(
+                    service,
+                    "outbox_published_total",
+                    &[("event_type", event_type)],
+                )
+                .await
+                == count
+        })
+        .await;
+    }
 }
