@@ -51,6 +51,24 @@ impl Background {
         self.loops.push(Task { name, stop, handle });
     }
 
+    /// A reading each instance takes for itself every `every` (a gauge every instance must
+    /// report, such as stuck orders): not work owed once across instances, so not due work.
+    pub fn every<F, Fut>(&mut self, name: &'static str, every: Duration, read: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn(name, move |stop| async move {
+            loop {
+                read().await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
     /// The outbox relay: stopped last, after everything that may still publish.
     pub fn relay(&mut self, relay: crate::outbox::OutboxRelay) {
         let stop = CancellationToken::new();

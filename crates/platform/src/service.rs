@@ -260,6 +260,15 @@ impl ServiceBuilder {
         waker
     }
 
+    /// Takes a reading on this instance every `every` (see [`Background::every`]).
+    pub fn every_instance<F, Fut>(&mut self, name: &'static str, every: Duration, read: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background.every(name, every, read);
+    }
+
     /// Runs a periodic task once a round across all instances; a failed round is tried
     /// again under `retry`.
     pub async fn periodic<F, Fut>(

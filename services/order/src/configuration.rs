@@ -24,6 +24,10 @@ pub struct OrderSettings {
     pub processor: platform::due_work::DueWorkSettings,
     /// Run the processor in this instance (every instance may; they coordinate per order).
     pub process_orders: bool,
+    /// An open order unchanged for longer than this counts as stuck (`orders_stuck`).
+    pub stuck_after_minutes: u32,
+    /// How often each instance counts its stuck orders.
+    pub stuck_check_seconds: u64,
 }
 
 impl Default for OrderSettings {
@@ -35,6 +39,8 @@ impl Default for OrderSettings {
             idempotency_retention_hours: 24,
             processor: platform::due_work::DueWorkSettings::default(),
             process_orders: true,
+            stuck_after_minutes: 60,
+            stuck_check_seconds: 30,
         }
     }
 }
@@ -67,6 +73,18 @@ impl ServiceSettings for Settings {
             return Err(ConfigError::invalid(
                 "order.idempotency_retention_hours",
                 "between 1 and 8760 hours",
+            ));
+        }
+        if !(1..=crate::routes::MAX_STUCK_FOR_MINUTES).contains(&order.stuck_after_minutes) {
+            return Err(ConfigError::invalid(
+                "order.stuck_after_minutes",
+                "between 1 minute and ten years",
+            ));
+        }
+        if !(1..=3600).contains(&order.stuck_check_seconds) {
+            return Err(ConfigError::invalid(
+                "order.stuck_check_seconds",
+                "between 1 and 3600 seconds",
             ));
         }
         let processor = &order.processor;

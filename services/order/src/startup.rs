@@ -74,6 +74,17 @@ impl Service for Order {
             Waker::default()
         };
 
+        let stuck = workers::stuck_orders_reading(
+            background.clone(),
+            service.registry(),
+            chrono::Duration::minutes(i64::from(own.stuck_after_minutes)),
+        )?;
+        service.every_instance(
+            "stuck orders",
+            Duration::from_secs(own.stuck_check_seconds),
+            stuck,
+        );
+
         let retention =
             chrono::Duration::hours(i64::try_from(own.idempotency_retention_hours).unwrap_or(24));
         let prune = workers::idempotency_key_pruner(background, retention);

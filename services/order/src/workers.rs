@@ -16,7 +16,7 @@ use platform::due_work::{DueWork, Outcome, Periodic};
 use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
 use platform::service::BoxFuture;
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use uuid::Uuid;
 
 use crate::domain::OrderRecord;
@@ -224,5 +224,39 @@ pub fn idempotency_key_pruner(
             }
         });
         round
+    })
+}
+
+/// Counts, on every instance, the open orders unchanged for longer than `stuck_after` by
+/// status (`orders_stuck`), for the stuck-orders alert and the back office's search of
+/// the same name. Each instance reports it, so a scrape of any one of them is whole.
+pub fn stuck_orders_reading(
+    store: OrderStore,
+    registry: &Registry,
+    stuck_after: chrono::Duration,
+) -> Result<impl Fn() -> BoxFuture<'static, ()> + Send + 'static, prometheus::Error> {
+    let gauge = IntGaugeVec::new(
+        Opts::new(
+            "orders_stuck",
+            "Open orders unchanged for longer than order.stuck_after_minutes, by status",
+        ),
+        &["status"],
+    )?;
+    registry.register(Box::new(gauge.clone()))?;
+    Ok(move || {
+        let store = store.clone();
+        let gauge = gauge.clone();
+        let read: BoxFuture<'static, ()> = Box::pin(async move {
+            match store.stuck(Utc::now() - stuck_after).await {
+                Ok(counts) => {
+                    for (status, count) in counts {
+                        gauge.with_label_values(&[status.as_str()]).set(count);
+                    }
+                }
+                // The last reading stands until the next one works.
+                Err(error) => tracing::warn!(%error, "counting stuck orders failed"),
+            }
+        });
+        read
     })
 }

@@ -340,6 +340,34 @@ impl OrderStore {
         Ok(deleted.rows_affected)
     }
 
+    /// How many orders of each open status have been in it since before `since`: the same
+    /// "stuck" as the admin search's `stuck_for_minutes`, counted.
+    pub async fn stuck(&self, since: DateTime<Utc>) -> Result<Vec<(OrderStatus, i64)>, StoreError> {
+        let open: Vec<OrderStatus> = OrderStatus::iter()
+            .filter(|status| !status.is_final())
+            .collect();
+        let counts: Vec<(String, i64)> = orders::Entity::find()
+            .select_only()
+            .column(orders::Column::Status)
+            .column_as(orders::Column::Id.count(), "stuck")
+            .filter(orders::Column::Status.is_in(open.iter().map(|status| status.as_str())))
+            .filter(orders::Column::StatusChangedAt.lt(since))
+            .group_by(orders::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(open
+            .into_iter()
+            .map(|status| {
+                let count = counts
+                    .iter()
+                    .find(|(name, _)| name == status.as_str())
+                    .map_or(0, |(_, count)| *count);
+                (status, count)
+            })
+            .collect())
+    }
+
     /// [`apply_step`] in a transaction of its own.
     pub async fn step(&self, id: Uuid, step: &Step) -> Result<OrderRecord, StoreError> {
         let txn = self.db.begin().await?;

@@ -72,6 +72,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .unwrap()
         .set("order.quote_timeout_ms", 1_000)
         .unwrap()
+        .set("order.stuck_check_seconds", 1)
+        .unwrap()
         .set("order.processor.retry_initial_ms", 50)
         .unwrap()
         .set("order.processor.retry_max_ms", options.retry_max_ms)

@@ -43,3 +43,56 @@ async fn an_order_whose_quote_service_is_down_stays_received_and_is_retried_with
         .unwrap();
     assert!(mine.get("processing").is_none());
 }
+
+/// An open order the processor cannot move (quote is down) and unchanged for longer than
+/// `order.stuck_after_minutes` (60 by default) is counted in `orders_stuck` by its status;
+/// a fresh one is not.
+#[tokio::test]
+async fn an_open_order_unchanged_past_the_stuck_limit_is_counted_as_stuck_by_its_status() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = spawn_app().await;
+    let stuck = app.accepted_order().await;
+    let _fresh = app.accepted_order().await;
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "UPDATE orders SET status_changed_at = $1 WHERE id = $2",
+        _ => "UPDATE orders SET status_changed_at = ? WHERE id = ?",
+    };
+    let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    let updated = app
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [two_hours_ago.into(), stuck.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+
+    let stuck_received = || async {
+        let metrics = app
+            .service
+            .client
+            .get(format!("{}/metrics", app.service.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find(|line| line.starts_with("orders_stuck{status=\"received\"}"))
+            .and_then(|line| line.rsplit_once(' '))
+            .map(|(_, value)| value.to_owned())
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the stuck order is counted",
+        || async { stuck_received().await.as_deref() == Some("1") },
+    )
+    .await;
+    // Both orders existed at that reading: exactly one means the fresh one was not counted.
+}
