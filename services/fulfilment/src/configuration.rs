@@ -24,6 +24,8 @@ pub struct FulfilmentSettings {
     /// How often lapsed offers and unassigned jobs are looked at.
     pub sweep_interval_ms: u64,
     pub requote: RetrySettings,
+    /// How often each instance counts open jobs by partner (`fulfilment_open_jobs`).
+    pub jobs_reading_seconds: u64,
 }
 
 impl Default for FulfilmentSettings {
@@ -35,6 +37,7 @@ impl Default for FulfilmentSettings {
             acceptance_window_seconds: 1_800,
             sweep_interval_ms: 5_000,
             requote: RetrySettings::default(),
+            jobs_reading_seconds: 30,
         }
     }
 }
@@ -77,6 +80,12 @@ impl ServiceSettings for Settings {
             return Err(ConfigError::invalid(
                 "fulfilment.sweep_interval_ms",
                 "between 10 and 600000 milliseconds",
+            ));
+        }
+        if !(1..=3600).contains(&fulfilment.jobs_reading_seconds) {
+            return Err(ConfigError::invalid(
+                "fulfilment.jobs_reading_seconds",
+                "between 1 and 3600 seconds",
             ));
         }
         let retry = &fulfilment.requote;

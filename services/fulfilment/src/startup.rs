@@ -85,6 +85,14 @@ impl Service for Fulfilment {
             requote_settings,
         );
 
+        let jobs =
+            crate::workers::partner_jobs_reading(service.background_db(), service.registry())?;
+        service.every_instance(
+            "open jobs by partner",
+            Duration::from_secs(own.jobs_reading_seconds),
+            jobs,
+        );
+
         let state = web::Data::new(FulfilmentState {
             partners_changed: PartnersChanged {
                 db: db.clone(),

@@ -11,6 +11,7 @@ use platform::due_work::{DueWork, Outcome, Periodic, Waker, owe_round_now};
 use platform::retry::RetryPolicy;
 use platform::sequencer::{Sequencer, run_in_sequence};
 use platform::service::BoxFuture;
+use prometheus::{IntGaugeVec, Opts, Registry};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -228,4 +229,59 @@ impl Reassigner {
         }
         Ok(())
     }
+}
+
+/// Counts, on every instance, the open jobs by partner, kind and status
+/// (`fulfilment_open_jobs`; `partner=""` is unassigned) and names the partners
+/// (`fulfilment_partner_info`, 1 per partner, to join on `partner`). Each instance reports
+/// the whole table, so any one scrape is complete.
+pub fn partner_jobs_reading(
+    db: DatabaseConnection,
+    registry: &Registry,
+) -> Result<impl Fn() -> BoxFuture<'static, ()> + Send + 'static, prometheus::Error> {
+    let open = IntGaugeVec::new(
+        Opts::new(
+            "fulfilment_open_jobs",
+            "Jobs not completed or cancelled, by partner (empty: unassigned), kind and status",
+        ),
+        &["partner", "kind", "status"],
+    )?;
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "fulfilment_partner_info",
+            "1 for every partner: its name, kind and whether it is active",
+        ),
+        &["partner", "name", "kind", "active"],
+    )?;
+    registry.register(Box::new(open.clone()))?;
+    registry.register(Box::new(info.clone()))?;
+    Ok(move || {
+        let db = db.clone();
+        let open = open.clone();
+        let info = info.clone();
+        let read: BoxFuture<'static, ()> = Box::pin(async move {
+            match (store::open_jobs(&db).await, store::partner_names(&db).await) {
+                (Ok(jobs), Ok(partners)) => {
+                    // Set from scratch: a partner whose last open job closed reads 0 by
+                    // disappearing, and a renamed one is not listed twice.
+                    open.reset();
+                    for (partner, kind, status, count) in jobs {
+                        let partner = partner.map(|id| id.to_string()).unwrap_or_default();
+                        open.with_label_values(&[partner.as_str(), &kind, &status])
+                            .set(count);
+                    }
+                    info.reset();
+                    for (id, name, kind, active) in partners {
+                        let active = if active { "true" } else { "false" };
+                        info.with_label_values(&[id.to_string().as_str(), &name, &kind, active])
+                            .set(1);
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, "counting open jobs by partner failed");
+                }
+            }
+        });
+        read
+    })
 }

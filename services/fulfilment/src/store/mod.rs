@@ -796,3 +796,46 @@ pub async fn update_partner(
 ) -> Result<Partner, StoreError> {
     Partner::try_from(partner_row(partner).update(db).await?)
 }
+
+/// The jobs not yet completed or cancelled, counted by partner (`None`: unassigned), kind
+/// and status: what the partners dashboard shows. One indexed pass over the open jobs.
+pub async fn open_jobs<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(Option<Uuid>, String, String, i64)>, StoreError> {
+    let open = [
+        JobStatus::Unassigned,
+        JobStatus::Offered,
+        JobStatus::Accepted,
+        JobStatus::PickedUp,
+        JobStatus::InspectionReported,
+    ];
+    debug_assert!(open.iter().all(|status| !status.is_final()));
+    Ok(jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::PartnerId)
+        .column(jobs::Column::Kind)
+        .column(jobs::Column::Status)
+        .column_as(jobs::Column::Id.count(), "open")
+        .filter(jobs::Column::Status.is_in(open.iter().map(|status| status.as_str())))
+        .group_by(jobs::Column::PartnerId)
+        .group_by(jobs::Column::Kind)
+        .group_by(jobs::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Every partner's id, name, kind and whether it is active.
+pub async fn partner_names<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(Uuid, String, String, bool)>, StoreError> {
+    Ok(partners::Entity::find()
+        .select_only()
+        .column(partners::Column::Id)
+        .column(partners::Column::Name)
+        .column(partners::Column::Kind)
+        .column(partners::Column::Active)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -317,3 +317,48 @@ async fn transactions_handing_jobs_to_one_partner_at_once_take_turns_so_it_never
     let to_partner = handed.iter().filter(|held| **held == Some(partner)).count();
     assert_eq!(to_partner, CAPACITY, "{handed:?}");
 }
+
+/// The partners dashboard's figures: every instance reports the open jobs by partner, kind
+/// and status, and names each partner, from the tables as they stand.
+#[tokio::test]
+async fn open_jobs_are_reported_by_partner_kind_and_status_with_the_partners_named() {
+    let app = spawn_app().await;
+    let partner = app.partner("logistics", &["560001"], 10).await;
+    let first = app.confirmed_order("560001").await;
+    let second = app.confirmed_order("560001").await;
+    for order in [first, second] {
+        app.wait_for_job(order, "pickup", "the pickup is offered", |job| {
+            job["status"] == "offered"
+        })
+        .await;
+    }
+    // No partner serves this pincode: its pickup stays unassigned.
+    let nowhere = app.confirmed_order("999999").await;
+    app.wait_for_job(nowhere, "pickup", "the pickup is unassigned", |job| {
+        job["status"] == "unassigned"
+    })
+    .await;
+
+    let offered = format!(
+        "fulfilment_open_jobs{{kind=\"pickup\",partner=\"{partner}\",status=\"offered\"}} 2"
+    );
+    let unassigned = "fulfilment_open_jobs{kind=\"pickup\",partner=\"\",status=\"unassigned\"} 1";
+    let named = "fulfilment_partner_info{active=\"true\",kind=\"logistics\",name=";
+    eventually(SETTLE, "the open jobs are reported", || async {
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics.lines().any(|line| line == offered)
+            && metrics.lines().any(|line| line == unassigned)
+            && metrics
+                .lines()
+                .any(|line| line.starts_with(named) && line.contains(&partner.to_string()))
+    })
+    .await;
+}

@@ -74,6 +74,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         )
         .unwrap()
         .set("fulfilment.sweep_interval_ms", 100)
+        .unwrap()
+        .set("fulfilment.jobs_reading_seconds", 1)
         .unwrap();
     let service = platform::testing::spawn_service(&Fulfilment, &layers).await;
     TestApp {
