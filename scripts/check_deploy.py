@@ -7,8 +7,8 @@ k8s       each overlay renders (`kubectl kustomize`); every document validates a
           errors); every Deployment has /health probes, requests and limits, maxUnavailable 0, a
           preStop pause and terminationGracePeriodSeconds >= preStop + 2 x shutdown grace; the
           Services, autoscalers, budgets and Ingress point at what exists; the alert rules parse
-          and have the error-rate, consumer-lag and outbox-backlog alerts (`promtool check rules`
-          too when promtool is on PATH).
+          and have the alerts operators rely on (`make test-alerts` compiles and unit-tests
+          them with promtool).
 compose   docker-compose.yml parses; every service has a health check; every depends_on has a
           condition; only `edge` publishes ports.
 config    `recommerce config check <component>` on every component's environment, as compose
@@ -67,6 +67,8 @@ REQUIRED_ALERTS = {
     "RecommerceHttp5xxRateHigh": "_http_requests_total",
     "RecommerceConsumerLagGrowing": "consumer_lag",
     "RecommerceOutboxBacklogGrowing": "outbox_backlog",
+    "RecommerceOrdersStuck": "orders_stuck",
+    "RecommercePayoutProviderFailing": "order_payout_failures_total",
 }
 
 # The Secret the prod overlay references but git does not hold (k8s/README.md): the keys it
@@ -415,15 +417,7 @@ def check_alerts(report):
             report.fail(where, f"alert {alert} is missing")
         elif metric not in rules[alert]:
             report.fail(where, f"alert {alert} does not use {metric}")
-    promtool = shutil.which("promtool")
-    if promtool:
-        result = subprocess.run([promtool, "check", "rules", str(ROOT / ALERTS_FILE)], capture_output=True, text=True)
-        if result.returncode != 0:
-            report.fail(where, f"promtool check rules:\n{(result.stdout + result.stderr).strip()}")
-        note = "promtool check rules passed"
-    else:
-        note = "promtool not on PATH here (make test-alerts compiles and unit-tests the rules)"
-    return len(rules), note
+    return len(rules), "make test-alerts compiles and unit-tests them"
 
 
 # --- compose ------------------------------------------------------------------------------------
