@@ -61,6 +61,15 @@ pub struct Platform {
     environment: bool,
 }
 
+/// Catalog, quote and order (on that quote), each on a fresh database: the scenarios about
+/// an order itself, where the test plays fulfilment. Declared after the [`Platform`], they
+/// are dropped before its broker.
+pub struct OrderSide {
+    pub catalog: Service,
+    pub quote: Service,
+    pub order: Service,
+}
+
 /// Which of the order service's neighbours a scenario wants it to find.
 pub struct OrderOptions {
     pub quote_url: String,
@@ -173,6 +182,27 @@ impl Platform {
             .unwrap();
         let spawned = platform::testing::spawn_service(&order::startup::Order, &layers).await;
         service(spawned, database_url.to_owned())
+    }
+
+    /// See [`OrderSide`].
+    pub async fn order_side(&self) -> OrderSide {
+        let catalog = self.catalog().await;
+        let quote_db = platform::testing::fresh_database("sys_quote").await;
+        let quote = self.quote(0, &quote_db, &catalog).await;
+        let order_db = platform::testing::fresh_database("sys_order").await;
+        let order = self
+            .order(
+                &order_db,
+                OrderOptions {
+                    quote_url: quote.address.clone(),
+                },
+            )
+            .await;
+        OrderSide {
+            catalog,
+            quote,
+            order,
+        }
     }
 
     /// Fulfilment on `port` (0: any) and `database_url` (a restart reuses both), re-pricing

@@ -3,7 +3,7 @@ use events::fulfilment::{
 };
 use platform::auth::Role;
 use serde_json::Value;
-use system_tests::{OrderOptions, Platform};
+use system_tests::{OrderSide, Platform};
 use uuid::Uuid;
 
 struct Fulfilment<'a> {
@@ -63,18 +63,11 @@ fn events_of(timeline: &[(i64, String, String)]) -> Vec<&str> {
 #[tokio::test]
 async fn fulfilment_events_carry_orders_to_payout_revised_payout_or_return() {
     let platform = Platform::start().await;
-    let catalog = platform.catalog().await;
-    let quote_db = platform::testing::fresh_database("sys_quote").await;
-    let quote = platform.quote(0, &quote_db, &catalog).await;
-    let order_db = platform::testing::fresh_database("sys_order").await;
-    let order = platform
-        .order(
-            &order_db,
-            OrderOptions {
-                quote_url: quote.address.clone(),
-            },
-        )
-        .await;
+    let OrderSide {
+        catalog,
+        quote,
+        order,
+    } = platform.order_side().await;
     let shopper = platform.token("shopper-life", Role::Shopper);
     let device = platform.device(&catalog).await;
     let mut confirmed = Vec::new();

@@ -1,21 +1,14 @@
 use platform::auth::Role;
-use system_tests::{OrderOptions, Platform};
+use system_tests::{OrderSide, Platform};
 
 #[tokio::test]
 async fn one_quote_backs_one_order_and_the_others_are_rejected_with_the_reason() {
     let platform = Platform::start().await;
-    let catalog = platform.catalog().await;
-    let quote_db = platform::testing::fresh_database("sys_quote").await;
-    let quote = platform.quote(0, &quote_db, &catalog).await;
-    let order_db = platform::testing::fresh_database("sys_order").await;
-    let order = platform
-        .order(
-            &order_db,
-            OrderOptions {
-                quote_url: quote.address.clone(),
-            },
-        )
-        .await;
+    let OrderSide {
+        catalog,
+        quote,
+        order,
+    } = platform.order_side().await;
     let shopper = platform.token("shopper-a", Role::Shopper);
     let stranger = platform.token("shopper-b", Role::Shopper);
     let device = platform.device(&catalog).await;

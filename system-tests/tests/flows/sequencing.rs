@@ -4,7 +4,7 @@ use events::fulfilment::PickupScheduled;
 use platform::auth::Role;
 use platform::testing::eventually;
 use serde_json::Value;
-use system_tests::{OrderOptions, Platform, SETTLE};
+use system_tests::{OrderSide, Platform, SETTLE};
 use uuid::Uuid;
 
 const RACES: usize = 12;
@@ -15,18 +15,11 @@ const RACES: usize = 12;
 #[tokio::test]
 async fn a_cancel_racing_a_pickup_schedule_ends_as_if_they_ran_one_after_the_other() {
     let platform = Platform::start().await;
-    let catalog = platform.catalog().await;
-    let quote_db = platform::testing::fresh_database("sys_quote").await;
-    let quote = platform.quote(0, &quote_db, &catalog).await;
-    let order_db = platform::testing::fresh_database("sys_order").await;
-    let order = platform
-        .order(
-            &order_db,
-            OrderOptions {
-                quote_url: quote.address.clone(),
-            },
-        )
-        .await;
+    let OrderSide {
+        catalog,
+        quote,
+        order,
+    } = platform.order_side().await;
     let shopper = platform.token("shopper-race", Role::Shopper);
     let device = platform.device(&catalog).await;
     let mut orders = Vec::new();

@@ -8,7 +8,7 @@ use events::fulfilment::PickupScheduled;
 use platform::auth::Role;
 use platform::testing::{SpanData, SpanRecorder, eventually};
 use serde_json::json;
-use system_tests::{Marketplace, OrderOptions, Platform, SETTLE, order_body};
+use system_tests::{Marketplace, OrderSide, Platform, SETTLE, order_body};
 use uuid::Uuid;
 
 /// The value of attribute `key` of `span`, as text.
@@ -195,18 +195,11 @@ async fn a_malformed_traceparent_over_http_or_kafka_is_ignored_and_the_work_goes
     let recorder = SpanRecorder::install();
     // No fulfilment: the test publishes fulfilment's events itself.
     let platform = Platform::start().await;
-    let catalog = platform.catalog().await;
-    let quote_db = platform::testing::fresh_database("sys_quote").await;
-    let quote = platform.quote(0, &quote_db, &catalog).await;
-    let order_db = platform::testing::fresh_database("sys_order").await;
-    let order = platform
-        .order(
-            &order_db,
-            OrderOptions {
-                quote_url: quote.address.clone(),
-            },
-        )
-        .await;
+    let OrderSide {
+        catalog,
+        quote,
+        order,
+    } = platform.order_side().await;
     let shopper = platform.token("shopper-malformed-trace", Role::Shopper);
     let device = platform.device(&catalog).await;
     let mut orders = Vec::new();
