@@ -436,17 +436,7 @@ impl Platform {
             .text()
             .await
             .unwrap();
-        text.lines()
-            .filter(|line| !line.starts_with('#'))
-            .filter_map(|line| line.rsplit_once(' '))
-            .find(|(series, _)| {
-                let (series_name, rest) = series.split_once('{').unwrap_or((series, ""));
-                series_name == name
-                    && labels
-                        .iter()
-                        .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")))
-            })
-            .map_or(0.0, |(_, value)| value.parse().unwrap())
+        platform::testing::sample(&text, name, labels).unwrap_or(0.0)
     }
 
     /// Publishes a fulfilment event for `order_id` as the fulfilment service would.

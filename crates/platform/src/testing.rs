@@ -488,6 +488,16 @@ impl SpawnedService {
         format!("{}{}", self.address, path)
     }
 
+    /// Its `/metrics`, as Prometheus scrapes them (read a value with [`sample`]).
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await;
+        response
+            .expect("the service answers /metrics")
+            .text()
+            .await
+            .expect("/metrics is text")
+    }
+
     /// A token for `subject` in `role`.
     pub fn token_for(&self, subject: &str, role: Role) -> String {
         self.authenticator
@@ -919,6 +929,23 @@ pub fn field_schema<'a>(
         assert!(!current.is_null(), "{schema} has no field {field}");
     }
     current
+}
+
+/// The value of the sample of `name` whose labels include `labels`, in Prometheus' text
+/// format (`/metrics`); `None` when there is none.
+pub fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .find(|(series, _)| {
+            let (series_name, rest) = series.split_once('{').unwrap_or((series, ""));
+            series_name == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")))
+        })
+        .and_then(|(_, value)| value.parse().ok())
 }
 
 pub use opentelemetry_sdk::trace::SpanData;

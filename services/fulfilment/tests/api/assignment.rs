@@ -1,4 +1,4 @@
-use platform::testing::eventually;
+use platform::testing::{eventually, sample};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -339,26 +339,21 @@ async fn open_jobs_are_reported_by_partner_kind_and_status_with_the_partners_nam
     })
     .await;
 
-    let offered = format!(
-        "fulfilment_open_jobs{{kind=\"pickup\",partner=\"{partner}\",status=\"offered\"}} 2"
-    );
-    let unassigned = "fulfilment_open_jobs{kind=\"pickup\",partner=\"\",status=\"unassigned\"} 1";
-    let named = "fulfilment_partner_info{active=\"true\",kind=\"logistics\",name=";
+    let partner = partner.to_string();
     eventually(SETTLE, "the open jobs are reported", || async {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics.lines().any(|line| line == offered)
-            && metrics.lines().any(|line| line == unassigned)
-            && metrics
-                .lines()
-                .any(|line| line.starts_with(named) && line.contains(&partner.to_string()))
+        let metrics = app.service.metrics().await;
+        let open = |partner: &str, status: &str| {
+            let labels = [("kind", "pickup"), ("partner", partner), ("status", status)];
+            sample(&metrics, "fulfilment_open_jobs", &labels)
+        };
+        let named = [
+            ("partner", partner.as_str()),
+            ("kind", "logistics"),
+            ("active", "true"),
+        ];
+        open(&partner, "offered") == Some(2.0)
+            && open("", "unassigned") == Some(1.0)
+            && sample(&metrics, "fulfilment_partner_info", &named) == Some(1.0)
     })
     .await;
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use platform::testing::eventually;
+use platform::testing::{eventually, sample};
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
@@ -71,27 +71,13 @@ async fn an_open_order_unchanged_past_the_stuck_limit_is_counted_as_stuck_by_its
         .unwrap();
     assert_eq!(updated.rows_affected(), 1);
 
-    let stuck_received = || async {
-        let metrics = app
-            .service
-            .client
-            .get(format!("{}/metrics", app.service.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics
-            .lines()
-            .find(|line| line.starts_with("orders_stuck{status=\"received\"}"))
-            .and_then(|line| line.rsplit_once(' '))
-            .map(|(_, value)| value.to_owned())
-    };
     eventually(
         Duration::from_secs(20),
         "the stuck order is counted",
-        || async { stuck_received().await.as_deref() == Some("1") },
+        || async {
+            let metrics = app.service.metrics().await;
+            sample(&metrics, "orders_stuck", &[("status", "received")]) == Some(1.0)
+        },
     )
     .await;
     // Both orders existed at that reading: exactly one means the fresh one was not counted.
