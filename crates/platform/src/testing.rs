@@ -66,6 +66,8 @@ pub fn free_port() -> u16 {
 
 /// The broker for a test: librdkafka's embedded broker, or `KAFKA_BROKERS` if set.
 pub struct TestBroker {
+    /// The publishing tests' producer, made once (first, so it goes before the broker).
+    producer: std::sync::OnceLock<crate::kafka::OffRuntime<rdkafka::producer::FutureProducer>>,
     embedded: Option<EmbeddedBroker>,
     pub brokers: String,
 }
@@ -74,12 +76,14 @@ impl TestBroker {
     pub fn start() -> Self {
         match std::env::var("KAFKA_BROKERS") {
             Ok(brokers) if !brokers.trim().is_empty() => Self {
+                producer: std::sync::OnceLock::new(),
                 embedded: None,
                 brokers,
             },
             _ => {
                 let embedded = EmbeddedBroker::start(1).expect("embedded broker starts");
                 Self {
+                    producer: std::sync::OnceLock::new(),
                     brokers: embedded.bootstrap_servers().to_owned(),
                     embedded: Some(embedded),
                 }
@@ -92,6 +96,7 @@ impl TestBroker {
     pub fn start_embedded() -> Self {
         let embedded = EmbeddedBroker::start(1).expect("embedded broker starts");
         Self {
+            producer: std::sync::OnceLock::new(),
             brokers: embedded.bootstrap_servers().to_owned(),
             embedded: Some(embedded),
         }
@@ -152,14 +157,40 @@ impl TestBroker {
         traceparent: &str,
         header: Option<&[u8]>,
     ) -> String {
+        let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, traceparent);
+        self.send(E::TOPIC, envelope, header).await
+    }
+
+    /// [`TestBroker::publish`] of an event that happened at `occurred_at`.
+    pub async fn publish_at<E: events::Event>(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        seq: u64,
+        event: &E,
+        occurred_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let envelope =
+            events::Envelope::wrap_at(event, aggregate_id, seq, producer, "", occurred_at);
+        self.send(E::TOPIC, envelope, None).await
+    }
+
+    /// Sends `envelope` to `topic` keyed by its aggregate id; returns its event id.
+    pub async fn send(
+        &self,
+        topic: &str,
+        envelope: events::Envelope,
+        header: Option<&[u8]>,
+    ) -> String {
         use prost::Message as _;
         use rdkafka::message::{Header, OwnedHeaders};
         use rdkafka::producer::FutureRecord;
-        let envelope = events::Envelope::wrap(event, aggregate_id, seq, producer, traceparent);
-        let producer = self.settings().producer("test-publisher").unwrap();
+        let producer = self
+            .producer
+            .get_or_init(|| self.settings().producer("test-publisher").unwrap());
         let payload = envelope.encode_to_vec();
-        let mut record = FutureRecord::to(E::TOPIC)
-            .key(aggregate_id)
+        let mut record = FutureRecord::to(topic)
+            .key(&envelope.aggregate_id)
             .payload(&payload);
         if let Some(value) = header {
             record = record.headers(OwnedHeaders::new().insert(Header {

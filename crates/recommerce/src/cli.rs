@@ -33,7 +33,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run everything for a developer: five services, edge, embedded broker, SQLite, seed data.
+    /// Run everything for a developer: six services, edge, embedded broker, SQLite, seed data.
     Dev(DevArgs),
     /// Serve one service, configured by its APP_* environment (what containers run).
     Serve {
@@ -113,6 +113,7 @@ pub enum ComponentArg {
     Order,
     Fulfilment,
     PartnerPortal,
+    Reporting,
     Edge,
 }
 
@@ -124,6 +125,7 @@ impl From<ComponentArg> for Component {
             ComponentArg::Order => Component::Service(ServiceName::Order),
             ComponentArg::Fulfilment => Component::Service(ServiceName::Fulfilment),
             ComponentArg::PartnerPortal => Component::Service(ServiceName::PartnerPortal),
+            ComponentArg::Reporting => Component::Service(ServiceName::Reporting),
             ComponentArg::Edge => Component::Edge,
         }
     }

@@ -74,6 +74,10 @@ impl Component {
                 "partner_portal",
                 section::<partner_portal::configuration::PortalSettings>,
             ),
+            Component::Service(ServiceName::Reporting) => (
+                "reporting",
+                section::<reporting::configuration::ReportingSettings>,
+            ),
         };
         let mut sections = base_sections();
         sections.push(own);

@@ -1,4 +1,4 @@
-//! `recommerce dev`: the whole marketplace in one process for a laptop — five services, their
+//! `recommerce dev`: the whole marketplace in one process for a laptop — six services, their
 //! consumers and relays, the edge, an embedded Kafka-protocol broker and SQLite files under
 //! one data directory — so the first command on a fresh clone shows the real thing, not a
 //! mock. Each service still runs behind its own port and talks to the others over HTTP and
@@ -39,6 +39,8 @@ pub struct DevArgs {
     pub fulfilment_port: u16,
     #[arg(long, env = "RECOMMERCE_PORTAL_PORT", default_value_t = 8085)]
     pub portal_port: u16,
+    #[arg(long, env = "RECOMMERCE_REPORTING_PORT", default_value_t = 8086)]
+    pub reporting_port: u16,
     /// Redis for the sequencer and caches; without it each service sequences in-process.
     #[arg(long, env = "RECOMMERCE_REDIS_URL")]
     pub redis: Option<String>,
@@ -63,6 +65,7 @@ impl DevArgs {
             ServiceName::Order => self.order_port,
             ServiceName::Fulfilment => self.fulfilment_port,
             ServiceName::PartnerPortal => self.portal_port,
+            ServiceName::Reporting => self.reporting_port,
         }
     }
 
@@ -188,7 +191,8 @@ pub async fn run(
         .set("edge.quote_url", args.url(args.quote_port))?
         .set("edge.order_url", args.url(args.order_port))?
         .set("edge.fulfilment_url", args.url(args.fulfilment_port))?
-        .set("edge.portal_url", args.url(args.portal_port))?;
+        .set("edge.portal_url", args.url(args.portal_port))?
+        .set("edge.reporting_url", args.url(args.reporting_port))?;
     running.push(edge::start(edge::Settings::from_layers(&edge_layers)?)?);
 
     let base = configured[0].1.base()?;

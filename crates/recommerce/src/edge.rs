@@ -1,4 +1,4 @@
-//! The dev edge: one port in front of the five services, routing by path prefix exactly as
+//! The dev edge: one port in front of the six services, routing by path prefix exactly as
 //! the k8s Ingress does, so a storefront or a script talks to one origin on a laptop, in
 //! compose and in a cluster. It forwards and nothing else — auth, limits and errors stay the
 //! services' own — and it runs in the same HTTP shell, so it has health, metrics and
@@ -63,6 +63,7 @@ pub struct EdgeSettings {
     pub order_url: String,
     pub fulfilment_url: String,
     pub portal_url: String,
+    pub reporting_url: String,
     /// How long one forwarded request may take before the caller gets a 504.
     pub upstream_timeout_ms: u64,
 }
@@ -75,6 +76,7 @@ impl Default for EdgeSettings {
             order_url: "http://127.0.0.1:8083".to_owned(),
             fulfilment_url: "http://127.0.0.1:8084".to_owned(),
             portal_url: "http://127.0.0.1:8085".to_owned(),
+            reporting_url: "http://127.0.0.1:8086".to_owned(),
             upstream_timeout_ms: 30_000,
         }
     }
@@ -124,10 +126,11 @@ pub enum Upstream {
     Order,
     Fulfilment,
     Portal,
+    Reporting,
 }
 
 /// The same prefixes as the Ingress (DESIGN.md: they never overlap).
-pub const ROUTES: [(&str, Upstream); 9] = [
+pub const ROUTES: [(&str, Upstream); 10] = [
     ("/v1/devices", Upstream::Catalog),
     ("/v1/admin/catalog", Upstream::Catalog),
     ("/v1/quotes", Upstream::Quote),
@@ -137,6 +140,7 @@ pub const ROUTES: [(&str, Upstream); 9] = [
     ("/v1/admin/partners", Upstream::Fulfilment),
     ("/v1/admin/jobs", Upstream::Fulfilment),
     ("/v1/portal", Upstream::Portal),
+    ("/v1/admin/reports", Upstream::Reporting),
 ];
 
 /// The service behind `path`, matching whole segments: `/v1/ordersx` is nobody's.
@@ -186,13 +190,14 @@ async fn refuse_path(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 impl EdgeSettings {
-    fn upstreams(&self) -> [(&'static str, &str); 5] {
+    fn upstreams(&self) -> [(&'static str, &str); 6] {
         [
             ("catalog_url", &self.catalog_url),
             ("quote_url", &self.quote_url),
             ("order_url", &self.order_url),
             ("fulfilment_url", &self.fulfilment_url),
             ("portal_url", &self.portal_url),
+            ("reporting_url", &self.reporting_url),
         ]
     }
 
@@ -203,6 +208,7 @@ impl EdgeSettings {
             Upstream::Order => &self.order_url,
             Upstream::Fulfilment => &self.fulfilment_url,
             Upstream::Portal => &self.portal_url,
+            Upstream::Reporting => &self.reporting_url,
         };
         url.trim_end_matches('/')
     }
@@ -271,13 +277,13 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
     })
 }
 
-/// The edge's OpenAPI document: every routed operation of the five services (see
+/// The edge's OpenAPI document: every routed operation of the six services (see
 /// [`document`]).
 pub fn merged_openapi() -> anyhow::Result<utoipa::openapi::OpenApi> {
     let skeleton = platform::http::openapi_skeleton(
         "recommerce",
         "Every API of recommerce behind one origin, the edge: catalog, quote, order, \
-         fulfilment and the partner portal.",
+         fulfilment, the partner portal and reporting.",
     );
     document::merge(skeleton, document::service_documents())
         .context("the services' OpenAPI documents do not merge")
@@ -481,6 +487,10 @@ mod tests {
         assert_eq!(route("/v1/admin/jobs"), Some(Upstream::Fulfilment));
         assert_eq!(route("/v1/portal/jobs"), Some(Upstream::Portal));
         assert_eq!(route("/v1/portal/admin/users"), Some(Upstream::Portal));
+        assert_eq!(
+            route("/v1/admin/reports/summary"),
+            Some(Upstream::Reporting)
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The five services behind one name each, so every command (serve, dev, migrate, seed,
+//! The six services behind one name each, so every command (serve, dev, migrate, seed,
 //! config check) treats them alike: each name stands for its crate's declaration (a
 //! `platform::service::Service`), and everything else goes through that.
 
@@ -17,16 +17,18 @@ pub enum ServiceName {
     Order,
     Fulfilment,
     PartnerPortal,
+    Reporting,
 }
 
 impl ServiceName {
     /// In start order: each one's HTTP dependencies come before it.
-    pub const ALL: [ServiceName; 5] = [
+    pub const ALL: [ServiceName; 6] = [
         ServiceName::Catalog,
         ServiceName::Quote,
         ServiceName::Order,
         ServiceName::Fulfilment,
         ServiceName::PartnerPortal,
+        ServiceName::Reporting,
     ];
 
     /// The service crate's declaration, which builds, migrates and seeds it.
@@ -37,6 +39,7 @@ impl ServiceName {
             ServiceName::Order => &order::startup::Order,
             ServiceName::Fulfilment => &fulfilment::startup::Fulfilment,
             ServiceName::PartnerPortal => &partner_portal::startup::PartnerPortal,
+            ServiceName::Reporting => &reporting::startup::Reporting,
         }
     }
 

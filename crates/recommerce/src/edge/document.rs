@@ -45,7 +45,7 @@ pub enum MergeError {
     Lossy,
 }
 
-/// The five services' documents, built from their routes as each service builds its own.
+/// The six services' documents, built from their routes as each service builds its own.
 pub fn service_documents() -> Vec<ServiceDocument> {
     let named =
         |upstream, manifest: &'static platform::service::Manifest, document| ServiceDocument {
@@ -79,6 +79,11 @@ pub fn service_documents() -> Vec<ServiceDocument> {
             Upstream::Portal,
             partner_portal::startup::MANIFEST,
             partner_portal::startup::MANIFEST.document(partner_portal::routes::configure),
+        ),
+        named(
+            Upstream::Reporting,
+            reporting::startup::MANIFEST,
+            reporting::startup::MANIFEST.document(reporting::routes::configure),
         ),
     ]
 }
@@ -394,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn the_edge_document_has_operations_of_all_five_services_and_only_routed_paths() {
+    fn the_edge_document_has_operations_of_all_six_services_and_only_routed_paths() {
         let document = edge_document();
         let mut upstreams = BTreeSet::new();
         for (path, _, _) in all_operations(&document) {
@@ -403,7 +408,17 @@ mod tests {
         }
         assert_eq!(
             upstreams,
-            BTreeSet::from(["Catalog", "Quote", "Order", "Fulfilment", "Portal"].map(String::from))
+            BTreeSet::from(
+                [
+                    "Catalog",
+                    "Quote",
+                    "Order",
+                    "Fulfilment",
+                    "Portal",
+                    "Reporting"
+                ]
+                .map(String::from)
+            )
         );
         for service in [
             "catalog_",
@@ -411,6 +426,7 @@ mod tests {
             "order_",
             "fulfilment_",
             "partner_portal_",
+            "reporting_",
         ] {
             assert!(
                 all_operations(&document)
