@@ -5,7 +5,7 @@ CARGO_TARGET_DIR_OR_DEFAULT := $(or $(CARGO_TARGET_DIR),target)
 # nextest runs each test in its own process; plain `cargo test` is the fallback.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 
-.PHONY: run test lint test-postgres test-sqlite test-faults check-deploy test-alerts test-api test-contracts test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog benchmarks-file build migrate seed token clean-test-databases
+.PHONY: run test lint test-postgres test-sqlite test-faults check-deploy test-alerts test-api test-contracts test-fresh-clone bench bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog bench-reporting benchmarks-file build migrate seed token clean-test-databases
 
 ## The whole platform on embedded defaults (SQLite under ./data, embedded broker, seed data):
 ## the edge on http://127.0.0.1:8080, every service's docs and metrics, and four tokens.
@@ -75,7 +75,7 @@ test-fresh-clone:
 	python3 scripts/fresh_clone_check.py
 
 ## All benchmarks; each prints ratios to a baseline measured in the same run. Rewrites BENCHMARKS.md.
-bench: bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog
+bench: bench-catalog bench-backbone bench-group bench-order bench-memory bench-backlog bench-reporting
 
 bench-catalog:
 	$(CARGO) bench -p recommerce --bench browse > benchmarks/catalog.md.new
@@ -109,6 +109,12 @@ bench-memory:
 bench-backlog:
 	$(CARGO) bench -p recommerce --bench order_backlog > benchmarks/backlog.md.new
 	mv benchmarks/backlog.md.new benchmarks/backlog.md
+	@$(MAKE) --no-print-directory benchmarks-file
+
+## The reports' lag behind a burst of 1000 trade-ins (3000 events), against a bare consumer.
+bench-reporting:
+	TEST_DATABASE=postgres $(CARGO) bench -p reporting --bench projection > benchmarks/reporting.md.new
+	mv benchmarks/reporting.md.new benchmarks/reporting.md
 	@$(MAKE) --no-print-directory benchmarks-file
 
 benchmarks-file:

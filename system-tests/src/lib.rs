@@ -242,6 +242,14 @@ impl Platform {
         service(spawned, database_url.to_owned())
     }
 
+    /// Reporting: the admins' reports, from every topic.
+    pub async fn reporting(&self, database_url: &str) -> Service {
+        let layers = self.layers(&reporting::startup::Reporting, database_url, 0);
+        let spawned =
+            platform::testing::spawn_service(&reporting::startup::Reporting, &layers).await;
+        service(spawned, database_url.to_owned())
+    }
+
     /// A seeded device: its first variant, and answers for the best and the worst condition.
     pub async fn device(&self, catalog: &Service) -> Device {
         let list: Value = self.get(catalog, "/v1/devices?category=phone", None).await;
@@ -520,7 +528,7 @@ pub struct Partner {
     pub token: String,
 }
 
-/// All five services on one broker and one Redis, the way a deployment runs them.
+/// All six services on one broker and one Redis, the way a deployment runs them.
 /// The services come first: fields drop in order, so they are gone before the broker.
 pub struct Marketplace {
     pub catalog: Service,
@@ -528,6 +536,7 @@ pub struct Marketplace {
     pub order: Service,
     pub fulfilment: Service,
     pub portal: Service,
+    pub reporting: Service,
     pub platform: Platform,
 }
 
@@ -550,6 +559,8 @@ impl Marketplace {
         let fulfilment = platform.fulfilment(0, &fulfilment_db, &quote).await;
         let portal_db = platform::testing::fresh_database("sys_portal").await;
         let portal = platform.portal(&portal_db).await;
+        let reporting_db = platform::testing::fresh_database("sys_reporting").await;
+        let reporting = platform.reporting(&reporting_db).await;
         Self {
             platform,
             catalog,
@@ -557,6 +568,7 @@ impl Marketplace {
             order,
             fulfilment,
             portal,
+            reporting,
         }
     }
 

@@ -791,3 +791,396 @@ async fn order_moves_orders_on_fulfilments_events() {
     assert_eq!(seen.len(), 4);
     assert_pact_is_committed(&scratch, "order", "fulfilment-events");
 }
+
+/// Reporting's projection and an applier of its handlers, on a fresh database.
+async fn reporting_projection() -> (sea_orm::DatabaseConnection, Applier) {
+    let db = migrated::<reporting::migrations::Migrator>("reporting").await;
+    let applier = Applier::new(db.clone(), "reporting", reporting::consumers::handlers());
+    (db, applier)
+}
+
+/// Thirty days from yesterday, UTC: the range the reporting pacts' effects are read over.
+fn around_today() -> reporting::domain::ReportRange {
+    let today = chrono::Utc::now().date_naive();
+    reporting::domain::ReportRange {
+        from: today - chrono::Duration::days(1),
+        to: today + chrono::Duration::days(30),
+    }
+}
+
+#[tokio::test]
+async fn reporting_projects_orders_from_order_events() {
+    use reporting::domain::OrderStatus;
+
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("reporting", "order-events");
+    pact.with_output_dir(&scratch);
+    let order = |n: u8| term!(UUID, format!("6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c{n:02}"));
+    let quote_id = term!(UUID, "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8d01");
+    let inr =
+        |amount: i64| json_pattern!({ "amount_minor": like!(amount), "currency": like!("INR") });
+    let messages = [
+        (
+            "an order placed",
+            "an order placed by its shopper",
+            "OrderPlaced",
+            json_pattern!({ "order_id": order(1), "quote_id": quote_id }),
+        ),
+        (
+            "an order confirmed",
+            "an order confirmed after its quote was locked",
+            "OrderConfirmed",
+            json_pattern!({ "order_id": order(2), "quoted_price": inr(4_500_000) }),
+        ),
+        (
+            "an order rejected",
+            "an order rejected because its quote could not be locked",
+            "OrderRejected",
+            json_pattern!({ "order_id": order(3) }),
+        ),
+        (
+            "an order cancelled",
+            "an order cancelled by its shopper after it was confirmed",
+            "OrderCancelled",
+            json_pattern!({ "order_id": order(4) }),
+        ),
+        (
+            "a pickup scheduled",
+            "an order whose pickup was scheduled",
+            "OrderPickupScheduled",
+            json_pattern!({ "order_id": order(5) }),
+        ),
+        (
+            "an order picked up",
+            "an order picked up by its logistics partner",
+            "OrderPickedUp",
+            json_pattern!({ "order_id": order(6) }),
+        ),
+        (
+            "an order inspected",
+            "an order inspected at its quoted price",
+            "OrderInspected",
+            json_pattern!({ "order_id": order(7), "final_price": inr(4_500_000) }),
+        ),
+        (
+            "a price revised",
+            "an order inspected below its quoted price",
+            "OrderPriceRevised",
+            json_pattern!({ "order_id": order(8), "quoted_price": inr(4_500_000), "revised_price": inr(4_000_000) }),
+        ),
+        (
+            "a revised price accepted",
+            "a revised price accepted by its shopper",
+            "RevisedPriceAccepted",
+            json_pattern!({ "order_id": order(9) }),
+        ),
+        (
+            "a revised price refused",
+            "a revised price refused by its shopper",
+            "RevisedPriceRefused",
+            json_pattern!({ "order_id": order(10) }),
+        ),
+        (
+            "an order completed",
+            "an order paid out at its quoted price",
+            "OrderCompleted",
+            json_pattern!({ "order_id": order(11), "paid": inr(4_500_000) }),
+        ),
+        (
+            "an order returned",
+            "a refused order returned to its shopper",
+            "OrderReturned",
+            json_pattern!({ "order_id": order(12) }),
+        ),
+    ];
+    for (description, state, event, pattern) in messages {
+        pact.message_interaction(description, |mut i| {
+            i.given(state);
+            i.metadata("event_type", format!("order.{event}"));
+            i.json_body(pattern);
+            i
+        });
+    }
+    let codec = EventJson::load();
+    let (db, applier) = reporting_projection().await;
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let order_id = json["order_id"].as_str().unwrap().to_owned();
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(&applier, "order", &event_type, &order_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let order = reporting::store::order(&db, Uuid::parse_str(&order_id).unwrap())
+            .await
+            .unwrap()
+            .expect("reporting holds the order");
+        let amount = |field: &str| json[field]["amount_minor"].as_i64();
+        match event_type.as_str() {
+            "order.OrderPlaced" => {
+                assert_eq!(order.status, OrderStatus::Received);
+                assert_eq!(
+                    order.quote_id.map(|id| id.to_string()).as_deref(),
+                    json["quote_id"].as_str()
+                );
+            }
+            "order.OrderConfirmed" => assert_eq!(order.quoted_minor, amount("quoted_price")),
+            "order.OrderInspected" => assert_eq!(order.final_minor, amount("final_price")),
+            "order.OrderPriceRevised" => {
+                assert_eq!(order.status, OrderStatus::AwaitingShopper);
+                assert_eq!(order.final_minor, amount("revised_price"));
+                assert_eq!(order.quoted_minor, amount("quoted_price"));
+            }
+            "order.OrderCompleted" => {
+                assert_eq!(order.status, OrderStatus::Completed);
+                assert_eq!(order.paid_minor, amount("paid"));
+                assert_eq!(order.currency.as_deref(), json["paid"]["currency"].as_str());
+            }
+            "order.OrderRejected" => assert_eq!(order.status, OrderStatus::Rejected),
+            "order.OrderCancelled" => assert_eq!(order.status, OrderStatus::Cancelled),
+            "order.OrderPickupScheduled" => assert_eq!(order.status, OrderStatus::PickupScheduled),
+            "order.OrderPickedUp" => assert_eq!(order.status, OrderStatus::PickedUp),
+            "order.RevisedPriceAccepted" => assert_eq!(order.status, OrderStatus::Inspected),
+            "order.RevisedPriceRefused" => assert_eq!(order.status, OrderStatus::Returning),
+            "order.OrderReturned" => assert_eq!(order.status, OrderStatus::Returned),
+            other => panic!("reporting's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 12);
+    assert_pact_is_committed(&scratch, "reporting", "order-events");
+}
+
+/// The partners report over [`around_today`], by partner id.
+async fn partner_figures(
+    db: &sea_orm::DatabaseConnection,
+    partner_id: &str,
+) -> Option<reporting::domain::figures::PartnerFigures> {
+    reporting::store::reports::partners(db, around_today())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|partner| partner.partner_id.to_string() == partner_id)
+}
+
+/// A pickup job due tomorrow (inside [`around_today`]), as fulfilment creates it.
+fn pickup_due_tomorrow(order_id: &str, job_id: &str) -> Vec<u8> {
+    use prost::Message as _;
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    events::fulfilment::JobCreated {
+        order_id: order_id.to_owned(),
+        job_id: job_id.to_owned(),
+        kind: "pickup".into(),
+        slot_date: tomorrow.to_string(),
+        slot_window: "evening".into(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn reporting_keeps_jobs_offers_and_pickups_from_fulfilment_events() {
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("reporting", "fulfilment-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a job created", |mut i| {
+            i.given("a pickup job created for a confirmed order");
+            i.metadata("event_type", "fulfilment.JobCreated");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d01"),
+                "job_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d11"),
+                "kind": term!("^(pickup|inspection|return)$", "pickup"),
+                "slot_date": term!(DATE, "2026-12-02"),
+                "slot_window": term!("^(morning|afternoon|evening)$", "morning"),
+            }));
+            i
+        })
+        .message_interaction("a partner assigned", |mut i| {
+            i.given("a pickup job offered to the partner that serves its pincode");
+            i.metadata("event_type", "fulfilment.PartnerAssigned");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d02"),
+                "job_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d12"),
+                "partner_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d31"),
+                "kind": term!("^(pickup|inspection|return)$", "pickup"),
+            }));
+            i
+        })
+        .message_interaction("a device picked up", |mut i| {
+            i.given("a pickup job picked up by its logistics partner");
+            i.metadata("event_type", "fulfilment.DevicePickedUp");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d03"),
+                "job_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d13"),
+                "partner_id": term!(UUID, "7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d32"),
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let (db, applier) = reporting_projection().await;
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let order_id = json["order_id"].as_str().unwrap().to_owned();
+        let job_id = json["job_id"].as_str().unwrap().to_owned();
+        if event_type == "fulfilment.DevicePickedUp" {
+            let created = pickup_due_tomorrow(&order_id, &job_id);
+            let step = apply(
+                &applier,
+                "fulfilment",
+                "fulfilment.JobCreated",
+                &order_id,
+                created,
+            )
+            .await;
+            assert_eq!(step, Applied::Applied);
+        }
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(&applier, "fulfilment", &event_type, &order_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        match event_type.as_str() {
+            // A job alone is counted nowhere until a partner holds it; applied is enough.
+            "fulfilment.JobCreated" => {}
+            "fulfilment.PartnerAssigned" => {
+                let partner = partner_figures(&db, json["partner_id"].as_str().unwrap()).await;
+                assert_eq!(partner.map(|partner| partner.offers), Some(1));
+            }
+            "fulfilment.DevicePickedUp" => {
+                let partner = partner_figures(&db, json["partner_id"].as_str().unwrap())
+                    .await
+                    .expect("the partner that picked it up");
+                assert_eq!((partner.pickups, partner.on_time_pickups), (1, 1));
+            }
+            other => panic!("reporting's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 3);
+    assert_pact_is_committed(&scratch, "reporting", "fulfilment-events");
+}
+
+#[tokio::test]
+async fn reporting_keeps_partners_answers_and_pickups_from_partner_events() {
+    use prost::Message as _;
+
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("reporting", "partner-portal-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a job accepted", |mut i| {
+            i.given("a pickup job accepted by the logistics partner it was offered to");
+            i.metadata("event_type", "partner.JobAccepted");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e01"),
+                "job_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e11"),
+                "partner_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e31"),
+            }));
+            i
+        })
+        .message_interaction("a job declined", |mut i| {
+            i.given("a pickup job declined by the logistics partner it was offered to");
+            i.metadata("event_type", "partner.JobDeclined");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e02"),
+                "job_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e12"),
+                "partner_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e32"),
+            }));
+            i
+        })
+        .message_interaction("a pickup reported", |mut i| {
+            i.given("an accepted pickup job picked up by its partner");
+            i.metadata("event_type", "partner.PickupReported");
+            i.json_body(json_pattern!({
+                "order_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e03"),
+                "job_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e13"),
+                "partner_id": term!(UUID, "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e33"),
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let (db, applier) = reporting_projection().await;
+    let mut seen = Vec::new();
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let order_id = json["order_id"].as_str().unwrap().to_owned();
+        let job_id = json["job_id"].as_str().unwrap().to_owned();
+        let partner_id = json["partner_id"].as_str().unwrap().to_owned();
+        // What fulfilment said first: the job, due tomorrow, offered to this partner.
+        let created = pickup_due_tomorrow(&order_id, &job_id);
+        apply(
+            &applier,
+            "fulfilment",
+            "fulfilment.JobCreated",
+            &order_id,
+            created,
+        )
+        .await;
+        let offered = events::fulfilment::PartnerAssigned {
+            order_id: order_id.clone(),
+            job_id: job_id.clone(),
+            partner_id: partner_id.clone(),
+            kind: "pickup".into(),
+        }
+        .encode_to_vec();
+        apply(
+            &applier,
+            "fulfilment",
+            "fulfilment.PartnerAssigned",
+            &order_id,
+            offered,
+        )
+        .await;
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(&applier, "partner-portal", &event_type, &order_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let partner = partner_figures(&db, &partner_id)
+            .await
+            .expect("the partner offered the job");
+        let figures = (
+            partner.offers,
+            partner.accepted,
+            partner.declined,
+            partner.pickups,
+        );
+        match event_type.as_str() {
+            "partner.JobAccepted" => assert_eq!(figures, (1, 1, 0, 0)),
+            "partner.JobDeclined" => assert_eq!(figures, (1, 0, 1, 0)),
+            "partner.PickupReported" => assert_eq!(figures, (1, 0, 0, 1)),
+            other => panic!("reporting's pact has no case for {other}"),
+        }
+        seen.push(event_type);
+    }
+    assert_eq!(seen.len(), 3);
+    assert_pact_is_committed(&scratch, "reporting", "partner-portal-events");
+}
+
+#[tokio::test]
+async fn reporting_counts_quotes_from_quote_events() {
+    let scratch = scratch_dir();
+    let mut pact = PactBuilder::new_v4("reporting", "quote-events");
+    pact.with_output_dir(&scratch)
+        .message_interaction("a quote issued", |mut i| {
+            i.given("a quote issued for a phone");
+            i.metadata("event_type", "quote.QuoteIssued");
+            i.json_body(json_pattern!({
+                "quote_id": term!(UUID, "9d0e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f01"),
+            }));
+            i
+        });
+    let codec = EventJson::load();
+    let (db, applier) = reporting_projection().await;
+    let mut seen = 0;
+    for message in pact.messages() {
+        let (event_type, json) = opened(&message);
+        let quote_id = json["quote_id"].as_str().unwrap().to_owned();
+        let payload = codec.to_payload(&event_type, &json);
+        let applied = apply(&applier, "quote", &event_type, &quote_id, payload).await;
+        assert_eq!(applied, Applied::Applied, "{event_type}");
+        let stuck_since = chrono::Utc::now();
+        let summary = reporting::store::reports::summary(&db, around_today(), stuck_since)
+            .await
+            .unwrap();
+        assert_eq!(summary.quotes_issued, 1);
+        seen += 1;
+    }
+    assert_eq!(seen, 1);
+    assert_pact_is_committed(&scratch, "reporting", "quote-events");
+}

@@ -13,7 +13,9 @@ use pact_models::content_types::ContentType;
 use pact_models::interaction::Interaction;
 use pact_models::pact::read_pact;
 use pact_models::v4::async_message::AsynchronousMessage;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -57,6 +59,11 @@ fn order_steps(state: &str) -> Vec<Step> {
         variant_id: Uuid::new_v4(),
         quoted: Money::inr(4_500_000),
     };
+    let scheduled = Step::SchedulePickup {
+        partner_id: Uuid::new_v4(),
+    };
+    let inspected_as_quoted = Step::inspection(Money::inr(4_500_000), Money::inr(4_500_000));
+    let inspected_lower = Step::inspection(Money::inr(4_500_000), Money::inr(4_000_000));
     match state {
         "an order confirmed after its quote was locked" => vec![confirm],
         "an order cancelled by its shopper after it was confirmed" => vec![
@@ -75,14 +82,54 @@ fn order_steps(state: &str) -> Vec<Step> {
             Step::inspection(Money::inr(4_500_000), Money::inr(4_000_000)),
             Step::RefuseRevisedPrice,
         ],
+        "an order placed by its shopper" => vec![],
+        "an order rejected because its quote could not be locked" => vec![Step::Reject {
+            reason: "the quote expired".into(),
+        }],
+        "an order whose pickup was scheduled" => vec![confirm, scheduled],
+        "an order picked up by its logistics partner" => vec![confirm, scheduled, Step::PickUp],
+        "an order inspected at its quoted price" => {
+            vec![confirm, scheduled, Step::PickUp, inspected_as_quoted]
+        }
+        "an order inspected below its quoted price" => {
+            vec![confirm, scheduled, Step::PickUp, inspected_lower]
+        }
+        "a revised price accepted by its shopper" => vec![
+            confirm,
+            scheduled,
+            Step::PickUp,
+            inspected_lower,
+            Step::AcceptRevisedPrice,
+        ],
+        "an order paid out at its quoted price" => vec![
+            confirm,
+            scheduled,
+            Step::PickUp,
+            inspected_as_quoted,
+            Step::Complete {
+                paid: Money::inr(4_500_000),
+                payout_reference: "payout-1".into(),
+            },
+        ],
+        "a refused order returned to its shopper" => vec![
+            confirm,
+            scheduled,
+            Step::PickUp,
+            inspected_lower,
+            Step::RefuseRevisedPrice,
+            Step::Return,
+        ],
         other => panic!("order has no provider state `{other}`"),
     }
 }
 
-/// Walks a new order through `steps`, publishing each as the store does; the order's id.
+/// Places a new order and walks it through `steps`, publishing each as the store does; the
+/// order's id.
 async fn walk_an_order(db: &DatabaseConnection, steps: &[Step]) -> String {
     let now = Utc::now();
     let mut order = OrderRecord::received(new_order(), now);
+    let (placed, _) = order::published::placed(&order).unwrap();
+    db.execute(&placed).await.unwrap();
     for step in steps {
         order = order.after(step, now).unwrap();
         order::published::transition(db, &order, step)
@@ -466,6 +513,74 @@ async fn fulfilment_publishes_what_order_reads() {
         published(&world.db, &codec, None).await
     };
     let pact = committed_pact("order", "fulfilment-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[tokio::test]
+async fn order_publishes_what_reporting_reads() {
+    let mismatches = order_against(&committed_pact("reporting", "order-events"), |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[tokio::test]
+async fn an_order_completed_without_the_amount_paid_breaks_reportings_pact() {
+    let mismatches = order_against(
+        &committed_pact("reporting", "order-events"),
+        |event_type, json| {
+            if event_type == "order.OrderCompleted" {
+                json["paid"].as_object_mut().unwrap().remove("amount_minor");
+            }
+        },
+    )
+    .await;
+    assert_eq!(mismatches.len(), 1, "{mismatches:#?}");
+    assert_eq!(mismatches[0].0, "an order completed");
+}
+
+#[tokio::test]
+async fn fulfilment_publishes_what_reporting_reads() {
+    let codec = EventJson::load();
+    let world = Fulfilment::new().await;
+    let produce = async |state: &str| {
+        if state == "a pickup job picked up by its logistics partner" {
+            fulfilment_state_for_order(&world, state).await;
+        } else {
+            fulfilment_state(&world, state).await;
+        }
+        published(&world.db, &codec, None).await
+    };
+    let pact = committed_pact("reporting", "fulfilment-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[tokio::test]
+async fn the_portal_publishes_what_reporting_reads() {
+    let codec = EventJson::load();
+    let portal = Portal::new().await;
+    let produce = async |state: &str| {
+        portal_state(&portal, state).await;
+        published(&portal.db, &codec, None).await
+    };
+    let pact = committed_pact("reporting", "partner-portal-events");
+    let mismatches = against(&pact, produce, |_, _| {}).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[tokio::test]
+async fn quote_publishes_what_reporting_reads() {
+    let codec = EventJson::load();
+    let (_quote, _catalog, states) = crate::providers::spawn_quote().await;
+    let produce = async |state: &str| {
+        assert_eq!(
+            state, "a quote issued for a phone",
+            "quote has no such provider state"
+        );
+        states.issue().await.unwrap();
+        published(&states.db, &codec, None).await
+    };
+    let pact = committed_pact("reporting", "quote-events");
     let mismatches = against(&pact, produce, |_, _| {}).await;
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 }

@@ -185,12 +185,12 @@ async fn stock_a_phone(catalog: &SpawnedService) -> (String, String, Vec<String>
 /// Quote's provider states: quotes issued through quote's own API for a phone it reads
 /// from a real catalog.
 #[derive(Debug)]
-struct QuoteStates {
+pub(crate) struct QuoteStates {
     quote_url: String,
     client: reqwest::Client,
     shopper_token: String,
     service_token: String,
-    db: sea_orm::DatabaseConnection,
+    pub(crate) db: sea_orm::DatabaseConnection,
     variant_id: String,
     question_id: String,
     option_ids: Vec<String>,
@@ -209,7 +209,7 @@ impl QuoteStates {
     }
 
     /// A quote for the flawless phone, issued to [`SHOPPER`]: its id.
-    async fn issue(&self) -> anyhow::Result<String> {
+    pub(crate) async fn issue(&self) -> anyhow::Result<String> {
         let answers = json!([{"question_id": self.question_id, "option_id": self.option_ids[0]}]);
         let quote = self
             .send(
@@ -285,7 +285,7 @@ impl ProviderStateExecutor for QuoteStates {
 }
 
 /// Quote with a real catalog behind it, and the states its consumers' pacts name.
-async fn spawn_quote() -> (SpawnedService, SpawnedService, QuoteStates) {
+pub(crate) async fn spawn_quote() -> (SpawnedService, SpawnedService, QuoteStates) {
     let catalog = spawn_catalog().await;
     let (variant_id, question_id, option_ids) = stock_a_phone(&catalog).await;
     let database_url = platform::testing::fresh_database("quote").await;

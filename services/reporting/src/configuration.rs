@@ -19,6 +19,8 @@ pub struct ReportingSettings {
     pub stuck_after_minutes: u32,
     /// Days a report covers when the request names no range (ending today, UTC).
     pub default_range_days: u32,
+    /// How often every instance reads the time-in-status histogram from the projection.
+    pub metrics_reading_seconds: u64,
 }
 
 impl Default for ReportingSettings {
@@ -26,6 +28,7 @@ impl Default for ReportingSettings {
         Self {
             stuck_after_minutes: 60,
             default_range_days: 30,
+            metrics_reading_seconds: 30,
         }
     }
 }
@@ -54,6 +57,12 @@ impl ServiceSettings for Settings {
             return Err(ConfigError::invalid(
                 "reporting.default_range_days",
                 "between 1 and 366",
+            ));
+        }
+        if !(1..=3600).contains(&reporting.metrics_reading_seconds) {
+            return Err(ConfigError::invalid(
+                "reporting.metrics_reading_seconds",
+                "between 1 and 3600",
             ));
         }
         Ok(Self { base, reporting })

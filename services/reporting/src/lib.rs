@@ -10,6 +10,8 @@
 //!   and `partner.events`, each applied once, in order per key, in the consumer's
 //!   transaction.
 //! - `routes/`: `/v1/admin/reports/*` as JSON and CSV, for admins only.
+//! - `metrics.rs`: the time orders stay in each status, as a histogram read from the
+//!   projection on every instance.
 //! - `startup.rs`: the consumer group is named after the projection's generation (kept in
 //!   its own database), so a projection dropped and started again reads every topic from
 //!   the beginning: that is the rebuild.
@@ -18,6 +20,7 @@ pub mod configuration;
 pub mod consumers;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod migrations;
 pub mod routes;
 pub mod startup;

@@ -2,6 +2,8 @@
 //! reports read, in the consumer group of the projection's generation, and the report routes.
 //! It publishes nothing, owes no work and calls no service.
 
+use std::time::Duration;
+
 use actix_web::web;
 use platform::service::{Application, Manifest, Service, ServiceBuilder};
 use platform::startup::StartupError;
@@ -45,6 +47,12 @@ impl Service for Reporting {
         let db = service.db();
         let generation = crate::store::generation(&db).await?;
         service.consume_as(&consumer_group(generation), crate::consumers::handlers())?;
+        let time_in_status = crate::metrics::TimeInStatus::new(service.registry())?;
+        service.every_instance(
+            "time in status",
+            Duration::from_secs(settings.reporting.metrics_reading_seconds),
+            time_in_status.reading(service.background_db()),
+        );
         let state = web::Data::new(ReportingState {
             db,
             settings: settings.reporting,

@@ -1,6 +1,7 @@
-//! The whole trade-in, across all five services, through their public APIs only: catalog
+//! The whole trade-in, across all six services, through their public APIs only: catalog
 //! browse, quote, order, a pickup assigned to the partner serving the shopper's pincode,
-//! the partner's reports in the portal, inspection re-priced by quote, payout or return.
+//! the partner's reports in the portal, inspection re-priced by quote, payout or return,
+//! and the day as the admins' reports tell it.
 
 use platform::auth::Role;
 use serde_json::{Value, json};
@@ -306,9 +307,10 @@ async fn cancelled_before_pickup_cancels_the_job_and_tells_the_partner(
 }
 
 /// Four trade-ins side by side on one marketplace: paid as quoted, paid at a revised price,
-/// returned after a refused price, and cancelled before pickup.
+/// returned after a refused price, and cancelled before pickup; then the metrics and the
+/// reports count them exactly.
 #[tokio::test]
-async fn a_trade_in_runs_through_all_five_services_to_payout_revised_payout_return_or_cancellation()
+async fn a_trade_in_runs_through_all_six_services_to_payout_revised_payout_return_or_cancellation()
 {
     let market = Marketplace::start().await;
     let cast = cast(&market).await;
@@ -382,4 +384,125 @@ async fn a_trade_in_runs_through_all_five_services_to_payout_revised_payout_retu
         })
         .await;
     }
+
+    // The same day as the admins' reports tell it, from every service's events.
+    let reports = Reports {
+        market: &market,
+        token: platform.admin_token.clone(),
+    };
+    let summary = reports
+        .when("/v1/admin/reports/summary", |summary| {
+            summary["payouts"][0]["orders_paid"] == 2 && count(summary, "returned") == 1
+        })
+        .await;
+    assert_eq!(summary["quotes_issued"], 4);
+    assert_eq!(summary["quotes_ordered"], 4);
+    assert_eq!(summary["conversion"], 1.0);
+    assert_eq!(summary["orders_placed"], 4);
+    for (status, orders) in [
+        ("completed", 2),
+        ("returned", 1),
+        ("cancelled", 1),
+        ("received", 0),
+    ] {
+        assert_eq!(count(&summary, status), orders, "{status}: {summary:#}");
+    }
+    let payouts = &summary["payouts"][0];
+    assert_eq!(payouts["currency"], "INR");
+    assert_eq!(payouts["total_minor"], paid_as_quoted + paid_as_revised);
+    assert!(payouts["average_seconds_to_payout"].as_f64().unwrap() > 0.0);
+    let prices = &summary["prices"][0];
+    assert_eq!(prices["orders_inspected"], 3, "{summary:#}");
+    assert_eq!(prices["revised_down"], 2, "{summary:#}");
+    assert!(
+        summary["stuck"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|count| count["orders"] == 0)
+    );
+
+    // Pickups are due on their slot day, ahead of today: the range reaches two months on.
+    let today = chrono::Utc::now().date_naive();
+    let partners_path = format!(
+        "/v1/admin/reports/partners?from={today}&to={}",
+        today + chrono::Duration::days(61)
+    );
+    let partners = reports
+        .when(&partners_path, |report| {
+            partner(report, cast.logistics.id)["pickups"] == 3
+                && partner(report, cast.repair.id)["accepted"] == 3
+        })
+        .await;
+    let logistics = partner(&partners, cast.logistics.id);
+    assert_eq!(
+        (
+            &logistics["offers"],
+            &logistics["accepted"],
+            &logistics["declined"]
+        ),
+        (&json!(5), &json!(5), &json!(0)),
+        "four pickups and a return, all accepted: {logistics:#}"
+    );
+    assert_eq!(
+        logistics["on_time_pickups"], 3,
+        "picked up before their slot day"
+    );
+    let repair = partner(&partners, cast.repair.id);
+    assert_eq!(
+        (&repair["offers"], &repair["pickups"]),
+        (&json!(3), &json!(0))
+    );
+    assert!(
+        partners["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["partner_id"] != cast.elsewhere.id.to_string()),
+        "a partner never offered a job is not in the report"
+    );
+}
+
+/// The admins' reports, read until they settle.
+struct Reports<'a> {
+    market: &'a Marketplace,
+    token: String,
+}
+
+impl Reports<'_> {
+    async fn when(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let last = std::cell::RefCell::new(Value::Null);
+        platform::testing::eventually(system_tests::SETTLE, path, || async {
+            let report: Value = self
+                .market
+                .platform
+                .get(&self.market.reporting, path, Some(&self.token))
+                .await;
+            let settled = done(&report);
+            *last.borrow_mut() = report;
+            settled
+        })
+        .await;
+        last.into_inner()
+    }
+}
+
+fn count(summary: &Value, status: &str) -> i64 {
+    summary["orders_by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|count| count["status"] == status)
+        .and_then(|count| count["orders"].as_i64())
+        .unwrap()
+}
+
+fn partner(report: &Value, id: Uuid) -> Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["partner_id"] == id.to_string())
+        .cloned()
+        .unwrap_or(Value::Null)
 }

@@ -326,3 +326,51 @@ fn empty(partner_id: Uuid) -> PartnerFigures {
         on_time_pickups: 0,
     }
 }
+
+/// Every stay the projection holds, by status, counted into `buckets` (seconds, ascending).
+pub async fn stays<C: ConnectionTrait>(
+    db: &C,
+    buckets: &[u64],
+) -> Result<Vec<crate::metrics::Stays>, StoreError> {
+    let mut query = report_order_states::Entity::find()
+        .select_only()
+        .column(report_order_states::Column::Status)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(Expr::cust("CAST(SUM(millis) AS BIGINT)"), "millis");
+    for (index, bound) in buckets.iter().enumerate() {
+        // Bounds are this module's constants, never input: written into the statement.
+        let millis = bound.saturating_mul(1000);
+        query = query.column_as(
+            Expr::cust(format!(
+                "CAST(SUM(CASE WHEN millis <= {millis} THEN 1 ELSE 0 END) AS BIGINT)"
+            )),
+            format!("le_{index}"),
+        );
+    }
+    let rows = query
+        .group_by(report_order_states::Column::Status)
+        .into_json()
+        .all(db)
+        .await?;
+    let mut stays = Vec::new();
+    for row in rows {
+        let status = status_of(row["status"].as_str().unwrap_or_default())?;
+        let number = |key: &str| {
+            row[key]
+                .as_i64()
+                .or_else(|| row[key].as_str()?.parse().ok())
+        };
+        let count = u64::try_from(number("n").unwrap_or(0)).unwrap_or(0);
+        let cumulative = (0..buckets.len())
+            .map(|index| u64::try_from(number(&format!("le_{index}")).unwrap_or(0)).unwrap_or(0))
+            .collect();
+        stays.push(crate::metrics::Stays {
+            status,
+            cumulative,
+            count,
+            sum_seconds: number("millis").unwrap_or(0) as f64 / 1000.0,
+        });
+    }
+    stays.sort_by_key(|stay| stay.status);
+    Ok(stays)
+}

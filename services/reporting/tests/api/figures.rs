@@ -13,6 +13,8 @@ use events::quote::QuoteIssued;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use platform::testing::sample;
+
 use crate::helpers::{Topics, spawn_app};
 
 /// 2026-11-10 and 2026-11-11, UTC: the two days the scenario happens on.
@@ -460,6 +462,66 @@ async fn the_reports_give_exact_figures_for_orders_driven_through_several_states
     assert_eq!(first_day["payouts"][0]["total_minor"], 50_000);
     assert_eq!(first_day["orders_placed"], 4);
     assert_eq!(first_day["quotes_issued"], 5);
+
+    // The same stays as a histogram on /metrics. Received: five stays of a minute, one of two.
+    let received = [("status", "received")];
+    let bucket = |le: &'static str| [("status", "received"), ("le", le)];
+    platform::testing::eventually(crate::helpers::SETTLE, "the histogram is read", || async {
+        let metrics = app.metrics().await;
+        sample(&metrics, "order_time_in_status_seconds_count", &received) == Some(6.0)
+    })
+    .await;
+    let metrics = app.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "order_time_in_status_seconds_bucket",
+            &bucket("60")
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "order_time_in_status_seconds_bucket",
+            &bucket("300")
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "order_time_in_status_seconds_bucket",
+            &bucket("+Inf")
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        sample(&metrics, "order_time_in_status_seconds_sum", &received),
+        Some(420.0)
+    );
+    let returning = [("status", "returning")];
+    assert_eq!(
+        sample(&metrics, "order_time_in_status_seconds_count", &returning),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "order_time_in_status_seconds_bucket",
+            &[("status", "returning"), ("le", "14400")]
+        ),
+        Some(1.0),
+        "four hours is within the 14400 s bucket"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "order_time_in_status_seconds_bucket",
+            &[("status", "returning"), ("le", "3600")]
+        ),
+        Some(0.0)
+    );
 
     // E has waited since 2026-11-11: under a ten-year limit nothing is stuck.
     let patient = app

@@ -68,6 +68,8 @@ pub async fn spawn_app(topics: &Topics) -> TestApp {
         .set("redis.url", platform::testing::shared_redis_url())
         .unwrap()
         .set("kafka.brokers", topics.broker.brokers.clone())
+        .unwrap()
+        .set("reporting.metrics_reading_seconds", 1)
         .unwrap();
     let service = platform::testing::spawn_service(&Reporting, &layers).await;
     TestApp {
