@@ -327,10 +327,28 @@ fn empty(partner_id: Uuid) -> PartnerFigures {
     }
 }
 
+/// One status's stays as the database counts them, a column per bucket bound.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct StayRow {
+    status: String,
+    n: i64,
+    millis: Option<i64>,
+    le_0: Option<i64>,
+    le_1: Option<i64>,
+    le_2: Option<i64>,
+    le_3: Option<i64>,
+    le_4: Option<i64>,
+    le_5: Option<i64>,
+    le_6: Option<i64>,
+    le_7: Option<i64>,
+    le_8: Option<i64>,
+    le_9: Option<i64>,
+}
+
 /// Every stay the projection holds, by status, counted into `buckets` (seconds, ascending).
 pub async fn stays<C: ConnectionTrait>(
     db: &C,
-    buckets: &[u64],
+    buckets: &[u64; 10],
 ) -> Result<Vec<crate::metrics::Stays>, StoreError> {
     let mut query = report_order_states::Entity::find()
         .select_only()
@@ -338,7 +356,7 @@ pub async fn stays<C: ConnectionTrait>(
         .column_as(Expr::cust("COUNT(*)"), "n")
         .column_as(Expr::cust("CAST(SUM(millis) AS BIGINT)"), "millis");
     for (index, bound) in buckets.iter().enumerate() {
-        // Bounds are this module's constants, never input: written into the statement.
+        // Bounds are the metric's constants, never input: written into the statement.
         let millis = bound.saturating_mul(1000);
         query = query.column_as(
             Expr::cust(format!(
@@ -349,26 +367,24 @@ pub async fn stays<C: ConnectionTrait>(
     }
     let rows = query
         .group_by(report_order_states::Column::Status)
-        .into_json()
+        .into_model::<StayRow>()
         .all(db)
         .await?;
     let mut stays = Vec::new();
     for row in rows {
-        let status = status_of(row["status"].as_str().unwrap_or_default())?;
-        let number = |key: &str| {
-            row[key]
-                .as_i64()
-                .or_else(|| row[key].as_str()?.parse().ok())
-        };
-        let count = u64::try_from(number("n").unwrap_or(0)).unwrap_or(0);
-        let cumulative = (0..buckets.len())
-            .map(|index| u64::try_from(number(&format!("le_{index}")).unwrap_or(0)).unwrap_or(0))
-            .collect();
+        let count = |value: Option<i64>| u64::try_from(value.unwrap_or(0)).unwrap_or(0);
+        let cumulative = [
+            row.le_0, row.le_1, row.le_2, row.le_3, row.le_4, row.le_5, row.le_6, row.le_7,
+            row.le_8, row.le_9,
+        ]
+        .into_iter()
+        .map(count)
+        .collect();
         stays.push(crate::metrics::Stays {
-            status,
+            status: status_of(&row.status)?,
             cumulative,
-            count,
-            sum_seconds: number("millis").unwrap_or(0) as f64 / 1000.0,
+            count: count(Some(row.n)),
+            sum_seconds: row.millis.unwrap_or(0) as f64 / 1000.0,
         });
     }
     stays.sort_by_key(|stay| stay.status);
