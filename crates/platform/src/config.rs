@@ -378,6 +378,12 @@ impl BaseSettings {
         if self.consumer.max_attempts == 0 {
             return Err(ConfigError::invalid("consumer.max_attempts", "at least 1"));
         }
+        if !(100..=3_600_000).contains(&self.consumer.readings_interval_ms) {
+            return Err(ConfigError::invalid(
+                "consumer.readings_interval_ms",
+                "between 100 ms and an hour",
+            ));
+        }
         if self.consumer.gap_timeout_ms < 1_000 {
             return Err(ConfigError::invalid(
                 "consumer.gap_timeout_ms",

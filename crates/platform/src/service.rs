@@ -244,6 +244,14 @@ impl ServiceBuilder {
         .giving_way_to(self.requests.clone())
         .start()?;
         self.background.consumer(consumer);
+        let waiting = dead_letters::WaitingGauges::new(&self.registry)?;
+        let (db, group) = (self.pools.background.clone(), group.to_owned());
+        let every = Duration::from_millis(self.base.consumer.readings_interval_ms);
+        self.background
+            .every("dead letters and held events", every, move || {
+                let (waiting, db, group) = (waiting.clone(), db.clone(), group.clone());
+                async move { waiting.read(&db, &group).await }
+            });
         self.dead_letters = Some(web::Data::new(DeadLetterAdmin::new(
             self.pools.requests.clone(),
             &kafka,

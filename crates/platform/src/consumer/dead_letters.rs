@@ -531,3 +531,69 @@ pub async fn skip_dead_letter(
     let row = dead_letter_row(&admin.db, id).await?;
     Ok(HttpResponse::Ok().json(dto(&admin.db, row).await?))
 }
+
+/// What a consumer leaves waiting, as gauges every instance reports: dead letters not yet
+/// replayed or skipped, the keys they hold up (their later events wait behind them), and
+/// events held for a predecessor. The same on every instance (they count the database).
+#[derive(Clone)]
+pub struct WaitingGauges {
+    open: prometheus::IntGauge,
+    blocked_keys: prometheus::IntGauge,
+    held: prometheus::IntGauge,
+}
+
+impl WaitingGauges {
+    pub fn new(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        let gauges = Self {
+            open: prometheus::IntGauge::new(
+                "consumer_dead_letters_open",
+                "Dead letters not yet replayed or skipped",
+            )?,
+            blocked_keys: prometheus::IntGauge::new(
+                "consumer_blocked_keys",
+                "Keys whose later events wait behind an open dead letter",
+            )?,
+            held: prometheus::IntGauge::new(
+                "consumer_held_events",
+                "Events held until their predecessor is applied or passed",
+            )?,
+        };
+        registry.register(Box::new(gauges.open.clone()))?;
+        registry.register(Box::new(gauges.blocked_keys.clone()))?;
+        registry.register(Box::new(gauges.held.clone()))?;
+        Ok(gauges)
+    }
+
+    /// Counts `consumer`'s in `db`; a failed count leaves the last reading standing.
+    pub async fn read(&self, db: &DatabaseConnection, consumer: &str) {
+        use sea_orm::{PaginatorTrait, QuerySelect};
+        let open = dead_letter::Entity::find()
+            .filter(dead_letter::Column::Consumer.eq(consumer))
+            .filter(dead_letter::Column::ReplayedAt.is_null());
+        let blocked: Result<Option<i64>, sea_orm::DbErr> = open
+            .clone()
+            .select_only()
+            .column_as(Expr::cust("COUNT(DISTINCT key)"), "keys")
+            .into_tuple()
+            .one(db)
+            .await;
+        let held = crate::event_tables::held_event::Entity::find()
+            .filter(crate::event_tables::held_event::Column::Consumer.eq(consumer))
+            .count(db)
+            .await;
+        match (open.count(db).await, blocked, held) {
+            (Ok(open), Ok(blocked), Ok(held)) => {
+                self.open.set(i64::try_from(open).unwrap_or(i64::MAX));
+                self.blocked_keys.set(blocked.unwrap_or(0));
+                self.held.set(i64::try_from(held).unwrap_or(i64::MAX));
+            }
+            (open, blocked, held) => tracing::warn!(
+                ?open,
+                ?blocked,
+                ?held,
+                consumer,
+                "counting what the consumer leaves waiting failed"
+            ),
+        }
+    }
+}

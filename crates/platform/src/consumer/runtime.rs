@@ -46,6 +46,10 @@ pub struct ConsumerSettings {
     pub max_in_flight: usize,
     /// Events applied at once (each holds a database connection while it is).
     pub max_concurrent: usize,
+    /// How often every instance counts its consumer's open dead letters, the keys they hold
+    /// up and the events held for a predecessor (`consumer_dead_letters_open`,
+    /// `consumer_blocked_keys`, `consumer_held_events`).
+    pub readings_interval_ms: u64,
 }
 
 impl Default for ConsumerSettings {
@@ -60,6 +64,7 @@ impl Default for ConsumerSettings {
             dedup_retention_hours: 24 * 14,
             max_in_flight: 1_000,
             max_concurrent: 4,
+            readings_interval_ms: 15_000,
         }
     }
 }

@@ -70,6 +70,8 @@ pub async fn spawn_app(topics: &Topics) -> TestApp {
         .set("kafka.brokers", topics.broker.brokers.clone())
         .unwrap()
         .set("reporting.metrics_reading_seconds", 1)
+        .unwrap()
+        .set("consumer.readings_interval_ms", 200)
         .unwrap();
     let service = platform::testing::spawn_service(&Reporting, &layers).await;
     TestApp {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod dead_letters;
 mod figures;
 mod helpers;
 mod rebuild;
