@@ -64,6 +64,8 @@ IDS = {
         (r"/users/\{id\}", "user"),
         (r"/jobs/\{id\}", "job"),
     ],
+    # Only the dead-letter routes take an id; random ones answer 404.
+    "reporting": [],
 }
 
 # Requests the schema allows and the service refuses, by design: rules across fields, over
@@ -90,6 +92,10 @@ SEMANTIC_REFUSALS = [
      "the target must resolve to a public address (and be https in production)"),
     ("partner-portal", "POST", "/v1/portal/jobs/{id}/inspection-report", [422],
      "answers must be one per question of the device's questionnaire"),
+] + [
+    ("reporting", "GET", f"/v1/admin/reports/{report}", [400],
+     "from must not be after to, and a report covers at most 366 days")
+    for report in ["summary", "daily", "daily.csv", "partners", "partners.csv"]
 ]
 # Checks that do not apply to an operation, by design. (service, path regex, check, why)
 CHECKS_OFF = [
@@ -141,7 +147,7 @@ def start_dev(work):
     binary = os.environ.get("RECOMMERCE_BIN", str(target_dir() / "debug" / "recommerce"))
     data = os.path.join(work, "data")
     env = dict(os.environ)
-    for name in ["EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL"]:
+    for name in ["EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL", "REPORTING"]:
         env[f"RECOMMERCE_{name}_PORT"] = str(free_port())
     for name in ["RECOMMERCE_REDIS_URL", "KAFKA_BROKERS", "RECOMMERCE_POSTGRES_URL"]:
         env.pop(name, None)

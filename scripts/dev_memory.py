@@ -74,7 +74,7 @@ def machine():
 def main():
     work = tempfile.mkdtemp(prefix="recommerce-memory-")
     data = os.path.join(work, "data")
-    ports = {name: free_port() for name in ["EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL"]}
+    ports = {name: free_port() for name in ["EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL", "REPORTING"]}
     env = dict(os.environ)
     for name, port in ports.items():
         env[f"RECOMMERCE_{name}_PORT"] = str(port)

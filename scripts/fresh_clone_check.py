@@ -110,7 +110,7 @@ def main():
     subprocess.run(["git", "clone", "-q", ROOT, clone], check=True)
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    for name in ("EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL"):
+    for name in ("EDGE", "CATALOG", "QUOTE", "ORDER", "FULFILMENT", "PORTAL", "REPORTING"):
         env[f"RECOMMERCE_{name}_PORT"] = str(free_port())
     for key in [key for key in env if key.startswith("APP_")]:
         del env[key]

@@ -72,7 +72,14 @@ async fn dev_runs_every_service_on_postgres_redis_and_a_broker_process_of_its_ow
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    for flag in ["catalog", "quote", "order", "fulfilment", "portal"] {
+    for flag in [
+        "catalog",
+        "quote",
+        "order",
+        "fulfilment",
+        "portal",
+        "reporting",
+    ] {
         command
             .arg(format!("--{flag}-port"))
             .arg(free_port().to_string());

@@ -1,7 +1,7 @@
 //! The edge as a client outside meets it, over raw sockets: reqwest and curl normalise `..`
 //! away before sending, so only a request line written by hand shows what the edge does
 //! with a traversal. Behind it, one upstream that records every request it gets and echoes
-//! its headers, standing in for all five services.
+//! its headers, standing in for all six services.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -116,6 +116,7 @@ async fn edge_in_front_of(upstream: &Upstream) -> u16 {
         "order_url",
         "fulfilment_url",
         "portal_url",
+        "reporting_url",
     ] {
         layers = layers
             .set(&format!("edge.{key}"), upstream.url.as_str())
@@ -324,6 +325,7 @@ async fn the_edge_documents_an_operation_of_every_service_and_serves_its_docs_pa
         ("/v1/orders", "post"),
         ("/v1/admin/partners", "get"),
         ("/v1/portal/jobs", "get"),
+        ("/v1/admin/reports/summary", "get"),
     ] {
         assert!(
             document["paths"][path][method]["operationId"].is_string(),

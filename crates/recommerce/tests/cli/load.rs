@@ -31,7 +31,14 @@ async fn dev_platform(workdir: &std::path::Path, run: &str) -> (Running, Value) 
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for flag in ["catalog", "quote", "order", "fulfilment", "portal"] {
+    for flag in [
+        "catalog",
+        "quote",
+        "order",
+        "fulfilment",
+        "portal",
+        "reporting",
+    ] {
         command
             .arg(format!("--{flag}-port"))
             .arg(free_port().to_string());

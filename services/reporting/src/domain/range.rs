@@ -10,7 +10,8 @@ use crate::configuration::MAX_RANGE_DAYS;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
-    /// First day covered (UTC, `YYYY-MM-DD`); default: `reporting.default_range_days` before `to`.
+    /// First day covered (UTC, `YYYY-MM-DD`), not after `to`, at most 366 days before it;
+    /// default: `reporting.default_range_days` ending `to`.
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<NaiveDate>,
     /// Last day covered (UTC, `YYYY-MM-DD`), included; default: today.

@@ -60,6 +60,8 @@ pub struct StuckQuery {
 
 /// The business over a range: quotes and conversion, orders by status, payouts and time to
 /// payout, quoted against final prices, time in each status, stuck orders.
+///
+/// `from` must not be after `to`, and a report covers at most 366 days (400 otherwise).
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -107,6 +109,8 @@ async fn days(
 }
 
 /// Per day: quotes issued, orders placed, and those orders by the status they are in now.
+///
+/// `from` must not be after `to`, and a report covers at most 366 days (400 otherwise).
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -128,7 +132,9 @@ pub async fn report_daily(
     }))
 }
 
-/// [`report_daily`] as CSV: `day,quotes_issued,orders_placed` and a column per status.
+/// The daily report as CSV: `day,quotes_issued,orders_placed` and a column per status.
+///
+/// `from` must not be after `to`, and a report covers at most 366 days (400 otherwise).
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -164,6 +170,8 @@ async fn partner_figures(
 
 /// Per partner: offers made in the range and its answers, pickups due in the range and how
 /// many were on time.
+///
+/// `from` must not be after `to`, and a report covers at most 366 days (400 otherwise).
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -185,7 +193,9 @@ pub async fn report_partners(
     }))
 }
 
-/// [`report_partners`] as CSV, a line per partner.
+/// The partners report as CSV, a line per partner.
+///
+/// `from` must not be after `to`, and a report covers at most 366 days (400 otherwise).
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
