@@ -1184,3 +1184,17 @@ async fn reporting_counts_quotes_from_quote_events() {
     assert_eq!(seen, 1);
     assert_pact_is_committed(&scratch, "reporting", "quote-events");
 }
+
+/// Reporting names an order's status after the event that put it there, in the order
+/// service's own words: the two lists, and which of them are final, must stay the same.
+#[test]
+fn reporting_knows_every_order_status_and_which_are_final_as_order_does() {
+    use strum::IntoEnumIterator;
+    let order: Vec<(&str, bool)> = order::domain::OrderStatus::iter()
+        .map(|status| (status.as_str(), status.is_final()))
+        .collect();
+    let reporting: Vec<(&str, bool)> = reporting::domain::OrderStatus::iter()
+        .map(|status| (status.as_str(), status.is_final()))
+        .collect();
+    assert_eq!(reporting, order);
+}

@@ -22,7 +22,8 @@ platform::named_enum! {
     #[derive(Hash, PartialOrd, Ord, Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
     #[strum(serialize_all = "snake_case")]
-    /// An order's status as `order.events` tells it (the order service's lifecycle).
+    /// An order's status as `order.events` tells it, in the order service's words (a contract
+    /// test holds the two lists equal).
     pub enum OrderStatus {
         Received,
         Confirmed,
