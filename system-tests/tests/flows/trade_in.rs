@@ -392,7 +392,11 @@ async fn a_trade_in_runs_through_all_six_services_to_payout_revised_payout_retur
     };
     let summary = reports
         .when("/v1/admin/reports/summary", |summary| {
-            summary["payouts"][0]["orders_paid"] == 2 && count(summary, "returned") == 1
+            // Quote events travel on a topic of their own: wait for them too.
+            summary["payouts"][0]["orders_paid"] == 2
+                && count(summary, "returned") == 1
+                && count(summary, "cancelled") == 1
+                && summary["quotes_ordered"] == 4
         })
         .await;
     assert_eq!(summary["quotes_issued"], 4);
@@ -430,7 +434,11 @@ async fn a_trade_in_runs_through_all_six_services_to_payout_revised_payout_retur
     );
     let partners = reports
         .when(&partners_path, |report| {
-            partner(report, cast.logistics.id)["pickups"] == 3
+            // Offers and answers come on two topics: wait for the last of each.
+            let logistics = partner(report, cast.logistics.id);
+            logistics["pickups"] == 3
+                && logistics["offers"] == 5
+                && logistics["accepted"] == 5
                 && partner(report, cast.repair.id)["accepted"] == 3
         })
         .await;
