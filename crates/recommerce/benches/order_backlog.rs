@@ -50,6 +50,9 @@ use uuid::Uuid;
 
 const ORDERS: usize = 5_000;
 const EVENTS_PER_ORDER: u64 = 10;
+/// Of them, those order has a handler for (pickup scheduled, picked up, inspected): only
+/// these are recorded by event id; the others move their key's progress alone.
+const HANDLED_PER_ORDER: usize = 3;
 const PARTITIONS: i32 = 6;
 /// Orders placed per second while the backlog drains.
 const ACCEPT_RATE: f64 = 100.0;
@@ -880,7 +883,7 @@ fn report(drain: &Drain) -> String {
     .unwrap();
     writeln!(
         w,
-        "| events recorded as processed / keys at `aggregate_seq` {EVENTS_PER_ORDER} / dead letters | {} / {} / {} |",
+        "| events applied with an effect (recorded by id) / keys at `aggregate_seq` {EVENTS_PER_ORDER} (every event passed) / dead letters | {} / {} / {} |",
         drain.processed, drain.progressed_to_end, drain.dead_letters
     )
     .unwrap();
@@ -992,7 +995,8 @@ fn report(drain: &Drain) -> String {
         yes(drain.pool_timeouts == 0),
         yes(p99 <= P99_GOAL_MS && server_errors == 0),
         yes(drain.backlog_completed == ORDERS as i64
-            && drain.processed == total as i64
+            && drain.processed == (ORDERS * HANDLED_PER_ORDER) as i64
+            && drain.progressed_to_end == ORDERS as i64
             && drain.dead_letters == 0)
     )
     .unwrap();

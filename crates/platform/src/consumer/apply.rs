@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, Set, SqlErr,
-    Statement, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Set, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -66,6 +66,32 @@ impl Applier {
         Ok(row.map_or(0, |row| u64::try_from(row.last_seq).unwrap_or(0)))
     }
 
+    /// True when `event` has no handler here and takes its place in its key's sequence:
+    /// applying it only moves the key's progress, which [`Applier::pass_ignored`] does in
+    /// one statement and without a lease.
+    pub fn ignores(&self, event: &IncomingEvent) -> bool {
+        event.envelope.aggregate_seq > 0
+            && !event.replay
+            && self.handlers.get(&event.envelope.event_type).is_none()
+    }
+
+    /// Moves the key's progress past an event this consumer [`ignores`](Applier::ignores),
+    /// if it is the next in sequence: one conditional statement, no transaction. The
+    /// condition is the whole guarantee (of two writers only one moves `seq - 1` to `seq`),
+    /// so no lease is needed: the event changes nothing else. False when it is not the
+    /// next (a duplicate, an early event, a newer writer): the caller applies it in full,
+    /// which tells those apart.
+    pub async fn pass_ignored(&self, event: &IncomingEvent) -> Result<bool, DbErr> {
+        let envelope = &event.envelope;
+        let seq = i64::try_from(envelope.aggregate_seq).unwrap_or(i64::MAX);
+        let progress_id = (
+            self.consumer.clone(),
+            envelope.producer.clone(),
+            envelope.aggregate_id.clone(),
+        );
+        advance(&self.db, progress_id, seq, None).await
+    }
+
     /// Applies `event` holding a lease with fencing token `fence`.
     pub async fn apply(&self, fence: u64, event: &IncomingEvent) -> Result<Applied, ApplyError> {
         let envelope = &event.envelope;
@@ -75,23 +101,18 @@ impl Applier {
         let mut sequenced = seq > 0;
         let txn = self.db.begin().await?;
 
-        let seen = processed_event::Entity::find_by_id((self.consumer.clone(), event_id))
-            .one(&txn)
-            .await?;
-        if seen.is_some() {
-            txn.commit().await?;
-            return Ok(Applied::Duplicate);
-        }
         let progress_id = (
             self.consumer.clone(),
             envelope.producer.clone(),
             envelope.aggregate_id.clone(),
         );
+        let known = Known::read(&txn, &progress_id, event_id).await?;
+        if known.seen {
+            txn.commit().await?;
+            return Ok(Applied::Duplicate);
+        }
         if sequenced {
-            let progress = aggregate_progress::Entity::find_by_id(progress_id.clone())
-                .one(&txn)
-                .await?;
-            let (last, stored_fence) = progress.map_or((0, 0), |row| (row.last_seq, row.fence));
+            let (last, stored_fence) = (known.last_seq, known.fence);
             // A replay whose slot is still open (its key's later events held behind it)
             // takes its place in the sequence; one whose slot has passed (an admin driving
             // a handled event again) is applied out of sequence.
@@ -119,22 +140,14 @@ impl Applier {
             None => Applied::Ignored,
         };
 
-        let recorded = processed_event::Entity::insert(processed_event::ActiveModel {
-            consumer: Set(self.consumer.clone()),
-            event_id: Set(event_id),
-            processed_at: Set(Utc::now()),
-        })
-        .exec(&txn)
-        .await;
-        if let Err(error) = recorded {
+        let progress = sequenced.then_some((progress_id, seq, fence));
+        let (recorded, advanced) = record(&txn, &self.consumer, event_id, progress).await?;
+        if !recorded {
+            // Someone applied it between our check and now.
             txn.rollback().await?;
-            return match error.sql_err() {
-                // Someone applied it between our check and now.
-                Some(SqlErr::UniqueConstraintViolation(_)) => Ok(Applied::Duplicate),
-                _ => Err(error.into()),
-            };
+            return Ok(Applied::Duplicate);
         }
-        if sequenced && !advance(&txn, progress_id, seq, Some(fence)).await? {
+        if !advanced {
             txn.rollback().await?;
             return Err(ApplyError::StaleLease);
         }
@@ -230,6 +243,18 @@ impl Applier {
             .exec(&self.db)
             .await
             .map(drop)
+    }
+
+    /// Whether any event is held for this consumer, by any instance.
+    pub async fn holds_any(&self) -> Result<bool, DbErr> {
+        let held: Option<i64> = held_event::Entity::find()
+            .select_only()
+            .column(held_event::Column::Seq)
+            .filter(held_event::Column::Consumer.eq(self.consumer.clone()))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(held.is_some())
     }
 
     /// Up to `limit` held events whose slot has come (or passed), each not handed out again
@@ -347,6 +372,133 @@ pub async fn pass_slot(
             expected: u64::try_from(last + 1).unwrap_or(0),
         }
     })
+}
+
+/// What the database knows of an event before it is applied: whether this consumer
+/// applied it, and where its key's sequence stands. One round trip.
+#[derive(Debug, FromQueryResult)]
+struct Known {
+    seen: bool,
+    last_seq: i64,
+    fence: i64,
+}
+
+impl Known {
+    async fn read<C: sea_orm::ConnectionTrait>(
+        txn: &C,
+        (consumer, producer, aggregate_id): &(String, String, String),
+        event_id: Uuid,
+    ) -> Result<Self, DbErr> {
+        let backend = txn.get_database_backend();
+        let sql = "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?) AS seen, \
+                   COALESCE((SELECT last_seq FROM aggregate_progress WHERE consumer = ? AND producer = ? AND aggregate_id = ?), 0) AS last_seq, \
+                   COALESCE((SELECT fence FROM aggregate_progress WHERE consumer = ? AND producer = ? AND aggregate_id = ?), 0) AS fence";
+        let progress = || -> [sea_orm::Value; 3] {
+            [
+                consumer.clone().into(),
+                producer.clone().into(),
+                aggregate_id.clone().into(),
+            ]
+        };
+        let mut values: Vec<sea_orm::Value> = vec![consumer.clone().into(), event_id.into()];
+        values.extend(progress());
+        values.extend(progress());
+        Self::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, sql),
+            values,
+        ))
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the event's standing".to_owned()))
+    }
+}
+
+/// Records `event_id` as applied and, for a sequenced event, moves its key's progress to
+/// `seq` under `fence`: `(recorded, advanced)`, false where it was applied or moved by
+/// someone else first. One statement on PostgreSQL; two on SQLite, whose statements
+/// cannot write in a `WITH`.
+async fn record<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    consumer: &str,
+    event_id: Uuid,
+    progress: Option<((String, String, String), i64, i64)>,
+) -> Result<(bool, bool), DbErr> {
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let recorded = processed_event::Entity::insert(processed_event::ActiveModel {
+            consumer: Set(consumer.to_owned()),
+            event_id: Set(event_id),
+            processed_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                processed_event::Column::Consumer,
+                processed_event::Column::EventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        if recorded != 1 {
+            return Ok((false, false));
+        }
+        let advanced = match progress {
+            Some((id, seq, fence)) => advance(txn, id, seq, Some(fence)).await?,
+            None => true,
+        };
+        return Ok((true, advanced));
+    }
+    let now = Utc::now();
+    let mut values: Vec<sea_orm::Value> = vec![consumer.into(), event_id.into(), now.into()];
+    let advance_sql = match progress {
+        None => "SELECT 1".to_owned(),
+        Some(((consumer, producer, aggregate_id), 1, fence)) => {
+            values.extend([
+                consumer.into(),
+                producer.into(),
+                aggregate_id.into(),
+                fence.into(),
+                now.into(),
+            ]);
+            "INSERT INTO aggregate_progress (consumer, producer, aggregate_id, last_seq, fence, updated_at) \
+             VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING 1"
+                .to_owned()
+        }
+        Some(((consumer, producer, aggregate_id), seq, fence)) => {
+            values.extend([
+                seq.into(),
+                fence.into(),
+                now.into(),
+                consumer.into(),
+                producer.into(),
+                aggregate_id.into(),
+                (seq - 1).into(),
+                fence.into(),
+            ]);
+            "UPDATE aggregate_progress SET last_seq = ?, fence = ?, updated_at = ? \
+             WHERE consumer = ? AND producer = ? AND aggregate_id = ? AND last_seq = ? AND fence <= ? \
+             RETURNING 1"
+                .to_owned()
+        }
+    };
+    let sql = format!(
+        "WITH recorded AS (INSERT INTO processed_events (consumer, event_id, processed_at) \
+         VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1), advanced AS ({advance_sql}) \
+         SELECT (SELECT COUNT(*) FROM recorded) AS recorded, (SELECT COUNT(*) FROM advanced) AS advanced"
+    );
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, &sql),
+            values,
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the recorded event".to_owned()))?;
+    let recorded: i64 = row.try_get("", "recorded")?;
+    let advanced: i64 = row.try_get("", "advanced")?;
+    Ok((recorded == 1, advanced == 1))
 }
 
 /// Moves the aggregate's progress from `seq - 1` to `seq` (and records `fence`, if

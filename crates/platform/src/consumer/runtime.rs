@@ -1,5 +1,5 @@
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -256,6 +256,13 @@ struct Shared {
     applying: tokio::sync::Semaphore,
     /// The service's requests, which applying gives way to.
     requests: RequestLoad,
+    /// False once the held-event round found none held for this consumer (by any instance)
+    /// and this instance held none since: then an applied event has no successor to look
+    /// for. One held by another instance meanwhile is found by the next round.
+    maybe_held: AtomicBool,
+    /// Events this instance held, so a round's "none held" read before a hold is not
+    /// taken as the truth after it.
+    holds: AtomicUsize,
     tasks: tokio_util::task::TaskTracker,
     /// Stop taking events; an event being applied finishes, one waiting to retry is left
     /// unfinished (its offset uncommitted, so it is delivered again).
@@ -359,6 +366,8 @@ impl ConsumerRuntime {
             in_flight: Arc::new(AtomicUsize::new(0)),
             applying: tokio::sync::Semaphore::new(max_concurrent),
             requests: self.requests,
+            maybe_held: AtomicBool::new(true),
+            holds: AtomicUsize::new(0),
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: CancellationToken::new(),
             abort: CancellationToken::new(),
@@ -691,6 +700,15 @@ async fn held_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
+        let holds_before = shared.holds.load(Ordering::Acquire);
+        match shared.applier.holds_any().await {
+            Ok(true) => shared.maybe_held.store(true, Ordering::Release),
+            Ok(false) if shared.holds.load(Ordering::Acquire) == holds_before => {
+                shared.maybe_held.store(false, Ordering::Release);
+            }
+            Ok(false) => {}
+            Err(error) => tracing::debug!(%error, "counting held events failed"),
+        }
         match shared.applier.due_held(lease, 100).await {
             Ok(due) => {
                 for row in due {
@@ -812,6 +830,22 @@ async fn process(
     );
     crate::telemetry::continue_trace(&span, &event.envelope.traceparent);
     async {
+        if shared.applier.ignores(&event) {
+            // No handler here: only the key's progress moves, in one statement, with no
+            // lease (see `Applier::pass_ignored`). Anything else takes the full path.
+            shared.requests.give_way().await;
+            let Ok(_applying) = shared.applying.acquire().await else {
+                return None;
+            };
+            match shared.applier.pass_ignored(&event).await {
+                Ok(true) => {
+                    finish(shared, &delivery, "applied");
+                    return successor(shared, key, &event).await;
+                }
+                Ok(false) => {}
+                Err(error) => tracing::debug!(%error, "passing an ignored event failed; applying it in full"),
+            }
+        }
         let mut attempts: u32 = 0;
         let mut transient = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.max_retry_backoff_ms));
         let mut unavailable = crate::retry::Backoff::up_to(Duration::from_millis(shared.settings.unavailable_max_backoff_ms));
@@ -856,6 +890,8 @@ async fn process(
                         }
                         continue;
                     }
+                    shared.holds.fetch_add(1, Ordering::AcqRel);
+                    shared.maybe_held.store(true, Ordering::Release);
                     finish(shared, &delivery, "held");
                     return None;
                 }
@@ -958,7 +994,7 @@ async fn successor(
     event: &IncomingEvent,
 ) -> Option<(Delivery, IncomingEvent)> {
     let envelope = &event.envelope;
-    if envelope.aggregate_seq == 0 {
+    if envelope.aggregate_seq == 0 || !shared.maybe_held.load(Ordering::Acquire) {
         return None;
     }
     if let Err(error) = shared

@@ -809,3 +809,97 @@ async fn a_consumer_whose_events_stay_stuck_at_its_bound_pauses_its_partitions_a
     }
     consumer.shutdown(Duration::from_secs(5)).await;
 }
+
+/// An event of `seq` on `aggregate` of a type the test consumer has no handler for.
+fn unhandled(aggregate: &str, seq: u64) -> events::Envelope {
+    let mut envelope = envelope(aggregate, seq);
+    envelope.event_type = "NothingHereHandlesThis".to_owned();
+    envelope
+}
+
+async fn last_applied(db: &DatabaseConnection, group: &str, aggregate: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT last_seq FROM aggregate_progress WHERE consumer = $1 AND aggregate_id = $2"
+        }
+        _ => "SELECT last_seq FROM aggregate_progress WHERE consumer = ? AND aggregate_id = ?",
+    };
+    db.query_one_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [group.into(), aggregate.into()],
+    ))
+    .await
+    .unwrap()
+    .map_or(0, |row| row.try_get::<i64>("", "last_seq").unwrap())
+}
+
+#[tokio::test]
+async fn events_no_handler_takes_move_their_key_on_without_a_lease_and_still_keep_its_sequence() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    let db = database().await;
+    let mut redis = PrivateRedis::start();
+    let sequencer: Arc<dyn Sequencer> =
+        Arc::new(RedisSequencer::new(&redis.url(), "private", Duration::from_secs(2)).unwrap());
+    let group = group();
+    let registry = prometheus::Registry::new();
+    let consumer = runtime(
+        &broker,
+        &group,
+        &db,
+        EffectHandler::default(),
+        sequencer,
+        &registry,
+        quick(),
+    );
+    let producer = broker.settings().producer("test").unwrap();
+
+    // With the sequencer away, events nothing here handles still take their places: they
+    // change nothing but their key's progress, which needs no lease.
+    redis.stop();
+    for seq in 1..=3 {
+        produce(&producer, &unhandled("order-quiet", seq), None).await;
+    }
+    eventually(Duration::from_secs(30), "three events passed", || async {
+        last_applied(&db, &group, "order-quiet").await == 3
+    })
+    .await;
+    assert!(effects(&db).await.is_empty());
+
+    // Back with the sequencer: a duplicate of a passed event changes nothing; one that
+    // comes before its predecessor waits for it; a handled event between them applies once.
+    redis.restart();
+    produce(&producer, &unhandled("order-quiet", 2), None).await;
+    produce(&producer, &unhandled("order-quiet", 6), None).await;
+    produce(&producer, &envelope("order-quiet", 4), None).await;
+    eventually(Duration::from_secs(30), "the handled event", || async {
+        effects(&db).await.len() == 1
+    })
+    .await;
+    assert_eq!(
+        last_applied(&db, &group, "order-quiet").await,
+        4,
+        "the event of slot 6 waits for slot 5"
+    );
+    produce(&producer, &unhandled("order-quiet", 5), None).await;
+    eventually(Duration::from_secs(30), "slots 5 and 6 passed", || async {
+        last_applied(&db, &group, "order-quiet").await == 6
+    })
+    .await;
+    eventually(Duration::from_secs(30), "the duplicate counted", || async {
+        counter(&registry, "consumer_events_total", Some("duplicate")) >= 1.0
+    })
+    .await;
+    let applied = effects(&db).await;
+    assert_eq!(applied.len(), 1, "one effect: {applied:?}");
+    assert_eq!((applied[0].0.as_str(), applied[0].1), ("order-quiet", 4));
+    assert_eq!(
+        counter(&registry, "consumer_events_total", Some("held")),
+        1.0
+    );
+    assert_no_dead_letters(&db).await;
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
