@@ -114,7 +114,9 @@ impl Platform {
     }
 
     /// Services started from now on take `APP_*` variables over the run's settings, as
-    /// `recommerce serve` does: a benchmark run can try a setting. Tests never do.
+    /// `recommerce serve` does: a benchmark run can try a setting. Tests never do. They also
+    /// keep to the sustained in-flight mark a deployment has by default (test settings turn
+    /// it off), since benchmarks measure overload as a deployment answers it.
     pub fn reading_the_environment(mut self) -> Self {
         self.environment = true;
         self
@@ -135,7 +137,14 @@ impl Platform {
             .set("outbox.poll_interval_ms", 10)
             .unwrap();
         if self.environment {
-            layers.with_environment().unwrap()
+            layers
+                .set(
+                    "http.sustained_in_flight",
+                    platform::config::DEFAULT_SUSTAINED_IN_FLIGHT as u64,
+                )
+                .unwrap()
+                .with_environment()
+                .unwrap()
         } else {
             layers
         }

@@ -1,8 +1,14 @@
 //! What a service takes on, and what it refuses. An instance holds at most
 //! `http.max_in_flight` requests at once; past that it answers 503 `overloaded` at once
-//! instead of queueing until every client times out. Routes a service marks as priority
-//! (order placement) get `http.priority_reserve` more before they are refused: they are
-//! shed last. Each principal, keyed on the verified token's subject (never on a header the
+//! instead of queueing until every client times out. That cap is sized for a burst (a
+//! storage stall of a few hundred ms piles requests up, and they should wait it out, not
+//! be refused). Sustained overload is told apart from a burst by how long it lasts: once
+//! `http.sustained_in_flight` or more have been in flight for longer than
+//! `http.overload_grace_ms`, requests past that lower mark are refused at once until the
+//! count falls back to half of it. Whatever is taken then waits behind at most that many,
+//! so its latency stays bounded (the queue in front of the database is what grows
+//! otherwise). Routes a service marks as priority (order placement) get
+//! `http.priority_reserve` more past either before they are refused: they are shed last. Each principal, keyed on the verified token's subject (never on a header the
 //! client chooses), gets `http.rate_limit` requests per second; beyond it 429
 //! `rate_limited`. Both answers are problem+json with `Retry-After`. Health, metrics and
 //! other services' own calls are never refused here.
@@ -15,7 +21,7 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
@@ -46,8 +52,51 @@ pub struct Admission {
     max_in_flight: usize,
     priority_reserve: usize,
     priority: Vec<(Method, String)>,
+    sustained: Option<Arc<Sustained>>,
     limiter: Option<Arc<(DefaultKeyedRateLimiter<String>, Authenticator)>>,
     checks: Arc<AtomicU64>,
+}
+
+/// The lower mark kept to under sustained overload, and since when the service is past it.
+struct Sustained {
+    limit: usize,
+    grace: Duration,
+    origin: Instant,
+    /// Milliseconds after `origin` (plus one) since the count has been at or past `limit`
+    /// without falling back to half of it; 0: it is not.
+    past_since: AtomicU64,
+}
+
+impl Sustained {
+    /// Whether requests past `limit` are refused now, with `in_flight` requests in flight.
+    fn holds_to_limit(&self, in_flight: usize, now: Instant) -> bool {
+        let now_ms = u64::try_from(now.saturating_duration_since(self.origin).as_millis())
+            .unwrap_or(u64::MAX - 1)
+            + 1;
+        if in_flight <= self.limit / 2 {
+            self.past_since.store(0, Ordering::Relaxed);
+            return false;
+        }
+        if in_flight < self.limit {
+            // Between half and the mark: a pressure already noted stands (hysteresis), so
+            // the count does not swing between the mark and the burst cap.
+            let since = self.past_since.load(Ordering::Relaxed);
+            return since != 0 && now_ms.saturating_sub(since) >= self.grace_ms();
+        }
+        let since =
+            match self
+                .past_since
+                .compare_exchange(0, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => now_ms,
+                Err(since) => since,
+            };
+        now_ms.saturating_sub(since) >= self.grace_ms()
+    }
+
+    fn grace_ms(&self) -> u64 {
+        u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 /// How many rate checks pass between sweeps of callers whose budget is full again.
@@ -67,6 +116,7 @@ impl Admission {
             max_in_flight,
             priority_reserve,
             priority: Vec::new(),
+            sustained: None,
             limiter: None,
             checks: Arc::new(AtomicU64::new(0)),
         }
@@ -82,6 +132,20 @@ impl Admission {
             let burst = NonZeroU32::new(settings.burst).unwrap_or(per_second);
             let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
             Arc::new((limiter, authenticator))
+        });
+        self
+    }
+
+    /// Keeps to `limit` requests in flight (plus the reserve for priority routes) once at
+    /// least that many have been for longer than `grace`; 0 turns it off.
+    pub fn with_sustained_limit(mut self, limit: usize, grace: Duration) -> Self {
+        self.sustained = (limit > 0).then(|| {
+            Arc::new(Sustained {
+                limit,
+                grace,
+                origin: Instant::now(),
+                past_since: AtomicU64::new(0),
+            })
         });
         self
     }
@@ -109,9 +173,20 @@ impl Admission {
 
     /// Takes a place for a request, or none if the service is full for its class.
     fn enter(&self, priority: bool) -> Option<RequestPlace> {
-        let limit = match self.max_in_flight {
+        self.enter_at(priority, Instant::now())
+    }
+
+    fn enter_at(&self, priority: bool, now: Instant) -> Option<RequestPlace> {
+        let reserve = if priority { self.priority_reserve } else { 0 };
+        let burst_cap = match self.max_in_flight {
             0 => usize::MAX,
-            cap => cap + if priority { self.priority_reserve } else { 0 },
+            cap => cap + reserve,
+        };
+        let limit = match &self.sustained {
+            Some(sustained) if sustained.holds_to_limit(self.in_flight(), now) => {
+                burst_cap.min(sustained.limit + reserve)
+            }
+            _ => burst_cap,
         };
         self.load.enter(limit)
     }
@@ -209,6 +284,63 @@ mod tests {
         drop(admission.enter(false));
         assert_eq!(admission.in_flight(), 0);
         assert!(admission.enter(false).is_some());
+    }
+
+    #[test]
+    fn a_burst_past_the_sustained_mark_is_taken_for_the_grace_then_refused_past_the_mark() {
+        let admission = Admission::new(100, 2, RequestLoad::never_yield())
+            .with_sustained_limit(4, Duration::from_millis(200));
+        let start = Instant::now();
+        let mut places: Vec<_> = (0..10)
+            .map(|_| admission.enter_at(false, start + Duration::from_millis(50)))
+            .collect();
+        assert!(
+            places.iter().all(Option::is_some),
+            "within the grace a burst is taken up to the burst cap"
+        );
+        let later = start + Duration::from_millis(260);
+        assert!(admission.enter_at(false, later).is_none());
+        assert!(
+            admission.enter_at(true, later).is_none(),
+            "10 in flight is past the mark plus the reserve too"
+        );
+        places.truncate(5);
+        assert!(
+            admission.enter_at(false, later).is_none(),
+            "still past the mark"
+        );
+        let priority = admission.enter_at(true, later);
+        assert!(priority.is_some(), "priority has the reserve past the mark");
+        drop(priority);
+        places.truncate(3);
+        assert!(
+            admission.enter_at(false, later).is_some(),
+            "under the mark again: taken"
+        );
+    }
+
+    #[test]
+    fn pressure_is_forgotten_once_the_count_falls_to_half_the_mark() {
+        let admission = Admission::new(100, 0, RequestLoad::never_yield())
+            .with_sustained_limit(4, Duration::from_millis(200));
+        let start = Instant::now();
+        let mut places: Vec<_> = (0..6).map(|_| admission.enter_at(false, start)).collect();
+        let later = start + Duration::from_millis(300);
+        assert!(admission.enter_at(false, later).is_none());
+        places.truncate(3);
+        places.push(admission.enter_at(false, later));
+        assert!(
+            admission.enter_at(false, later).is_none(),
+            "back at the mark, and above half of it since: still held to it"
+        );
+        places.truncate(2);
+        let quiet = admission.enter_at(false, later);
+        assert!(quiet.is_some());
+        let burst: Vec<_> = (0..6).map(|_| admission.enter_at(false, later)).collect();
+        assert!(
+            burst.iter().all(Option::is_some),
+            "after falling to half, a new burst has a new grace"
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const DEV_SERVICE_SECRET: &str = "dev-only-insecure-service-secret-change-me
 /// Who users' tokens name as issuer and audience unless configured (our own HS256 tokens).
 pub const DEFAULT_ISSUER: &str = "recommerce";
 pub const DEFAULT_AUDIENCE: &str = "recommerce-api";
+/// `http.sustained_in_flight` unless configured (test settings turn it off; benchmarks
+/// measure with it).
+pub const DEFAULT_SUSTAINED_IN_FLIGHT: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -119,6 +122,13 @@ pub struct HttpSettings {
     pub max_in_flight: usize,
     /// Extra places for the service's priority routes (order placement): shed last.
     pub priority_reserve: usize,
+    /// Requests in flight the service keeps to under sustained overload: past it for longer
+    /// than `overload_grace_ms`, 503 `overloaded` past it until the count falls to half.
+    /// 0: only `max_in_flight` applies.
+    pub sustained_in_flight: usize,
+    /// How long requests may stay at or past `sustained_in_flight` (a storage stall, a
+    /// burst) before the service keeps to it.
+    pub overload_grace_ms: u64,
     /// Requests in flight above which the service's background work (relay, consumers, due
     /// work) waits for them, each unit up to 250 ms. 0: it never waits.
     pub yield_background_above: usize,
@@ -239,6 +249,11 @@ impl Layers {
             .set_default("http.listen_backlog", 4096)?
             .set_default("http.max_in_flight", 256)?
             .set_default("http.priority_reserve", 64)?
+            .set_default(
+                "http.sustained_in_flight",
+                DEFAULT_SUSTAINED_IN_FLIGHT as u64,
+            )?
+            .set_default("http.overload_grace_ms", 200)?
             .set_default("http.yield_background_above", 4)?
             .set_default("http.rate_limit.per_second", 50)?
             .set_default("http.rate_limit.burst", 100)?

@@ -318,6 +318,10 @@ impl ServiceBuilder {
                 http.priority_reserve,
                 self.requests.clone(),
             )
+            .with_sustained_limit(
+                http.sustained_in_flight,
+                std::time::Duration::from_millis(http.overload_grace_ms),
+            )
             .with_rate_limit(http.rate_limit, self.authenticator.clone()),
             |admission, (method, path)| admission.prioritise(method, path),
         );

@@ -468,9 +468,9 @@ pub const TEST_JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
 /// The settings every test starts a service with: test profile, any free port, two workers,
 /// the [`TEST_GRACE`] period, `database_url`, [`TEST_JWT_SECRET`] and a Redis key prefix of
-/// its own (Redis itself only where the test sets `redis.url`), and a per-principal rate
-/// limit out of reach: suites send bursts under one token, and the rate limit has tests of
-/// its own. Tests add their own keys.
+/// its own (Redis itself only where the test sets `redis.url`), a per-principal rate limit
+/// out of reach and no sustained in-flight mark: suites send bursts under one token, on
+/// debug builds, and both have tests of their own. Tests add their own keys.
 pub fn test_layers(service: &dyn AnyService, database_url: &str) -> Layers {
     Layers::defaults(service.manifest().defaults)
         .and_then(|layers| layers.set("profile", "test"))
@@ -482,6 +482,7 @@ pub fn test_layers(service: &dyn AnyService, database_url: &str) -> Layers {
         .and_then(|layers| layers.set("auth.jwt_secret", TEST_JWT_SECRET))
         .and_then(|layers| layers.set("http.rate_limit.per_second", 100_000))
         .and_then(|layers| layers.set("http.rate_limit.burst", 100_000))
+        .and_then(|layers| layers.set("http.sustained_in_flight", 0))
         .and_then(|layers| {
             layers.set(
                 "redis.key_prefix",

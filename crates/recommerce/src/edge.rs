@@ -240,6 +240,10 @@ pub fn start(settings: Settings) -> anyhow::Result<Started> {
         // The edge has no background work to give way.
         platform::background::RequestLoad::never_yield(),
     )
+    .with_sustained_limit(
+        settings.http.sustained_in_flight,
+        Duration::from_millis(settings.http.overload_grace_ms),
+    )
     // Order placement is shed last here too, or the edge would refuse it first.
     .prioritise(actix_web::http::Method::POST, "/v1/orders");
     let parts = ServerParts {

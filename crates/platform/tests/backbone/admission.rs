@@ -172,6 +172,52 @@ async fn past_its_in_flight_cap_a_server_answers_503_overloaded_yet_keeps_probes
 }
 
 #[tokio::test]
+async fn a_server_kept_at_its_sustained_mark_past_the_grace_refuses_past_it_at_once_and_takes_requests_again_once_it_falls()
+ {
+    let admission = Admission::new(100, 1, platform::background::RequestLoad::never_yield())
+        .with_sustained_limit(2, Duration::from_millis(100))
+        .prioritise(actix_web::http::Method::POST, "/orders");
+    let server = serve(admission.clone()).await;
+    let held: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(server.client.get(server.url("/slow")).send()))
+        .collect();
+    eventually(
+        Duration::from_secs(10),
+        "two requests held in flight",
+        || async { admission.in_flight() == 2 },
+    )
+    .await;
+    // Within the grace a request past the mark is still taken (the burst cap is 100);
+    // once the service has stayed at the mark past it, the next one is refused.
+    eventually(
+        Duration::from_secs(10),
+        "a request past the mark refused",
+        || async { server.get_as("/fast", None).await.status() == 503 },
+    )
+    .await;
+    assert_refused(server.get_as("/fast", None).await, 503, "overloaded").await;
+    // Order placement still has its reserve past the mark.
+    let placing = tokio::spawn(server.client.post(server.url("/orders")).send());
+    eventually(
+        Duration::from_secs(10),
+        "the priority request admitted",
+        || async { admission.in_flight() == 3 },
+    )
+    .await;
+
+    server.gate.add_permits(3);
+    for request in held {
+        assert_eq!(request.await.unwrap().unwrap().status(), 200);
+    }
+    assert_eq!(placing.await.unwrap().unwrap().status(), 200);
+    assert_eq!(
+        server.get_as("/fast", None).await.status(),
+        200,
+        "the count fell to half the mark: taken again"
+    );
+}
+
+#[tokio::test]
 async fn the_rate_limit_counts_per_token_subject_and_answers_429_with_retry_after() {
     let settings = RateLimitSettings {
         per_second: 1,

@@ -155,6 +155,7 @@ impl Deployment {
                 ("APP_HTTP__SHUTDOWN_GRACE_SECONDS", "5".to_owned()),
                 ("APP_HTTP__RATE_LIMIT__PER_SECOND", "100000".to_owned()),
                 ("APP_HTTP__RATE_LIMIT__BURST", "100000".to_owned()),
+                ("APP_HTTP__SUSTAINED_IN_FLIGHT", "0".to_owned()),
                 ("APP_TELEMETRY__LOG_LEVEL", "warn".to_owned()),
             ]
             .into_iter()
