@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, web};
 use platform::admission::{Admission, RateLimitSettings};
 use platform::auth::{Authenticator, Role};
 use platform::testing::eventually;
+use reqwest::Method;
 use tokio::sync::Semaphore;
 
 const SECRET: &str = "a-test-secret-that-is-at-least-32-bytes";
@@ -95,6 +96,31 @@ impl Server {
             .unwrap()
     }
 
+    /// Sends `count` requests to a held route and waits until `admission` counts them in
+    /// flight; they finish once the test adds permits to the gate.
+    async fn hold(
+        &self,
+        admission: &Admission,
+        method: Method,
+        path: &str,
+        count: usize,
+    ) -> Vec<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>> {
+        let before = admission.in_flight();
+        let held = (0..count)
+            .map(|_| {
+                let request = self.client.request(method.clone(), self.url(path));
+                tokio::spawn(request.send())
+            })
+            .collect();
+        eventually(
+            Duration::from_secs(10),
+            "the requests held in flight",
+            || async { admission.in_flight() == before + count },
+        )
+        .await;
+        held
+    }
+
     async fn get_as(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -130,27 +156,13 @@ async fn past_its_in_flight_cap_a_server_answers_503_overloaded_yet_keeps_probes
     let admission = Admission::new(2, 1, platform::background::RequestLoad::never_yield())
         .prioritise(actix_web::http::Method::POST, "/orders");
     let server = serve(admission.clone()).await;
-    let held: Vec<_> = (0..2)
-        .map(|_| tokio::spawn(server.client.get(server.url("/slow")).send()))
-        .collect();
-    eventually(
-        Duration::from_secs(10),
-        "two requests held in flight",
-        || async { admission.in_flight() == 2 },
-    )
-    .await;
+    let held = server.hold(&admission, Method::GET, "/slow", 2).await;
 
     assert_refused(server.get_as("/fast", None).await, 503, "overloaded").await;
     assert_eq!(server.get_as("/health/live", None).await.status(), 200);
     assert_eq!(server.get_as("/metrics", None).await.status(), 200);
     // Order placement is shed last: the reserve still takes one.
-    let placing = tokio::spawn(server.client.post(server.url("/orders")).send());
-    eventually(
-        Duration::from_secs(10),
-        "the priority request admitted",
-        || async { admission.in_flight() == 3 },
-    )
-    .await;
+    let placing = server.hold(&admission, Method::POST, "/orders", 1).await;
     let past_the_reserve = server
         .client
         .post(server.url("/orders"))
@@ -160,10 +172,9 @@ async fn past_its_in_flight_cap_a_server_answers_503_overloaded_yet_keeps_probes
     assert_refused(past_the_reserve, 503, "overloaded").await;
 
     server.gate.add_permits(3);
-    for request in held {
+    for request in held.into_iter().chain(placing) {
         assert_eq!(request.await.unwrap().unwrap().status(), 200);
     }
-    assert_eq!(placing.await.unwrap().unwrap().status(), 200);
     assert_eq!(
         server.get_as("/fast", None).await.status(),
         200,
@@ -178,15 +189,7 @@ async fn a_server_kept_at_its_sustained_mark_past_the_grace_refuses_past_it_at_o
         .with_sustained_limit(2, Duration::from_millis(100))
         .prioritise(actix_web::http::Method::POST, "/orders");
     let server = serve(admission.clone()).await;
-    let held: Vec<_> = (0..2)
-        .map(|_| tokio::spawn(server.client.get(server.url("/slow")).send()))
-        .collect();
-    eventually(
-        Duration::from_secs(10),
-        "two requests held in flight",
-        || async { admission.in_flight() == 2 },
-    )
-    .await;
+    let held = server.hold(&admission, Method::GET, "/slow", 2).await;
     // Within the grace a request past the mark is still taken (the burst cap is 100);
     // once the service has stayed at the mark past it, the next one is refused.
     eventually(
@@ -197,19 +200,12 @@ async fn a_server_kept_at_its_sustained_mark_past_the_grace_refuses_past_it_at_o
     .await;
     assert_refused(server.get_as("/fast", None).await, 503, "overloaded").await;
     // Order placement still has its reserve past the mark.
-    let placing = tokio::spawn(server.client.post(server.url("/orders")).send());
-    eventually(
-        Duration::from_secs(10),
-        "the priority request admitted",
-        || async { admission.in_flight() == 3 },
-    )
-    .await;
+    let placing = server.hold(&admission, Method::POST, "/orders", 1).await;
 
     server.gate.add_permits(3);
-    for request in held {
+    for request in held.into_iter().chain(placing) {
         assert_eq!(request.await.unwrap().unwrap().status(), 200);
     }
-    assert_eq!(placing.await.unwrap().unwrap().status(), 200);
     assert_eq!(
         server.get_as("/fast", None).await.status(),
         200,
