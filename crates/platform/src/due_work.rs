@@ -9,7 +9,9 @@
 //! one row at once, and a row whose instance died is claimed again when its lease lapses.
 //! A handler that fails has its row retried after [`RetryPolicy::delay`]; it waits alone
 //! while the others go on. A runner is woken in-process after a commit ([`Waker`]) and
-//! polls only as a fallback; it works on at most `concurrency` rows at a time.
+//! polls only as a fallback; it works on at most `concurrency` rows at a time, or, for work
+//! that saves round trips when done together ([`DueWork::run_together`]), on at most
+//! `concurrency` groups of up to `together` rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +33,10 @@ use crate::retry::RetryPolicy;
 pub struct DueWorkSettings {
     /// Rows claimed per round.
     pub batch_size: u64,
-    /// Rows worked on at once, per runner.
+    /// Rows worked on at once, per runner (groups of rows, for work done together).
     pub concurrency: usize,
+    /// For work done together ([`DueWork::run_together`]): rows handed over at once.
+    pub together: usize,
     /// How long a claim holds a row; a row still claimed after this (its instance died
     /// mid-work) is claimed again.
     pub lease_seconds: u64,
@@ -47,6 +51,7 @@ impl Default for DueWorkSettings {
         Self {
             batch_size: 64,
             concurrency: 4,
+            together: 16,
             lease_seconds: 30,
             poll_interval_ms: 250,
             retry_initial_ms: 500,
@@ -75,6 +80,17 @@ pub enum Outcome {
     Retry(String),
 }
 
+/// One claimed row, as [`DueWork::run_together`] gets it.
+#[derive(Debug)]
+pub struct Owed {
+    pub key: String,
+    /// How many attempts failed before.
+    pub failures: u32,
+    /// The row's own span, continuing the trace of the change that owed it: the row's
+    /// calls and writes run in it, so they join that trace as when done alone.
+    pub span: tracing::Span,
+}
+
 /// The work of one kind of row.
 #[async_trait::async_trait]
 pub trait DueWork: Send + Sync + 'static {
@@ -82,6 +98,24 @@ pub trait DueWork: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Does the work owed for `key`; `failures` is how many attempts failed before.
     async fn run(&self, key: &str, failures: u32) -> Outcome;
+    /// Whether the runner hands this work its rows in groups ([`DueWork::run_together`]):
+    /// for work whose rows share round trips (one read, one call, one transaction for all).
+    fn done_together(&self) -> bool {
+        false
+    }
+    /// Does the work owed for several rows at once; one outcome per row, in their order.
+    /// By default each row on its own, one after another.
+    async fn run_together(&self, owed: &[Owed]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(owed.len());
+        for row in owed {
+            outcomes.push(
+                self.run(&row.key, row.failures)
+                    .instrument(row.span.clone())
+                    .await,
+            );
+        }
+        outcomes
+    }
 }
 
 /// Owes `kind` work for `key` at `due_at`, inside `db` (the transaction of the change that
@@ -342,14 +376,30 @@ impl DueWorkRunner {
             let full = claimed.len() as u64 >= self.settings.batch_size;
             let in_hand: std::sync::Mutex<Vec<i64>> =
                 std::sync::Mutex::new(claimed.iter().map(|row| row.id).collect());
-            let working = futures_util::stream::iter(claimed).for_each_concurrent(
+            let groups = if self.work.done_together() {
+                self.settings.together.max(1)
+            } else {
+                1
+            };
+            let mut claimed = claimed.into_iter().peekable();
+            let grouped = std::iter::from_fn(|| {
+                claimed.peek()?;
+                Some(claimed.by_ref().take(groups).collect::<Vec<_>>())
+            });
+            let working = futures_util::stream::iter(grouped).for_each_concurrent(
                 self.settings.concurrency.max(1),
-                |row| async {
-                    let id = row.id;
+                |rows| async {
+                    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
                     self.requests.give_way().await;
-                    self.work_on(row).await;
+                    if groups == 1 {
+                        for row in rows {
+                            self.work_on(row).await;
+                        }
+                    } else {
+                        self.work_on_together(rows).await;
+                    }
                     if let Ok(mut in_hand) = in_hand.lock() {
-                        in_hand.retain(|held| *held != id);
+                        in_hand.retain(|held| !ids.contains(held));
                     }
                 },
             );
@@ -444,6 +494,12 @@ impl DueWorkRunner {
     /// Does one row's work in a span that continues the trace of the request or event
     /// that owed it, so what the work calls and publishes joins that trace.
     async fn work_on(&self, row: Claimed) {
+        let span = self.span_of(&row);
+        self.work_on_in_trace(row).instrument(span).await;
+    }
+
+    /// A row's span, in the trace of the change that owed it.
+    fn span_of(&self, row: &Claimed) -> tracing::Span {
         let span = tracing::info_span!(
             "due_work",
             kind = self.work.kind(),
@@ -451,7 +507,88 @@ impl DueWorkRunner {
             attempts = row.attempts,
         );
         crate::telemetry::continue_trace(&span, &row.traceparent);
-        self.work_on_in_trace(row).instrument(span).await;
+        span
+    }
+
+    /// Does a group of rows' work at once, each row in its own span (see [`Owed`]), and
+    /// records their outcomes: the finished ones in one statement.
+    async fn work_on_together(&self, rows: Vec<Claimed>) {
+        let owed: Vec<Owed> = rows
+            .iter()
+            .map(|row| Owed {
+                key: row.key.clone(),
+                failures: row.attempts,
+                span: self.span_of(row),
+            })
+            .collect();
+        let mut outcomes = self.work.run_together(&owed).await;
+        crate::outbox::committed();
+        if outcomes.len() != rows.len() {
+            tracing::error!(
+                kind = self.work.kind(),
+                rows = rows.len(),
+                outcomes = outcomes.len(),
+                "due work answered for a different number of rows; their leases lapse and they run again"
+            );
+            return;
+        }
+        let mut done = Vec::new();
+        for (row, outcome) in rows.iter().zip(outcomes.drain(..)) {
+            match outcome {
+                Outcome::Done => done.push(row),
+                outcome => {
+                    if let Err(error) = self.record(row, outcome).await {
+                        tracing::warn!(kind = self.work.kind(), key = %row.key, %error, "recording due work failed");
+                    }
+                }
+            }
+        }
+        if let Err(error) = self.finish(&done).await {
+            tracing::warn!(kind = self.work.kind(), rows = done.len(), %error, "recording finished due work failed");
+        }
+    }
+
+    /// Removes finished rows in one statement; a row scheduled again while it ran stays
+    /// owed, at the time it was given, and only loses its lease.
+    async fn finish(&self, rows: &[&Claimed]) -> Result<(), DbErr> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let matches = vec!["(id = ? AND generation = ?)"; rows.len()].join(" OR ");
+        let values: Vec<Value> = rows
+            .iter()
+            .flat_map(|row| [Value::from(row.id), Value::from(row.generation)])
+            .collect();
+        let backend = self.db.get_database_backend();
+        let deleted: Vec<i64> = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                numbered(
+                    backend,
+                    &format!("DELETE FROM due_work WHERE {matches} RETURNING id"),
+                ),
+                values,
+            ))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
+        let owed_again: Vec<Value> = rows
+            .iter()
+            .filter(|row| !deleted.contains(&row.id))
+            .map(|row| Value::from(row.id))
+            .collect();
+        if !owed_again.is_empty() {
+            let placeholders = vec!["?"; owed_again.len()].join(", ");
+            execute(
+                &self.db,
+                &format!("UPDATE due_work SET lease_until = NULL WHERE id IN ({placeholders})"),
+                owed_again,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn work_on_in_trace(&self, row: Claimed) {

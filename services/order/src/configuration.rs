@@ -94,6 +94,12 @@ impl ServiceSettings for Settings {
                 "batch_size and concurrency of at least 1",
             ));
         }
+        if !(1..=64).contains(&processor.together) {
+            return Err(ConfigError::invalid(
+                "order.processor.together",
+                "between 1 and 64 orders per group",
+            ));
+        }
         if processor.concurrency > 64 {
             return Err(ConfigError::invalid(
                 "order.processor.concurrency",

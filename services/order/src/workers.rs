@@ -8,15 +8,23 @@
 //!
 //! A failed attempt postpones only that order, with the platform's retry delay (kept on the
 //! order, where admins look for stuck orders); others go on.
+//!
+//! The runner hands the processor its orders in groups (`order.processor.together`): the
+//! group's leases are taken at once, its orders read in one query, their quotes locked
+//! concurrently and the confirmations written in one transaction. Per order that saves
+//! most of the round trips and the commit, which is what the processor's cost was; and
+//! when accepting is busy and background work gives way, it gives way once per group.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use platform::due_work::{DueWork, Outcome, Periodic};
+use futures_util::StreamExt as _;
+use platform::due_work::{DueWork, Outcome, Owed, Periodic};
 use platform::retry::RetryPolicy;
-use platform::sequencer::{Sequencer, run_in_sequence};
+use platform::sequencer::Sequencer;
 use platform::service::BoxFuture;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::OrderRecord;
@@ -81,70 +89,188 @@ impl DueWork for Processor {
         ADVANCE
     }
 
-    async fn run(&self, key: &str, _failures: u32) -> Outcome {
-        let Ok(id) = key.parse::<Uuid>() else {
-            tracing::warn!(
-                key,
-                "due work for something that is not an order id; dropped"
-            );
-            return Outcome::Done;
-        };
-        let outcome =
-            run_in_sequence(self.sequencer.as_ref(), key, |_fence| self.advance(id)).await;
-        match outcome {
-            Ok(Ok(outcome)) => outcome,
-            // Another writer moved the order first; the state it wrote scheduled whatever
-            // that state needs.
-            Ok(Err(StoreError::Concurrent(_) | StoreError::NotFound(_))) => Outcome::Done,
-            Ok(Err(error)) => Outcome::Retry(format!("processing the order failed: {error}")),
-            Err(error) => Outcome::Retry(format!("the sequencer is unavailable: {error}")),
+    /// One order: a group of one.
+    async fn run(&self, key: &str, failures: u32) -> Outcome {
+        let owed = [Owed {
+            key: key.to_owned(),
+            failures,
+            span: tracing::Span::current(),
+        }];
+        self.run_together(&owed)
+            .await
+            .pop()
+            .unwrap_or_else(|| Outcome::Retry("the order was not handled".into()))
+    }
+
+    fn done_together(&self) -> bool {
+        true
+    }
+
+    /// A group of orders under their leases, taken at once: see the module's docs.
+    async fn run_together(&self, owed: &[Owed]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = owed.iter().map(|_| None).collect();
+        let leases =
+            futures_util::future::join_all(owed.iter().map(|row| self.sequencer.acquire(&row.key)))
+                .await;
+        let mut held = Vec::new();
+        let mut leased = Vec::new();
+        for (index, (row, lease)) in owed.iter().zip(leases).enumerate() {
+            match (row.key.parse::<Uuid>(), lease) {
+                (Ok(id), Ok(lease)) => {
+                    held.push((index, id));
+                    leased.push(lease);
+                }
+                (Ok(_), Err(error)) => {
+                    outcomes[index] = Some(Outcome::Retry(format!(
+                        "the sequencer is unavailable: {error}"
+                    )));
+                }
+                (Err(_), lease) => {
+                    tracing::warn!(
+                        key = row.key,
+                        "due work for something that is not an order id; dropped"
+                    );
+                    outcomes[index] = Some(Outcome::Done);
+                    if let Ok(lease) = lease {
+                        leased.push(lease);
+                    }
+                }
+            }
         }
+        for (index, outcome) in self.advance_together(owed, &held).await {
+            outcomes[index] = Some(outcome);
+        }
+        futures_util::future::join_all(leased.into_iter().map(|lease| lease.release())).await;
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| Outcome::Retry("the order was not handled".into()))
+            })
+            .collect()
     }
 }
 
-impl Processor {
-    async fn advance(&self, id: Uuid) -> Result<Outcome, StoreError> {
-        let order = self.store.get(id).await?;
-        match order.next_attempt_at {
-            None => return Ok(Outcome::Done), // someone else moved it on
-            Some(at) if at > Utc::now() => return Ok(Outcome::Again(at)),
-            Some(_) => {}
-        }
-        match order.status {
-            OrderStatus::Received => self.confirm(&order).await,
-            OrderStatus::Inspected => self.pay(&order).await,
-            _ => Ok(Outcome::Done),
-        }
+/// What a step's result means for its due work.
+fn outcome_of(result: Result<Outcome, StoreError>) -> Outcome {
+    match result {
+        Ok(outcome) => outcome,
+        // Another writer moved the order first; the state it wrote scheduled whatever
+        // that state needs.
+        Err(StoreError::Concurrent(_) | StoreError::NotFound(_)) => Outcome::Done,
+        Err(error) => Outcome::Retry(format!("processing the order failed: {error}")),
     }
+}
 
-    async fn confirm(&self, order: &OrderRecord) -> Result<Outcome, StoreError> {
-        match self
-            .quotes
-            .lock(
-                order.quote_id,
-                order.id,
-                &order.shopper_id,
-                order.created_at,
-            )
-            .await
-        {
-            Ok(LockOutcome::Locked { variant_id, price }) => {
-                let step = Step::Confirm {
+/// Quote lock calls one group makes at once: a group is up to `order.processor.together`
+/// orders, and several groups run at once; quote's own in-flight mark must not see a wave.
+const LOCKS_AT_ONCE: usize = 8;
+
+impl Processor {
+    /// The orders of `held` (index into `owed`, order id), whose leases are held: read in
+    /// one query, confirmed or rejected with one transaction for the group.
+    async fn advance_together(
+        &self,
+        owed: &[Owed],
+        held: &[(usize, Uuid)],
+    ) -> Vec<(usize, Outcome)> {
+        let ids: Vec<Uuid> = held.iter().map(|(_, id)| *id).collect();
+        let orders = match self.store.get_many(&ids).await {
+            Ok(orders) => orders,
+            Err(error) => {
+                let reason = format!("reading the orders failed: {error}");
+                return held
+                    .iter()
+                    .map(|(index, _)| (*index, Outcome::Retry(reason.clone())))
+                    .collect();
+            }
+        };
+        let now = Utc::now();
+        let mut outcomes = Vec::with_capacity(held.len());
+        let mut to_confirm = Vec::new();
+        for (index, id) in held {
+            let Some(order) = orders.iter().find(|order| order.id == *id) else {
+                outcomes.push((*index, Outcome::Done)); // gone: nothing is owed
+                continue;
+            };
+            match order.next_attempt_at {
+                None => outcomes.push((*index, Outcome::Done)), // someone else moved it on
+                Some(at) if at > now => outcomes.push((*index, Outcome::Again(at))),
+                Some(_) => match order.status {
+                    OrderStatus::Received => to_confirm.push((*index, order)),
+                    OrderStatus::Inspected => {
+                        let paid = self.pay(order).instrument(owed[*index].span.clone()).await;
+                        outcomes.push((*index, outcome_of(paid)));
+                    }
+                    _ => outcomes.push((*index, Outcome::Done)),
+                },
+            }
+        }
+        let mut calls = Vec::with_capacity(to_confirm.len());
+        for (index, order) in &to_confirm {
+            calls.push(
+                self.quotes
+                    .lock(
+                        order.quote_id,
+                        order.id,
+                        &order.shopper_id,
+                        order.created_at,
+                    )
+                    .instrument(owed[*index].span.clone()),
+            );
+        }
+        let locks: Vec<_> = futures_util::stream::iter(calls)
+            .buffered(LOCKS_AT_ONCE)
+            .collect()
+            .await;
+        let mut steps = Vec::with_capacity(to_confirm.len());
+        for ((index, order), lock) in to_confirm.into_iter().zip(locks) {
+            let step = match lock {
+                Ok(LockOutcome::Locked { variant_id, price }) => Step::Confirm {
                     variant_id,
                     quoted: price,
-                };
-                self.store.step(order.id, &step).await?;
-                tracing::info!(order_id = %order.id, "order confirmed");
-            }
-            Ok(LockOutcome::Refused { code }) => {
-                self.store
-                    .step(order.id, &Step::Reject { reason: code })
-                    .await?;
-                tracing::info!(order_id = %order.id, "order rejected");
-            }
-            Err(error) => return self.postpone(order, &error.to_string()).await,
+                },
+                Ok(LockOutcome::Refused { code }) => Step::Reject { reason: code },
+                Err(error) => {
+                    let postponed = self
+                        .postpone(order, &error.to_string())
+                        .instrument(owed[index].span.clone())
+                        .await;
+                    outcomes.push((index, outcome_of(postponed)));
+                    continue;
+                }
+            };
+            steps.push((index, order, step));
         }
-        Ok(Outcome::Done)
+        let together: Vec<_> = steps
+            .iter()
+            .map(|(index, order, step)| (*order, step, owed[*index].span.clone()))
+            .collect();
+        match self.store.step_together(&together).await {
+            Ok(()) => {
+                for (index, order, step) in &steps {
+                    owed[*index].span.in_scope(|| log_step(order.id, step));
+                    outcomes.push((*index, Outcome::Done));
+                }
+            }
+            // One order of the group could not move (changed since it was read, a
+            // refusal): nothing was written; each is written on its own, from a new read.
+            Err(error) => {
+                tracing::info!(%error, orders = steps.len(), "a group's steps could not be written together; writing each alone");
+                for (index, order, step) in &steps {
+                    let span = owed[*index].span.clone();
+                    let written = self
+                        .store
+                        .step(order.id, step)
+                        .instrument(span.clone())
+                        .await;
+                    if written.is_ok() {
+                        span.in_scope(|| log_step(order.id, step));
+                    }
+                    outcomes.push((*index, outcome_of(written.map(|_| Outcome::Done))));
+                }
+            }
+        }
+        outcomes
     }
 
     async fn pay(&self, order: &OrderRecord) -> Result<Outcome, StoreError> {
@@ -198,6 +324,14 @@ impl Processor {
         tracing::info!(order_id = %order.id, %error, ?delay, "order postponed");
         self.store.postpone(order, error, retry_at).await?;
         Ok(Outcome::Again(retry_at))
+    }
+}
+
+fn log_step(order_id: Uuid, step: &Step) {
+    match step {
+        Step::Confirm { .. } => tracing::info!(%order_id, "order confirmed"),
+        Step::Reject { .. } => tracing::info!(%order_id, "order rejected"),
+        _ => {}
     }
 }
 

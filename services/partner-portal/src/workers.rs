@@ -135,6 +135,7 @@ impl Deliverer {
             poll_interval_ms: 200,
             retry_initial_ms: self.settings.retry_initial_ms,
             retry_max_ms: self.settings.retry_max_ms,
+            ..DueWorkSettings::default()
         }
     }
 

@@ -21,12 +21,18 @@ struct Tally {
     done: Arc<Mutex<Vec<(String, &'static str)>>>,
     poisoned_attempts: Arc<Mutex<Vec<Instant>>>,
     healed: Arc<AtomicBool>,
+    /// Handed its rows in groups (the default `run_together`, one after another).
+    together: bool,
 }
 
 #[async_trait::async_trait]
 impl DueWork for Tally {
     fn kind(&self) -> &'static str {
         "test.tally"
+    }
+
+    fn done_together(&self) -> bool {
+        self.together
     }
 
     async fn run(&self, key: &str, _failures: u32) -> Outcome {
@@ -59,6 +65,16 @@ async fn owed(db: &sea_orm::DatabaseConnection) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_without_holding_up_the_rest()
  {
+    thousand_rows_by_two_runners(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_handed_over_in_groups_is_done_once_per_row_and_a_failing_row_of_a_group_is_retried_alone()
+ {
+    thousand_rows_by_two_runners(true).await;
+}
+
+async fn thousand_rows_by_two_runners(together: bool) {
     let db = database().await;
     let txn = db.begin().await.unwrap();
     let now = chrono::Utc::now();
@@ -90,6 +106,8 @@ async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_w
         poll_interval_ms: 20,
         retry_initial_ms: 100,
         retry_max_ms: 400,
+        together: 8,
+        ..DueWorkSettings::default()
     };
     let stop = CancellationToken::new();
     let mut runners = Vec::new();
@@ -99,6 +117,7 @@ async fn two_runners_do_a_thousand_rows_once_each_and_a_failing_row_is_retried_w
             done: done.clone(),
             poisoned_attempts: poisoned_attempts.clone(),
             healed: healed.clone(),
+            together,
         });
         let runner = DueWorkRunner::new(db.clone(), work, settings.clone());
         runners.push(tokio::spawn(runner.run(stop.clone())));

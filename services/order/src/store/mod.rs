@@ -235,6 +235,17 @@ pub async fn apply_step<C: ConnectionTrait>(
     step: &Step,
 ) -> Result<OrderRecord, StoreError> {
     let current = load(db, id).await?;
+    apply_step_to(db, &current, step).await
+}
+
+/// [`apply_step`] to an order read before (under its lease): the write still happens only
+/// if nobody wrote since that read.
+async fn apply_step_to<C: ConnectionTrait>(
+    db: &C,
+    current: &OrderRecord,
+    step: &Step,
+) -> Result<OrderRecord, StoreError> {
+    let id = current.id;
     let next = current.after(step, Utc::now())?;
     let updated = orders::Entity::update_many()
         .set(row_of(&next)?)
@@ -376,6 +387,28 @@ impl OrderStore {
         Ok(order)
     }
 
+    /// Moves several orders, each as read under its lease, one step each in one
+    /// transaction: one commit for a group of the processor's steps. Each step's writes are
+    /// made in its own span, so its event carries that order's trace. All or none: if any
+    /// order changed since it was read, nothing is written.
+    pub async fn step_together(
+        &self,
+        steps: &[(&OrderRecord, &Step, tracing::Span)],
+    ) -> Result<(), StoreError> {
+        use tracing::Instrument as _;
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        for (order, step, span) in steps {
+            apply_step_to(&txn, order, step)
+                .instrument(span.clone())
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Records the payout and completes the order, in one transaction.
     pub async fn complete_with_payout(
         &self,
@@ -429,6 +462,17 @@ impl OrderStore {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// The orders of `ids` that exist, in one query.
+    pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<OrderRecord>, StoreError> {
+        orders::Entity::find()
+            .filter(orders::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
     }
 
     pub async fn get(&self, id: Uuid) -> Result<OrderRecord, StoreError> {
