@@ -8,6 +8,10 @@
 //!
 //! - Baseline, same run, same PostgreSQL database: a bare actix-web endpoint that parses
 //!   JSON and inserts one row with sea-orm.
+//! - Between the two, to show where the gap lies: the same bare endpoint writing what the
+//!   order service's promise needs (its own store's accept: idempotency key, order, due
+//!   work, `OrderPlaced` in the outbox, timeline), without the service's HTTP stack
+//!   (authentication, admission, tracing, request checks) and without its background work.
 //! - The order service's `POST /v1/orders` (Idempotency-Key, validation, idempotency row,
 //!   order, timeline and outbox rows in one transaction), with catalog, quote, Redis and the
 //!   broker up and the processor working behind it.
@@ -175,6 +179,49 @@ where
     tries[TRIES / 2]
 }
 
+/// The order's own writes behind a bare endpoint: parse the same request, build the order
+/// as the service does and accept it with the service's store, under a key of its own.
+async fn bare_store_accept(
+    store: web::Data<order::store::OrderStore>,
+    body: web::Json<order::routes::dto::PlaceOrderRequest>,
+) -> HttpResponse {
+    use order::domain::{NewOrder, PayoutInstructions, PickupRequest};
+    let body = body.into_inner();
+    let pickup = PickupRequest::parse(
+        &body.pickup.address,
+        &body.pickup.pincode,
+        body.pickup.slot.date,
+        &body.pickup.slot.window,
+        order::store::today(),
+    );
+    let payout = PayoutInstructions::parse(&body.payout.method, body.payout.details.clone());
+    let (Ok(pickup), Ok(payout)) = (pickup, payout) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let new_order = NewOrder {
+        id: Uuid::now_v7(),
+        shopper_id: "bench-shopper".to_owned(),
+        quote_id: body.quote_id,
+        pickup,
+        payout,
+    };
+    let key = order::store::IdempotencyKey {
+        shopper_id: "bench-shopper".to_owned(),
+        key: Uuid::new_v4().to_string(),
+        // A hash's length; nothing replays these keys.
+        request_hash: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+    };
+    let accepted = store
+        .accept(&key, new_order, |order| json!({"id": order.id}).to_string())
+        .await;
+    match accepted {
+        Ok(order::store::Acceptance::Created { body, .. }) => HttpResponse::Accepted()
+            .content_type("application/json")
+            .body(body),
+        _ => HttpResponse::InternalServerError().finish(),
+    }
+}
+
 /// The baseline: parse JSON, insert one row, answer 202.
 async fn bare_insert(db: web::Data<DatabaseConnection>, body: web::Json<Value>) -> HttpResponse {
     let id = Uuid::now_v7();
@@ -281,7 +328,8 @@ fn main() {
         .build()
         .unwrap();
     let accepted = Arc::new(AtomicU64::new(0));
-    let bare = bare_sender(&client, &deployment);
+    let bare = bare_sender(&client, &deployment.bare_url);
+    let store_only = bare_sender(&client, &deployment.store_url);
     let accept = accept_sender(&client, &deployment, &accepted);
 
     // `ORDER_BENCH_PROFILE_RATE=1000`: only accept at that rate for a minute, to profile.
@@ -347,13 +395,15 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(10)).await;
         quote
     });
-    let (bare_best, accept_best) = generate(&generator, async {
+    let (bare_best, store_best, accept_best) = generate(&generator, async {
         let bare_best = capacity("bare insert", bare).await;
-        // The baseline's last step overloaded the database; let it recover (WAL, checkpoint)
+        // Each search's last step overloaded the database; let it recover (WAL, checkpoint)
         // so the next search does not start inside that backlog.
         tokio::time::sleep(Duration::from_secs(20)).await;
+        let store_best = capacity("order store alone", store_only).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
         let accept_best = capacity("order accept", accept).await;
-        (bare_best, accept_best)
+        (bare_best, store_best, accept_best)
     });
     // Past capacity: what is taken stays fast, the rest is refused at once, nothing is lost.
     let overload_rate = 2.0 * accept_best.rate;
@@ -372,6 +422,7 @@ fn main() {
         "{}",
         report(Figures {
             bare_best,
+            store_best,
             accept_best,
             up,
             down,
@@ -400,6 +451,7 @@ struct Deployment {
     order_url: String,
     order_db: String,
     bare_url: String,
+    store_url: String,
     shopper: String,
     order: system_tests::Service,
     fulfilment: system_tests::Service,
@@ -437,15 +489,21 @@ impl Deployment {
         .await
         .unwrap();
         let data = web::Data::new(db);
+        let store = web::Data::new(order::store::OrderStore::new(
+            sea_orm::Database::connect(&order_db).await.unwrap(),
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(store.clone())
                 .route("/rows", web::post().to(bare_insert))
+                .route("/orders", web::post().to(bare_store_accept))
         })
         .workers(2)
         .bind(("127.0.0.1", 0))
         .unwrap();
         let bare_url = format!("http://127.0.0.1:{}/rows", server.addrs()[0].port());
+        let store_url = format!("http://127.0.0.1:{}/orders", server.addrs()[0].port());
         tokio::spawn(server.run());
         // Let start-up work (the seed catalog's events, the quote read model) settle.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -454,6 +512,7 @@ impl Deployment {
             order_url: order.url("/v1/orders"),
             order_db,
             bare_url,
+            store_url,
             quote,
             quote_db,
             catalog,
@@ -477,15 +536,16 @@ impl Deployment {
     }
 }
 
+/// Posts the order body to `url` (a bare endpoint: no token, no key) and counts a 202.
 fn bare_sender(
     client: &reqwest::Client,
-    deployment: &Deployment,
+    url: &str,
 ) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
 + Clone
 + Send
 + 'static {
     let client = client.clone();
-    let url = Arc::new(deployment.bare_url.clone());
+    let url = Arc::new(url.to_owned());
     move |_| {
         let client = client.clone();
         let url = url.clone();
@@ -542,6 +602,7 @@ fn accept_sender(
 /// Everything the report is written from.
 struct Figures<'a> {
     bare_best: Run,
+    store_best: Run,
     accept_best: Run,
     up: Run,
     down: Run,
@@ -552,6 +613,7 @@ struct Figures<'a> {
 fn report(figures: Figures<'_>) -> String {
     let Figures {
         bare_best,
+        store_best,
         accept_best,
         up,
         down,
@@ -580,7 +642,7 @@ fn report(figures: Figures<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "- baseline: a bare actix-web endpoint that parses the same JSON and inserts one row with sea-orm into the same database\n"
+        "- baseline: a bare actix-web endpoint that parses the same JSON and inserts one row with sea-orm into the same database\n- between them, where the gap lies: the same bare endpoint making the order service's writes with its own store (idempotency key, order, due work, `OrderPlaced` in the outbox, timeline: one statement), without the service's HTTP stack (authentication, admission, tracing, request checks) or its background work\n"
     );
     let _ = writeln!(
         out,
@@ -589,6 +651,7 @@ fn report(figures: Figures<'_>) -> String {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for (name, run) in [
         ("bare actix-web + sea-orm insert (baseline)", bare_best),
+        ("bare actix-web + the order store's accept", store_best),
         ("order accept `POST /v1/orders`", accept_best),
     ] {
         let _ = writeln!(
