@@ -179,8 +179,25 @@ impl Platform {
     }
 
     pub async fn order(&self, database_url: &str, options: OrderOptions) -> Service {
+        self.order_processing(database_url, options, true).await
+    }
+
+    /// An order instance that accepts and answers but does not process (`order.process_orders`
+    /// off): what it accepts waits for an instance that does.
+    pub async fn order_not_processing(&self, database_url: &str, options: OrderOptions) -> Service {
+        self.order_processing(database_url, options, false).await
+    }
+
+    async fn order_processing(
+        &self,
+        database_url: &str,
+        options: OrderOptions,
+        processing: bool,
+    ) -> Service {
         let layers = self
             .layers(&order::startup::Order, database_url, 0)
+            .set("order.process_orders", processing)
+            .unwrap()
             .set("order.quote_url", options.quote_url)
             .unwrap()
             .set("order.quote_timeout_ms", 2_000)

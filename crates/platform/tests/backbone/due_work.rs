@@ -107,7 +107,6 @@ async fn thousand_rows_by_two_runners(together: bool) {
         retry_initial_ms: 100,
         retry_max_ms: 400,
         together: 8,
-        ..DueWorkSettings::default()
     };
     let stop = CancellationToken::new();
     let mut runners = Vec::new();
